@@ -1,0 +1,1 @@
+"""Engine adapters: one small package per engine, each running algotrade strategies unchanged."""

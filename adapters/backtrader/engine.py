@@ -1,0 +1,152 @@
+"""Backtrader engine calls. Backtrader's metaclasses and line indexing stay in this file."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import backtrader as bt
+
+from adapters.backtrader.mapping import (
+    EXECTYPE,
+    STATUS,
+    commission_kwargs,
+    per_share_commission,
+    slippage_fraction,
+)
+from algotrade.config import BrokerConfig
+from algotrade.data import Market
+from algotrade.host import StrategyHost
+from algotrade.strategy import Order
+
+
+class _PerShare(bt.CommInfoBase):
+    """Per-share commission with a minimum per order (IB style)."""
+
+    params = (("per_share", 0.0), ("minimum", 0.0), ("stocklike", True), ("commtype", bt.CommInfoBase.COMM_FIXED))
+
+    def _getcommission(self, size: float, price: float, pseudoexec: bool) -> float:
+        return per_share_commission(size, self.p.per_share, self.p.minimum)
+
+
+class _Broker(bt.brokers.BackBroker):
+    """BackBroker that also applies percentage slippage to fills at the close.
+
+    Backtrader slips market fills at the open (``slip_open``) but never ``Order.Close`` fills;
+    algotrade's slippage applies to every fill, so the close is slipped here the same way.
+    """
+
+    def _try_exec_close(self, order: Any, pclose: float) -> None:
+        if self.p.slip_perc:
+            pclose = (
+                self._slip_up(float("inf"), pclose) if order.isbuy() else self._slip_down(0.0, pclose)
+            )
+        super()._try_exec_close(order, pclose)
+
+
+class _Port:
+    """The BrokerPort the host sends orders through."""
+
+    def __init__(self, bridge: _Bridge, fill: str, symbols: tuple[str, ...]) -> None:
+        self.bridge = bridge
+        self.broker = bridge.broker
+        self.fill = fill
+        self.index = {s: i for i, s in enumerate(symbols)}
+        self.refs: dict[int, int] = {}  # backtrader order ref -> algotrade order id
+        self.live: dict[int, Any] = {}  # algotrade order id -> backtrader order
+        self.reported: dict[int, tuple[float, float]] = {}  # order id -> (size, value) reported
+
+    def cash(self) -> float:
+        return float(self.broker.getcash())
+
+    def value(self) -> float:
+        return float(self.broker.getvalue())
+
+    def submit(self, order: Order) -> None:
+        data = self.bridge.datas[self.index[order.symbol]]
+        exectype = getattr(bt.Order, EXECTYPE[(self.fill, order.type)])
+        price = order.limit if order.type == "limit" else order.stop
+        place = self.bridge.buy if order.quantity > 0 else self.bridge.sell
+        bt_order = place(data=data, size=abs(order.quantity), exectype=exectype, price=price)
+        self.refs[bt_order.ref] = order.id
+        self.live[order.id] = bt_order
+
+    def cancel(self, order: Order) -> None:
+        bt_order = self.live.get(order.id)
+        if bt_order is not None:
+            self.bridge.cancel(bt_order)
+
+
+class _Bridge(bt.Strategy):  # type: ignore[misc]
+    params = (("host", None), ("fill", "next_close"))
+
+    def start(self) -> None:
+        host: StrategyHost = self.p.host
+        self.port = _Port(self, self.p.fill, host.bars.symbols)
+        self.host = host
+        host.start(self.port)
+
+    def notify_order(self, order: Any) -> None:
+        oid = self.port.refs.get(order.ref)
+        if oid is None:
+            return
+        status = order.getstatusname()
+        if status in ("Partial", "Completed"):
+            done, value = self.port.reported.get(oid, (0.0, 0.0))
+            size, total = order.executed.size, order.executed.size * order.executed.price
+            delta = size - done
+            if delta:
+                price = (total - value) / delta
+                comm = order.executed.comm - self.port.reported.get(-oid, (0.0, 0.0))[0]
+                self.port.reported[oid] = (size, total)
+                self.port.reported[-oid] = (order.executed.comm, 0.0)
+                when = bt.num2date(order.executed.dt).date()
+                self.host.on_fill(oid, when, int(round(delta)), float(price), float(comm))
+        elif status in STATUS:
+            mapped, reason = STATUS[status]
+            self.host.on_order_closed(oid, mapped, reason)
+
+    def next(self) -> None:
+        self.host.on_bar(len(self) - 1)
+
+    def stop(self) -> None:
+        for order in list(self.host.open):
+            self.host.on_order_closed(order.id, "expired", "the run ended before the order filled")
+        self.host.stop()
+
+
+class BacktraderEngine:
+    """Runs a :class:`StrategyHost` on Backtrader's Cerebro with pandas feeds."""
+
+    name = "backtrader"
+
+    def versions(self) -> dict[str, str]:
+        return {"backtrader": bt.__version__}
+
+    def run(self, host: StrategyHost, market: Market, broker: BrokerConfig) -> None:
+        cerebro = bt.Cerebro(stdstats=False, maxcpus=1)
+        cerebro.broker = _Broker()
+        cerebro.broker.setcash(broker.cash)
+        cerebro.broker.set_checksubmit(False)  # one cash rule: checked at fill time only
+        slip = slippage_fraction(broker)
+        if slip:
+            cerebro.broker.set_slippage_perc(slip, slip_open=True, slip_limit=True, slip_match=True, slip_out=True)
+        comm = commission_kwargs(broker)
+        if comm is not None:
+            kind = comm.pop("kind")
+            if kind == "per_share":
+                cerebro.broker.addcommissioninfo(_PerShare(**comm))
+            else:
+                cerebro.broker.addcommissioninfo(
+                    bt.CommInfoBase(commission=comm["commission"], percabs=True,
+                                    stocklike=True, commtype=bt.CommInfoBase.COMM_PERC)
+                )
+        for symbol, frame in market.frames.items():
+            feed = frame[["open", "high", "low", "close", "volume"]]
+            cerebro.adddata(bt.feeds.PandasData(dataname=feed, openinterest=None, name=symbol))
+        cerebro.addstrategy(_Bridge, host=host, fill=broker.fill)
+        cerebro.run(runonce=True, preload=True)
+
+
+def to_date(num: float) -> dt.date:
+    return bt.num2date(num).date()  # type: ignore[no-any-return]

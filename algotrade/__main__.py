@@ -1,0 +1,3 @@
+from algotrade.cli import main
+
+main()

@@ -1,0 +1,215 @@
+"""The ``algotrade`` command line. Only this module maps errors to exit codes.
+
+Imports here are kept to click and the standard library: engines, pandas and pydantic load only
+inside the command that needs them, so ``algotrade --help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+EXAMPLES = """
+\b
+Examples:
+  algotrade run experiments/quickstart.yaml
+  algotrade run experiments/quickstart.yaml --set strategy.params.fast=5 --out /tmp/res
+  algotrade validate experiments/quickstart.yaml
+  algotrade schema
+  algotrade data list
+  algotrade data validate experiments/quickstart.yaml
+  algotrade strategies
+  algotrade engines
+"""
+
+
+class _Group(click.Group):
+    """Turns algotrade errors into one clear message and an exit code (no traceback)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.exceptions.Exit:
+            raise
+        except (click.ClickException, click.Abort):
+            raise
+        except Exception as exc:
+            debug = bool((ctx.obj or {}).get("debug"))
+            if debug:
+                raise
+            from algotrade.errors import AlgotradeError
+
+            if isinstance(exc, AlgotradeError):
+                kind = type(exc).__name__.replace("Error", " error").strip().lower()
+                click.echo(f"{kind}: {exc}", err=True)
+                sys.exit(exc.exit_code)
+            if isinstance(exc, KeyboardInterrupt):
+                click.echo("interrupted", err=True)
+                sys.exit(130)
+            click.echo(
+                f"internal error: {type(exc).__name__}: {exc}\n"
+                "this is a bug in algotrade; rerun with --debug for the traceback and report it",
+                err=True,
+            )
+            sys.exit(1)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("algotrade")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+@click.group(cls=_Group, epilog=EXAMPLES, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show full tracebacks and debug logs.")
+@click.version_option(message="algotrade %(version)s", version=None, package_name="algotrade")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """algotrade: cookbook strategies, run unchanged on Backtrader, Zipline and IB.
+
+    Every command takes an experiment file (YAML); `algotrade schema` documents every key.
+    Exit codes: 0 ok, 2 a problem in the experiment file or the data, 1 anything else.
+    """
+    ctx.obj = {"debug": debug}
+    import logging
+
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+_set_option = click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="FIELD=VALUE",
+    help="Override one named field, e.g. --set strategy.params.fast=5 (repeatable).",
+)
+
+
+@cli.command()
+@click.argument("experiment", type=click.Path(dir_okay=False))
+@click.option("--out", type=click.Path(file_okay=False), help="Results folder (default: output.dir of the file).")
+@click.option("--engine", help="Run on this engine instead of the file's engine.")
+@_set_option
+@click.option("--quiet", "-q", is_flag=True, help="Print only the report path.")
+def run(experiment: str, out: str | None, engine: str | None, overrides: Sequence[str], quiet: bool) -> None:
+    """Run a backtest and write trades, orders, equity, metrics and report.html.
+
+    \b
+    Results go to OUT/<name>/<engine>/. Example:
+      algotrade run experiments/quickstart.yaml --set broker.fill=next_open
+    """
+    from algotrade.run import run_experiment, summary_text
+
+    if engine:
+        overrides = (*overrides, f"engine={engine}", "engines=null")
+    result = run_experiment(experiment, overrides=tuple(overrides), out=out, progress=not quiet)
+    click.echo(result.report_path if quiet else summary_text(result))
+
+
+@cli.command()
+@click.argument("experiment", type=click.Path(dir_okay=False))
+@click.option("--explain", is_flag=True, help="Also print the documentation of every field.")
+@_set_option
+def validate(experiment: str, explain: bool, overrides: Sequence[str]) -> None:
+    """Check an experiment file (keys, types, strategy parameters) without running it."""
+    from algotrade.config import dump_experiment, explain as explain_fields, load_experiment
+
+    exp = load_experiment(experiment, tuple(overrides))
+    click.echo(f"ok: {experiment} is valid (config id {exp.config_id})")
+    click.echo(dump_experiment(exp).rstrip())
+    if explain:
+        click.echo("\nfields:\n" + explain_fields())
+
+
+@cli.command()
+def schema() -> None:
+    """Print every key an experiment file may hold, with its type, default and meaning."""
+    from algotrade.config import explain
+
+    click.echo(explain())
+
+
+@cli.group()
+def data() -> None:
+    """Data sources and data validation."""
+
+
+@data.command("list")
+def data_list() -> None:
+    """List the data sources and the sample symbols with their date ranges."""
+    from algotrade.data import sample_ranges
+
+    click.echo("sources: sample, synthetic, csv, csvdir, parquet\n")
+    click.echo("sample symbols (shipped with the install):")
+    for sym, first, last, desc, rows in sample_ranges():
+        click.echo(f"  {sym:<6} {first} .. {last}  {rows:>5} bars  {desc}")
+    click.echo("\nsynthetic: any symbol names; seed, correlation and regimes under data.synthetic")
+
+
+@data.command("validate")
+@click.argument("experiment", type=click.Path(dir_okay=False))
+@_set_option
+def data_validate(experiment: str, overrides: Sequence[str]) -> None:
+    """Check the experiment's data: every problem with symbol, date and value."""
+    from algotrade.config import load_experiment
+    from algotrade.data import inspect
+
+    exp = load_experiment(experiment, tuple(overrides))
+    frames, sessions, problems = inspect(exp.data)
+    policy = exp.data.repair
+    fatal = [p for p in problems if not p.repairable or policy == "none"]
+    repairable = [p for p in problems if p.repairable and policy != "none"]
+    for sym, frame in frames.items():
+        click.echo(f"{sym}: {len(frame)} bars {frame.index[0].date()} .. {frame.index[-1].date()}")
+    if repairable:
+        counts: dict[str, int] = {}
+        for p in repairable:
+            counts[p.code] = counts.get(p.code, 0) + 1
+        click.echo(f"repaired by policy {policy}: " + ", ".join(f"{k} x{v}" for k, v in sorted(counts.items())))
+        for p in repairable[:10]:
+            click.echo(f"  {p}")
+        if len(repairable) > 10:
+            click.echo(f"  ... {len(repairable) - 10} more")
+    if fatal:
+        for p in fatal:
+            click.echo(f"error: {p}", err=True)
+        click.echo(f"{len(fatal)} problem(s) stop a run; fix the data", err=True)
+        sys.exit(2)
+    click.echo("ok: the data is usable")
+
+
+@cli.command()
+def strategies() -> None:
+    """List the strategies with their parameters and defaults."""
+    from algotrade.registry import STRATEGIES, resolve_strategy
+
+    for alias in sorted(STRATEGIES):
+        cls = resolve_strategy(alias)
+        params = ", ".join(
+            f"{name}={field.default!r}" for name, field in cls.config_class.model_fields.items()
+        )
+        doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+        click.echo(f"{alias:<20} {doc}\n{'':<20} params: {params or '(none)'}")
+
+
+@cli.command()
+def engines() -> None:
+    """List the engine adapters and whether each is installed."""
+    from algotrade.registry import ENGINES, engine_status
+
+    for name, (target, package) in ENGINES.items():
+        click.echo(f"{name:<12} {engine_status(name):<34} {target}")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    cli.main(args=list(argv) if argv is not None else None, prog_name="algotrade")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,434 @@
+"""Experiment files: YAML parsed once into typed, frozen models that reject unknown keys.
+
+Every field carries a description; ``algotrade schema`` prints them. Validation errors are turned
+into one :class:`ConfigError` that names the field (and its line in the file), the bad value and
+the fix, with a "did you mean" for misspelt keys.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from algotrade.errors import ConfigError
+from algotrade.registry import check_engine_name, resolve_strategy, suggest
+
+
+class Model(BaseModel):
+    """Base of every config model: frozen, unknown keys rejected."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------------------------------
+# data
+
+
+class SyntheticConfig(Model):
+    """Parameters of the deterministic multi-asset generator (``source: synthetic``)."""
+
+    seed: int = Field(7, description="Random seed: the same seed gives the same bars everywhere.")
+    correlation: float = Field(
+        0.3, ge=-0.99, le=0.99, description="Pairwise correlation of daily returns between symbols."
+    )
+    regimes: int = Field(
+        3, ge=1, le=50, description="Number of alternating bull/bear regimes over the range."
+    )
+    start_price: float = Field(100.0, gt=0, description="First close of every symbol.")
+    annual_vol: float = Field(0.2, gt=0, le=2.0, description="Annualised volatility of returns.")
+
+
+class DataConfig(Model):
+    """Where the bars come from and which part of them to use."""
+
+    source: Literal["sample", "synthetic", "csv", "csvdir", "parquet"] = Field(
+        "sample",
+        description=(
+            "sample: real daily bars shipped with the install (SPX, IXIC 1999-2018, from the "
+            "arch package); synthetic: the deterministic generator; csv: one file (Yahoo or "
+            "Backtrader layout); csvdir: Zipline's folder of SYMBOL.csv files with dividend and "
+            "split columns; parquet: one file, long (with a symbol column) or one symbol."
+        ),
+    )
+    symbols: tuple[str, ...] = Field(
+        ("SPX",), min_length=1, description="Symbols to load; `algotrade data list` shows the sample ones."
+    )
+    path: str | None = Field(
+        None, description="File (csv, parquet) or folder (csvdir), relative to the experiment file."
+    )
+    start: dt.date | None = Field(None, description="First session to use (default: first bar).")
+    end: dt.date | None = Field(None, description="Last session to use (default: last bar).")
+    calendar: str = Field(
+        "XNYS",
+        description='An exchange_calendars name such as XNYS, or "none" to use the data\'s own dates.',
+    )
+    adjust: bool = Field(
+        True,
+        description="Scale OHLC by Adj Close / Close when the file has an Adj Close column.",
+    )
+    repair: Literal["engine_safe", "none"] = Field(
+        "engine_safe",
+        description=(
+            "engine_safe: fill missing sessions from the previous close (volume 0), round prices "
+            "to 3 decimals and clip volume below 2**32, the same for every engine, recorded in "
+            "run.json; none: report those problems as errors instead."
+        ),
+    )
+    synthetic: SyntheticConfig = Field(
+        default_factory=SyntheticConfig,  # type: ignore[arg-type]
+        description="Generator settings, used when source is synthetic.",
+    )
+
+    @field_validator("symbols")
+    @classmethod
+    def _unique_symbols(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        dupes = sorted({s for s in value if value.count(s) > 1})
+        if dupes:
+            raise ValueError(f"symbols are listed twice: {', '.join(dupes)}; list each once")
+        return value
+
+    @model_validator(mode="after")
+    def _check(self) -> DataConfig:
+        if self.start and self.end and self.start > self.end:
+            raise ValueError(
+                f"start {self.start} is after end {self.end}; set start before end"
+            )
+        if self.source in ("csv", "csvdir", "parquet") and not self.path:
+            raise ValueError(f"source {self.source!r} needs data.path (a file or folder)")
+        return self
+
+
+# --------------------------------------------------------------------------------------------
+# broker
+
+
+class PerShareCommission(Model):
+    per_share: float = Field(ge=0, description="Commission per share traded, in dollars.")
+    minimum: float = Field(0.0, ge=0, description="Minimum commission per order, in dollars.")
+
+
+class PercentCommission(Model):
+    percent: float = Field(ge=0, le=0.1, description="Commission as a fraction of notional (0.001 = 10 bp).")
+
+
+class BpsSlippage(Model):
+    bps: float = Field(ge=0, le=1000, description="Fill price moved against the order by this many basis points.")
+
+
+class BrokerConfig(Model):
+    """The simulated account and its execution model, the same on every engine."""
+
+    cash: float = Field(100_000.0, gt=0, description="Starting cash in dollars.")
+    fill: Literal["next_close", "next_open"] = Field(
+        "next_close",
+        description="A decision made on bar T fills at the close (next_close) or open (next_open) of bar T+1.",
+    )
+    commission: Literal["none"] | PerShareCommission | PercentCommission = Field(
+        "none", description="none, {per_share: 0.005, minimum: 1.0} or {percent: 0.001}."
+    )
+    slippage: Literal["none"] | BpsSlippage = Field("none", description="none or {bps: 5}.")
+
+
+class TargetPercentSizing(Model):
+    target_percent: float = Field(
+        gt=0, le=1.0, description="Enter with this fraction of portfolio value (shares floored)."
+    )
+
+
+class FixedSharesSizing(Model):
+    fixed_shares: int = Field(gt=0, description="Enter with this many shares.")
+
+
+class RiskConfig(Model):
+    """Engine-neutral checks applied to every order before it reaches an engine or broker."""
+
+    long_only: bool = Field(False, description="Block any order that would leave a short position.")
+    max_position_pct: float | None = Field(
+        None, gt=0, description="Block orders that make one position exceed this fraction of equity."
+    )
+    max_gross_leverage: float | None = Field(
+        None, gt=0, description="Block orders that make gross exposure / equity exceed this."
+    )
+    max_order_notional: float | None = Field(
+        None, gt=0, description="Block any single order worth more than this many dollars."
+    )
+    max_drawdown_pct: float | None = Field(
+        None, gt=0, lt=1, description="Halt new risk once equity falls this far below its peak."
+    )
+    daily_loss_limit_pct: float | None = Field(
+        None, gt=0, lt=1, description="Halt new risk for the rest of a day that lost this fraction."
+    )
+
+
+class OutputConfig(Model):
+    dir: str = Field("results", description="Results folder, relative to the working directory.")
+    report: bool = Field(True, description="Write report.html with plots.")
+
+
+class StrategyRef(Model):
+    name: str = Field(description="A short alias (`algotrade strategies`) or package.module:Class.")
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="Parameters, checked against the strategy's own config."
+    )
+
+
+class Experiment(Model):
+    """One experiment file."""
+
+    name: str = Field(
+        pattern=r"^[A-Za-z0-9_.-]+$",
+        description="Names the results folder: letters, digits, _ . -",
+    )
+    data: DataConfig = Field(default_factory=DataConfig, description="The bars.")  # type: ignore[arg-type]
+    strategy: StrategyRef = Field(description="What trades.")
+    engine: str | None = Field(None, description="One engine: backtrader or zipline.")
+    engines: tuple[str, ...] | None = Field(
+        None, description="Several engines, for `algotrade compare` (use instead of engine)."
+    )
+    broker: BrokerConfig = Field(default_factory=BrokerConfig, description="Account and execution.")  # type: ignore[arg-type]
+    sizing: Annotated[
+        TargetPercentSizing | FixedSharesSizing, Field(description="How entries are sized.")
+    ] = TargetPercentSizing(target_percent=0.95)
+    risk: RiskConfig = Field(default_factory=RiskConfig, description="Risk checks.")  # type: ignore[arg-type]
+    output: OutputConfig = Field(default_factory=OutputConfig, description="Where results go.")  # type: ignore[arg-type]
+
+    @field_validator("engine")
+    @classmethod
+    def _engine(cls, value: str | None) -> str | None:
+        return None if value is None else check_engine_name(value)
+
+    @field_validator("engines")
+    @classmethod
+    def _engines(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if value is not None:
+            for name in value:
+                check_engine_name(name)
+        return value
+
+    @model_validator(mode="after")
+    def _one_engine_key(self) -> Experiment:
+        if self.engine is None and not self.engines:
+            raise ValueError("set engine: backtrader (or engines: [backtrader, zipline])")
+        if self.engine is not None and self.engines:
+            raise ValueError("set either engine or engines, not both")
+        return self
+
+    @property
+    def engine_names(self) -> tuple[str, ...]:
+        return (self.engine,) if self.engine else tuple(self.engines or ())
+
+    @property
+    def config_id(self) -> str:
+        """Stable hash of everything that changes results (not the name nor the output dir)."""
+        payload = self.model_dump(mode="json", exclude={"name", "output", "engine", "engines"})
+        text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+# --------------------------------------------------------------------------------------------
+# loading
+
+
+def _node_lines(node: yaml.Node | None, prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], int]:
+    """Map each key path in a composed YAML document to its 1-based line."""
+    lines: dict[tuple[str, ...], int] = {}
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            path = (*prefix, str(key.value))
+            lines[path] = key.start_mark.line + 1
+            lines.update(_node_lines(value, path))
+    elif isinstance(node, yaml.SequenceNode):
+        for i, value in enumerate(node.value):
+            lines[(*prefix, str(i))] = value.start_mark.line + 1
+            lines.update(_node_lines(value, (*prefix, str(i))))
+    return lines
+
+
+_FIXES = {
+    "literal_error": "use one of the values listed",
+    "greater_than": "use a larger value",
+    "greater_than_equal": "use a value that is not negative",
+    "less_than": "use a smaller value",
+    "less_than_equal": "use a smaller value",
+}
+
+
+def _model_at(path: tuple[str | int, ...], model: type[BaseModel]) -> type[BaseModel] | None:
+    """The model class that owns the last key of ``path`` (for did-you-mean on unknown keys)."""
+    current: type[BaseModel] | None = model
+    for part in path[:-1]:
+        if current is None or not isinstance(part, str) or part not in current.model_fields:
+            return None
+        annotation = current.model_fields[part].annotation
+        candidates = [annotation, *getattr(annotation, "__args__", ())]
+        current = next(
+            (c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None
+        )
+    return current
+
+
+def format_validation_error(
+    exc: ValidationError,
+    model: type[BaseModel],
+    prefix: tuple[str, ...] = (),
+    lines: dict[tuple[str, ...], int] | None = None,
+    source: str = "",
+) -> ConfigError:
+    """One readable ConfigError from a pydantic ValidationError (all problems, one per line)."""
+    messages: list[str] = []
+    seen: set[str] = set()
+    for err in exc.errors():
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or "-" in p and p.startswith("function"))))
+        # drop union-branch tags such as 'PerShareCommission' from the location
+        loc = tuple(p for p in loc if not (isinstance(p, str) and p[:1].isupper()))
+        field = ".".join(str(p) for p in (*prefix, *loc)) or "(top level)"
+        line = (lines or {}).get(tuple(str(p) for p in (*prefix, *loc)))
+        where = f"{source}:{line}: " if source and line else (f"{source}: " if source else "")
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            owner = _model_at(loc, model)
+            allowed = sorted(owner.model_fields) if owner else []
+            key = str(loc[-1])
+            hint = suggest(key, allowed)
+            msg = f"{where}unknown key {field!r}{hint or ';'} allowed keys here: {', '.join(allowed)}"
+        elif kind == "missing":
+            msg = f"{where}{field}: this key is required; add it (see `algotrade schema`)"
+        else:
+            value = err.get("input")
+            text = err["msg"].removeprefix("Value error, ")
+            fix = _FIXES.get(kind, "")
+            if kind in ("literal_error",):
+                msg = f"{where}{field}: {value!r} is not allowed; {text[0].lower()}{text[1:]}"
+            else:
+                shown = "" if isinstance(value, dict) else f" (got {value!r})"
+                msg = f"{where}{field}: {text}{shown}" + (f"; {fix}" if fix else "")
+        if msg not in seen:
+            seen.add(msg)
+            messages.append(msg)
+    # a union (commission: none | per_share | percent) reports one error per branch: keep the
+    # most specific ones, i.e. those not about the plain-string branch
+    specific = [m for m in messages if "Input should be 'none'" not in m]
+    return ConfigError("\n".join(specific or messages))
+
+
+def _set_path(raw: dict[str, Any], dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    node: Any = raw
+    for part in parts[:-1]:
+        if not isinstance(node, dict):
+            raise ConfigError(f"--set {dotted}: {part!r} is not a section; check the field name")
+        node = node.setdefault(part, {})
+    if not isinstance(node, dict):
+        raise ConfigError(f"--set {dotted}: cannot set a key inside a non-section value")
+    node[parts[-1]] = value
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``strategy.params.fast=5`` -> ('strategy.params.fast', 5); the value is read as YAML."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"--set {text!r}: write it as field.path=value, e.g. strategy.params.fast=5")
+    try:
+        return key.strip(), yaml.safe_load(value) if value.strip() else None
+    except yaml.YAMLError:
+        return key.strip(), value
+
+
+def read_yaml(path: Path) -> tuple[dict[str, Any], dict[tuple[str, ...], int]]:
+    if not path.exists():
+        raise ConfigError(f"experiment file {str(path)!r} does not exist; check the path (try `ls experiments/`)")
+    if path.is_dir():
+        raise ConfigError(f"{str(path)!r} is a folder; give the path of an experiment .yaml file")
+    text = path.read_text(encoding="utf-8")
+    try:
+        raw = yaml.safe_load(text)
+        lines = _node_lines(yaml.compose(text))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{where}: YAML syntax error: {problem}; fix the indentation or quoting there") from None
+    if raw is None:
+        raise ConfigError(f"{path}: the file is empty; start from experiments/quickstart.yaml")
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of keys (name:, data:, strategy:, ...), got {type(raw).__name__}")
+    return raw, lines
+
+
+def validate_strategy_params(ref: StrategyRef) -> StrategyRef:
+    """Check params against the strategy's own config class; return them with defaults filled."""
+    strategy_cls = resolve_strategy(ref.name)
+    config_cls: type[BaseModel] | None = getattr(strategy_cls, "config_class", None)
+    if config_cls is None:
+        raise ConfigError(f"strategy {ref.name!r} has no config_class; is it an algotrade Strategy?")
+    try:
+        cfg = config_cls.model_validate(ref.params)
+    except ValidationError as exc:
+        raise format_validation_error(exc, config_cls, prefix=("strategy", "params")) from None
+    return StrategyRef(name=ref.name, params=cfg.model_dump())
+
+
+def load_experiment(path: str | Path, overrides: tuple[str, ...] = ()) -> Experiment:
+    """Read, override and validate an experiment file: the one way configs come in."""
+    path = Path(path)
+    raw, lines = read_yaml(path)
+    for item in overrides:
+        key, value = parse_override(item)
+        _set_path(raw, key, value)
+    exp = experiment_from_dict(raw, lines=lines, source=str(path))
+    data = exp.data
+    if data.path and not Path(data.path).is_absolute():
+        data = data.model_copy(update={"path": str((path.parent / data.path).resolve())})
+    return exp.model_copy(update={"data": data})
+
+
+def experiment_from_dict(
+    raw: dict[str, Any], lines: dict[tuple[str, ...], int] | None = None, source: str = ""
+) -> Experiment:
+    try:
+        exp = Experiment.model_validate(raw)
+    except ValidationError as exc:
+        raise format_validation_error(exc, Experiment, lines=lines, source=source) from None
+    return exp.model_copy(update={"strategy": validate_strategy_params(exp.strategy)})
+
+
+def dump_experiment(exp: Experiment) -> str:
+    return yaml.safe_dump(exp.model_dump(mode="json"), sort_keys=False)
+
+
+def explain(model: type[BaseModel] = Experiment, indent: int = 0) -> str:
+    """Every field with its type, default and description, as an indented tree."""
+    out: list[str] = []
+    pad = "  " * indent
+    for name, field in model.model_fields.items():
+        annotation = field.annotation
+        nested = [
+            a
+            for a in (annotation, *getattr(annotation, "__args__", ()))
+            if isinstance(a, type) and issubclass(a, BaseModel)
+        ]
+        default = "" if field.is_required() else f" = {_default_text(field)}"
+        typename = getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
+        out.append(f"{pad}{name}: {typename}{default}")
+        if field.description:
+            out.append(f"{pad}    {field.description}")
+        for sub in nested:
+            if len(nested) > 1:
+                out.append(f"{pad}  as {sub.__name__}:")
+            out.append(explain(sub, indent + 1))
+    return "\n".join(x for x in out if x)
+
+
+def _default_text(field: Any) -> str:
+    if field.default_factory is not None:
+        return "{...}"
+    value = field.default
+    if isinstance(value, BaseModel):
+        return json.dumps(value.model_dump(mode="json"))
+    return json.dumps(value, default=str)

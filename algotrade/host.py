@@ -1,0 +1,336 @@
+"""The engine-neutral core between a strategy and an engine.
+
+An adapter drives a :class:`StrategyHost`: it calls :meth:`StrategyHost.on_bar` after each bar
+closes (once the engine has reported that bar's fills through :meth:`StrategyHost.on_fill` and
+:meth:`StrategyHost.on_order_closed`), and carries out the orders the host hands to its
+:class:`BrokerPort`. Everything that must be identical on every engine happens here, once:
+indicator values, share counts (one rounding rule), risk checks, the order in which a bar's
+orders are sent (sells before buys), scheduled callbacks and the records written as results.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from algotrade.config import FixedSharesSizing, TargetPercentSizing
+from algotrade.errors import AlgotradeError, StrategyError
+from algotrade.indicators import compute_all
+from algotrade.risk import RiskCheck, RiskState, first_block
+from algotrade.strategy import Bar, Fill, Order, OrderType, Schedule, Strategy
+
+FIELDS = ("open", "high", "low", "close", "volume")
+
+
+class BrokerPort(Protocol):
+    """What the host needs from an engine or broker: the account, and a way to send orders."""
+
+    def cash(self) -> float: ...
+
+    def value(self) -> float: ...
+
+    def submit(self, order: Order) -> None: ...
+
+    def cancel(self, order: Order) -> None: ...
+
+
+@dataclass(frozen=True)
+class Bars:
+    """Aligned bars for every symbol: one row per session, the same frame for every engine."""
+
+    dates: tuple[dt.date, ...]
+    arrays: Mapping[str, Mapping[str, np.ndarray]]  # symbol -> field -> float64 array
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        return tuple(self.arrays)
+
+    def __len__(self) -> int:
+        return len(self.dates)
+
+
+def shares_for_value(value: float, price: float) -> int:
+    """The one rounding rule: whole shares, truncated toward zero."""
+    if price <= 0 or not math.isfinite(price):
+        return 0
+    return math.trunc(value / price)
+
+
+def _schedule_hits(dates: Sequence[dt.date], rule: str) -> set[int]:
+    hits: set[int] = set()
+    for i, d in enumerate(dates):
+        prev = dates[i - 1] if i else None
+        nxt = dates[i + 1] if i + 1 < len(dates) else None
+        if rule == "daily":
+            hits.add(i)
+        elif rule == "month_start" and (prev is None or prev.month != d.month):
+            hits.add(i)
+        elif rule == "month_end" and (nxt is None or nxt.month != d.month):
+            hits.add(i)
+        elif rule == "week_start" and (prev is None or prev.isocalendar()[:2] != d.isocalendar()[:2]):
+            hits.add(i)
+    return hits
+
+
+class Context:
+    """What a strategy sees and does on a bar. Never reaches past the current bar."""
+
+    def __init__(self, host: StrategyHost) -> None:
+        self._host = host
+        self.log = host.log
+        self.symbols: tuple[str, ...] = host.bars.symbols
+
+    # --- time and data ---------------------------------------------------------------------
+    @property
+    def date(self) -> dt.date:
+        return self._host.bars.dates[self._host.i]
+
+    @property
+    def bar_index(self) -> int:
+        return self._host.i
+
+    def bar(self, symbol: str) -> Bar:
+        i = self._host.i
+        a = self._host.bars.arrays[symbol]
+        return Bar(
+            self.date, float(a["open"][i]), float(a["high"][i]), float(a["low"][i]),
+            float(a["close"][i]), float(a["volume"][i]),
+        )
+
+    def price(self, symbol: str, field: str = "close") -> float:
+        return self._host.lists[symbol][field][self._host.i]
+
+    def history(self, symbol: str, field: str, n: int) -> np.ndarray:
+        """The last ``n`` values of a field up to and including the current bar (read-only)."""
+        i = self._host.i
+        view = self._host.bars.arrays[symbol][field][max(0, i + 1 - n) : i + 1]
+        view.flags.writeable = False
+        return view
+
+    def indicator(self, symbol: str, name: str, ago: int = 0) -> float:
+        """An indicator's value ``ago`` bars back (NaN before it is ready, or before the data)."""
+        k = self._host.i - ago
+        if ago < 0:
+            raise StrategyError(
+                "indicator() cannot look ahead (ago must be >= 0)",
+                strategy=self._host.name, date=self.date, symbol=symbol,
+            )
+        return self._host.ind[symbol][name][k] if k >= 0 else math.nan
+
+    # --- account ---------------------------------------------------------------------------
+    def position(self, symbol: str) -> int:
+        return self._host.positions.get(symbol, 0)
+
+    @property
+    def cash(self) -> float:
+        return self._host.port.cash()
+
+    @property
+    def portfolio_value(self) -> float:
+        return self._host.port.value()
+
+    # --- orders ----------------------------------------------------------------------------
+    def order(
+        self, symbol: str, quantity: int, limit: float | None = None, stop: float | None = None
+    ) -> Order | None:
+        """Order a signed number of shares (+ buy, - sell): market, limit or stop."""
+        return self._host.new_order(symbol, int(quantity), limit, stop)
+
+    def order_target_shares(
+        self, symbol: str, shares: int, limit: float | None = None, stop: float | None = None
+    ) -> Order | None:
+        return self.order(symbol, int(shares) - self.position(symbol), limit, stop)
+
+    def order_target_value(
+        self, symbol: str, value: float, limit: float | None = None, stop: float | None = None
+    ) -> Order | None:
+        shares = shares_for_value(value, self.price(symbol))
+        return self.order_target_shares(symbol, shares, limit, stop)
+
+    def order_target_percent(
+        self, symbol: str, percent: float, limit: float | None = None, stop: float | None = None
+    ) -> Order | None:
+        """Hold ``percent`` of portfolio value in ``symbol``, priced at the current close."""
+        return self.order_target_value(symbol, percent * self.portfolio_value, limit, stop)
+
+    def enter(self, symbol: str, weight: float = 1.0) -> Order | None:
+        """Enter long with the experiment's sizing (target_percent is scaled by ``weight``)."""
+        sizing = self._host.sizing
+        if isinstance(sizing, FixedSharesSizing):
+            return self.order_target_shares(symbol, round(sizing.fixed_shares * weight))
+        return self.order_target_percent(symbol, sizing.target_percent * weight)
+
+    def exit(self, symbol: str) -> Order | None:
+        return self.order_target_shares(symbol, 0)
+
+    def cancel(self, order: Order) -> None:
+        self._host.cancel(order)
+
+    def has_open_orders(self, symbol: str) -> bool:
+        """True while an order for ``symbol`` is pending (cheaper than open_orders)."""
+        return any(o.symbol == symbol for o in self._host.open) if self._host.open else False
+
+    def open_orders(self, symbol: str | None = None) -> list[Order]:
+        return [o for o in self._host.open if symbol is None or o.symbol == symbol]
+
+    def schedule(self, callback: Callable[[Context], None], rule: str = "month_start") -> None:
+        """Call ``callback(ctx)`` on matching bars: daily, week_start, month_start, month_end."""
+        if rule not in ("daily", "week_start", "month_start", "month_end"):
+            raise StrategyError(
+                f"unknown schedule rule {rule!r}; use daily, week_start, month_start or month_end",
+                strategy=self._host.name, date=self.date, symbol="-",
+            )
+        self._host.schedules.append((Schedule(rule, callback), _schedule_hits(self._host.bars.dates, rule)))  # type: ignore[arg-type]
+
+
+class StrategyHost:
+    """Runs one strategy over aligned bars on behalf of an engine adapter."""
+
+    def __init__(
+        self,
+        strategy: Strategy[Any],
+        bars: Bars,
+        sizing: TargetPercentSizing | FixedSharesSizing,
+        risk_checks: tuple[RiskCheck, ...] = (),
+        progress: Callable[[int, int], None] | None = None,
+        name: str = "",
+    ) -> None:
+        self.strategy = strategy
+        self.bars = bars
+        self.sizing = sizing
+        self.risk_checks = risk_checks
+        self.progress = progress
+        self.name = name or type(strategy).__name__
+        self.log = logging.getLogger(f"algotrade.strategy.{self.name}")
+        specs = strategy.indicators()
+        self.ind: dict[str, dict[str, list[float]]] = {}
+        self.lookback = max((s.lookback for s in specs.values()), default=0)
+        for sym, arrays in bars.arrays.items():
+            self.ind[sym] = {k: v.tolist() for k, v in compute_all(specs, arrays).items()}
+        self.lists = {s: {f: a[f].tolist() for f in FIELDS} for s, a in bars.arrays.items()}
+        self.i = -1
+        self.positions: dict[str, int] = {}
+        self.orders: list[Order] = []
+        self.by_id: dict[int, Order] = {}
+        self.open: list[Order] = []
+        self.fills: list[Fill] = []
+        self.equity: list[tuple[dt.date, float, float]] = []  # date, cash, value
+        self.schedules: list[tuple[Schedule, set[int]]] = []
+        self._intents: list[Order] = []
+        self._peak = 0.0
+        self._prev_value = 0.0
+        self.ctx = Context(self)
+        self.port: BrokerPort
+
+    # --- driven by the adapter ---------------------------------------------------------------
+    def start(self, port: BrokerPort) -> None:
+        self.port = port
+        self.i = 0
+        self._call(self.strategy.on_start, "-")
+
+    def on_bar(self, i: int) -> None:
+        self.i = i
+        port = self.port
+        cash, value = port.cash(), port.value()
+        self.equity.append((self.bars.dates[i], cash, value))
+        if value > self._peak:
+            self._peak = value
+        for sched, hits in self.schedules:
+            if i in hits:
+                self._call(sched.callback, "-")  # type: ignore[arg-type]
+        self._call(self.strategy.on_bar, "-")
+        if self._intents:
+            self._flush(value)
+        self._prev_value = value
+        if self.progress is not None:
+            self.progress(i, len(self.bars))
+
+    def on_fill(self, order_id: int, date: dt.date, quantity: int, price: float, commission: float) -> None:
+        order = self.by_id[order_id]
+        order.filled += quantity
+        order.fill_price = price
+        order.fill_date = date
+        order.commission += commission
+        order.status = "filled" if order.filled == order.quantity else "partial"
+        if order.status == "filled":
+            self.open.remove(order)
+        self.positions[order.symbol] = self.positions.get(order.symbol, 0) + quantity
+        fill = Fill(order_id, date, order.symbol, quantity, price, commission)
+        self.fills.append(fill)
+        self._call(lambda ctx: self.strategy.on_fill(ctx, fill), order.symbol)
+
+    def on_order_closed(self, order_id: int, status: str, reason: str = "") -> None:
+        """The engine ended an order without (fully) filling it: cancelled, rejected, expired."""
+        order = self.by_id[order_id]
+        if order.is_open:
+            order.status = status  # type: ignore[assignment]
+            order.reason = reason
+            self.open.remove(order)
+
+    def stop(self) -> None:
+        self._call(self.strategy.on_stop, "-")
+
+    # --- used by Context -----------------------------------------------------------------------
+    def new_order(self, symbol: str, quantity: int, limit: float | None, stop: float | None) -> Order | None:
+        if symbol not in self.lists:
+            raise StrategyError(
+                f"unknown symbol {symbol!r}; this run has {', '.join(self.bars.symbols)}",
+                strategy=self.name, date=self.bars.dates[self.i], symbol=symbol,
+            )
+        if quantity == 0:
+            return None
+        kind: OrderType = "limit" if limit is not None else "stop" if stop is not None else "market"
+        order = Order(len(self.orders) + 1, symbol, quantity, kind, self.bars.dates[self.i], limit, stop)
+        self.orders.append(order)
+        self.by_id[order.id] = order
+        self._intents.append(order)
+        self.open.append(order)
+        return order
+
+    def cancel(self, order: Order) -> None:
+        if order in self._intents:
+            self._intents.remove(order)
+            self.on_order_closed(order.id, "cancelled", "cancelled by strategy before sending")
+        elif order.is_open:
+            self.port.cancel(order)
+
+    # --- internals -------------------------------------------------------------------------------
+    def _flush(self, value: float) -> None:
+        """Risk-check and send this bar's orders, position-reducing ones first."""
+        intents = sorted(self._intents, key=lambda o: not _reduces(self.positions.get(o.symbol, 0), o.quantity))
+        self._intents = []
+        projected = dict(self.positions)
+        i = self.i
+        prices = {s: self.lists[s]["close"][i] for s in projected}
+        for order in intents:
+            price = self.lists[order.symbol]["close"][i]
+            if self.risk_checks:
+                prices[order.symbol] = price
+                state = RiskState(value, self._peak, self._prev_value or value, projected, prices)
+                reason = first_block(self.risk_checks, order.symbol, order.quantity, price, state)
+                if reason:
+                    self.on_order_closed(order.id, "blocked", reason)
+                    continue
+            projected[order.symbol] = projected.get(order.symbol, 0) + order.quantity
+            self.port.submit(order)
+
+    def _call(self, hook: Callable[[Context], None], symbol: str) -> None:
+        try:
+            hook(self.ctx)
+        except AlgotradeError:
+            raise
+        except Exception as exc:
+            date = self.bars.dates[self.i] if 0 <= self.i < len(self.bars) else "start"
+            raise StrategyError(
+                f"{type(exc).__name__}: {exc}", strategy=self.name, date=date, symbol=symbol
+            ) from exc
+
+
+def _reduces(position: int, quantity: int) -> bool:
+    return abs(position + quantity) < abs(position)

@@ -1,0 +1,1 @@
+"""Production strategies: plain classes with frozen configs; none imports an engine."""

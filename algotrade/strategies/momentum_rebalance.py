@@ -1,0 +1,45 @@
+"""Multi-asset momentum: each month hold the top-N symbols by trailing return, equally weighted."""
+
+from __future__ import annotations
+
+import math
+
+from pydantic import Field
+
+from algotrade.host import Context
+from algotrade.indicators import ROC, Indicator
+from algotrade.strategy import Strategy, StrategyConfig
+
+
+class MomentumRebalanceConfig(StrategyConfig):
+    lookback: int = Field(126, ge=2, description="Trailing return window in bars.")
+    top_n: int = Field(2, ge=1, description="How many symbols to hold.")
+    absolute: bool = Field(True, description="Hold only symbols whose trailing return is positive.")
+    rule: str = Field("month_start", pattern="^(month_start|week_start|month_end)$",
+                      description="When to rebalance: month_start, week_start or month_end.")
+
+
+class MomentumRebalance(Strategy[MomentumRebalanceConfig]):
+    """Rank by trailing return; hold the top N equally, rebalanced on a schedule."""
+
+    config_class = MomentumRebalanceConfig
+
+    def indicators(self) -> dict[str, Indicator]:
+        return {"mom": ROC(self.config.lookback)}
+
+    def on_start(self, ctx: Context) -> None:
+        ctx.schedule(self.rebalance, self.config.rule)
+
+    def rebalance(self, ctx: Context) -> None:
+        scores = {s: ctx.indicator(s, "mom") for s in ctx.symbols}
+        ready = {s: v for s, v in scores.items() if not math.isnan(v)}
+        if not ready or any(ctx.has_open_orders(s) for s in ctx.symbols):
+            return
+        ranked = sorted(ready, key=lambda s: (-ready[s], s))
+        n = min(self.config.top_n, len(ctx.symbols))
+        chosen = [s for s in ranked[:n] if ready[s] > 0 or not self.config.absolute]
+        for symbol in ctx.symbols:
+            if symbol in chosen:
+                ctx.enter(symbol, 1.0 / n)
+            elif ctx.position(symbol) != 0:
+                ctx.exit(symbol)

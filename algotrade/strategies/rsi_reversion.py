@@ -1,0 +1,44 @@
+"""Long-only mean reversion on the RSI: buy oversold, sell overbought."""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from algotrade.host import Context
+from algotrade.indicators import RSI, Indicator
+from algotrade.strategy import Strategy, StrategyConfig
+
+
+class RsiReversionConfig(StrategyConfig):
+    period: int = Field(14, ge=2, description="RSI period (Wilder).")
+    oversold: float = Field(30.0, gt=0, lt=100, description="Enter when the RSI falls below this.")
+    overbought: float = Field(70.0, gt=0, lt=100, description="Exit when the RSI rises above this.")
+
+    @model_validator(mode="after")
+    def _levels(self) -> RsiReversionConfig:
+        if self.oversold >= self.overbought:
+            raise ValueError(
+                f"oversold ({self.oversold}) must be below overbought ({self.overbought}); e.g. 30 and 70"
+            )
+        return self
+
+
+class RsiReversion(Strategy[RsiReversionConfig]):
+    """Buy when the RSI is below `oversold`; sell when it is above `overbought`."""
+
+    config_class = RsiReversionConfig
+
+    def indicators(self) -> dict[str, Indicator]:
+        return {"rsi": RSI(self.config.period)}
+
+    def on_bar(self, ctx: Context) -> None:
+        weight = 1.0 / len(ctx.symbols)
+        for symbol in ctx.symbols:
+            if ctx.has_open_orders(symbol):
+                continue
+            rsi = ctx.indicator(symbol, "rsi")
+            position = ctx.position(symbol)
+            if position == 0 and rsi < self.config.oversold:
+                ctx.enter(symbol, weight)
+            elif position > 0 and rsi > self.config.overbought:
+                ctx.exit(symbol)

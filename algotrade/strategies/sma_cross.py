@@ -1,0 +1,43 @@
+"""Long-only crossover of a fast and a slow simple moving average of the close."""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from algotrade.host import Context
+from algotrade.indicators import SMA, Indicator
+from algotrade.strategy import Strategy, StrategyConfig
+
+
+class SmaCrossConfig(StrategyConfig):
+    fast: int = Field(10, ge=1, description="Fast SMA period; 1 means the close itself.")
+    slow: int = Field(30, ge=2, description="Slow SMA period.")
+
+    @model_validator(mode="after")
+    def _fast_below_slow(self) -> SmaCrossConfig:
+        if self.fast >= self.slow:
+            raise ValueError(f"fast ({self.fast}) must be smaller than slow ({self.slow}); e.g. fast: 10, slow: 30")
+        return self
+
+
+class SmaCross(Strategy[SmaCrossConfig]):
+    """Buy when the fast SMA crosses above the slow one; sell when it crosses back below."""
+
+    config_class = SmaCrossConfig
+
+    def indicators(self) -> dict[str, Indicator]:
+        return {"fast": SMA(self.config.fast), "slow": SMA(self.config.slow)}
+
+    def on_bar(self, ctx: Context) -> None:
+        weight = 1.0 / len(ctx.symbols)
+        for symbol in ctx.symbols:
+            if ctx.has_open_orders(symbol):
+                continue  # no new order while one is pending
+            fast, slow = ctx.indicator(symbol, "fast"), ctx.indicator(symbol, "slow")
+            fast_prev, slow_prev = ctx.indicator(symbol, "fast", 1), ctx.indicator(symbol, "slow", 1)
+            position = ctx.position(symbol)
+            # comparisons with NaN (indicators not ready yet) are False: no trade during warm-up
+            if position == 0 and fast > slow and fast_prev <= slow_prev:
+                ctx.enter(symbol, weight)
+            elif position > 0 and fast < slow and fast_prev >= slow_prev:
+                ctx.exit(symbol)
