@@ -14,7 +14,16 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from algotrade.errors import ConfigError
 from algotrade.registry import check_engine_name, resolve_strategy, suggest
@@ -121,20 +130,6 @@ class BpsSlippage(Model):
     bps: float = Field(ge=0, le=1000, description="Fill price moved against the order by this many basis points.")
 
 
-class BrokerConfig(Model):
-    """The simulated account and its execution model, the same on every engine."""
-
-    cash: float = Field(100_000.0, gt=0, description="Starting cash in dollars.")
-    fill: Literal["next_close", "next_open"] = Field(
-        "next_close",
-        description="A decision made on bar T fills at the close (next_close) or open (next_open) of bar T+1.",
-    )
-    commission: Literal["none"] | PerShareCommission | PercentCommission = Field(
-        "none", description="none, {per_share: 0.005, minimum: 1.0} or {percent: 0.001}."
-    )
-    slippage: Literal["none"] | BpsSlippage = Field("none", description="none or {bps: 5}.")
-
-
 class TargetPercentSizing(Model):
     target_percent: float = Field(
         gt=0, le=1.0, description="Enter with this fraction of portfolio value (shares floored)."
@@ -143,6 +138,55 @@ class TargetPercentSizing(Model):
 
 class FixedSharesSizing(Model):
     fixed_shares: int = Field(gt=0, description="Enter with this many shares.")
+
+
+def _tagged(kinds: dict[str, str]) -> Any:
+    """A discriminator: 'none' or a mapping told apart by which key it has."""
+
+    def pick(value: Any) -> str | None:
+        if isinstance(value, str):
+            return "Plain"
+        if isinstance(value, dict):
+            for key, tag in kinds.items():
+                if key in value:
+                    return tag
+        if isinstance(value, BaseModel):
+            return type(value).__name__
+        return None
+
+    return Discriminator(pick, custom_error_type="invalid_choice", custom_error_message=(
+        "use none or a mapping with one of: " + ", ".join(kinds)))
+
+
+Commission = Annotated[
+    Annotated[Literal["none"], Tag("Plain")]
+    | Annotated[PerShareCommission, Tag("PerShareCommission")]
+    | Annotated[PercentCommission, Tag("PercentCommission")],
+    _tagged({"per_share": "PerShareCommission", "percent": "PercentCommission"}),
+]
+Slippage = Annotated[
+    Annotated[Literal["none"], Tag("Plain")] | Annotated[BpsSlippage, Tag("BpsSlippage")],
+    _tagged({"bps": "BpsSlippage"}),
+]
+Sizing = Annotated[
+    Annotated[TargetPercentSizing, Tag("TargetPercentSizing")]
+    | Annotated[FixedSharesSizing, Tag("FixedSharesSizing")],
+    _tagged({"target_percent": "TargetPercentSizing", "fixed_shares": "FixedSharesSizing"}),
+]
+
+
+class BrokerConfig(Model):
+    """The simulated account and its execution model, the same on every engine."""
+
+    cash: float = Field(100_000.0, gt=0, description="Starting cash in dollars.")
+    fill: Literal["next_close", "next_open"] = Field(
+        "next_close",
+        description="A decision made on bar T fills at the close (next_close) or open (next_open) of bar T+1.",
+    )
+    commission: Commission = Field(
+        "none", description="none, {per_share: 0.005, minimum: 1.0} or {percent: 0.001}."
+    )
+    slippage: Slippage = Field("none", description="none or {bps: 5}.")
 
 
 class RiskConfig(Model):
@@ -192,9 +236,10 @@ class Experiment(Model):
         None, description="Several engines, for `algotrade compare` (use instead of engine)."
     )
     broker: BrokerConfig = Field(default_factory=BrokerConfig, description="Account and execution.")  # type: ignore[arg-type]
-    sizing: Annotated[
-        TargetPercentSizing | FixedSharesSizing, Field(description="How entries are sized.")
-    ] = TargetPercentSizing(target_percent=0.95)
+    sizing: Sizing = Field(
+        TargetPercentSizing(target_percent=0.95),
+        description="How entries are sized: {target_percent: 0.95} or {fixed_shares: 100}.",
+    )
     risk: RiskConfig = Field(default_factory=RiskConfig, description="Risk checks.")  # type: ignore[arg-type]
     output: OutputConfig = Field(default_factory=OutputConfig, description="Where results go.")  # type: ignore[arg-type]
 
@@ -284,9 +329,8 @@ def format_validation_error(
     messages: list[str] = []
     seen: set[str] = set()
     for err in exc.errors():
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or "-" in p and p.startswith("function"))))
         # drop union-branch tags such as 'PerShareCommission' from the location
-        loc = tuple(p for p in loc if not (isinstance(p, str) and p[:1].isupper()))
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p[:1].isupper()))
         field = ".".join(str(p) for p in (*prefix, *loc)) or "(top level)"
         line = (lines or {}).get(tuple(str(p) for p in (*prefix, *loc)))
         where = f"{source}:{line}: " if source and line else (f"{source}: " if source else "")
@@ -303,18 +347,16 @@ def format_validation_error(
             value = err.get("input")
             text = err["msg"].removeprefix("Value error, ")
             fix = _FIXES.get(kind, "")
-            if kind in ("literal_error",):
+            if kind in ("literal_error", "invalid_choice"):
                 msg = f"{where}{field}: {value!r} is not allowed; {text[0].lower()}{text[1:]}"
+            elif kind == "value_error":
+                msg = f"{where}{field}: {text}"
             else:
-                shown = "" if isinstance(value, dict) else f" (got {value!r})"
-                msg = f"{where}{field}: {text}{shown}" + (f"; {fix}" if fix else "")
+                msg = f"{where}{field}: {text} (got {value!r})" + (f"; {fix}" if fix else "")
         if msg not in seen:
             seen.add(msg)
             messages.append(msg)
-    # a union (commission: none | per_share | percent) reports one error per branch: keep the
-    # most specific ones, i.e. those not about the plain-string branch
-    specific = [m for m in messages if "Input should be 'none'" not in m]
-    return ConfigError("\n".join(specific or messages))
+    return ConfigError("\n".join(messages))
 
 
 def _set_path(raw: dict[str, Any], dotted: str, value: Any) -> None:
@@ -363,7 +405,10 @@ def read_yaml(path: Path) -> tuple[dict[str, Any], dict[tuple[str, ...], int]]:
 
 def validate_strategy_params(ref: StrategyRef) -> StrategyRef:
     """Check params against the strategy's own config class; return them with defaults filled."""
-    strategy_cls = resolve_strategy(ref.name)
+    try:
+        strategy_cls = resolve_strategy(ref.name)
+    except ConfigError as exc:
+        raise ConfigError(f"strategy.name: {exc}") from None
     config_cls: type[BaseModel] | None = getattr(strategy_cls, "config_class", None)
     if config_cls is None:
         raise ConfigError(f"strategy {ref.name!r} has no config_class; is it an algotrade Strategy?")

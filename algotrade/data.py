@@ -70,7 +70,7 @@ def _canonical(raw: pd.DataFrame, where: str, adjust: bool) -> pd.DataFrame:
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
         raise DataError(
-            f"{where}: row {row + 2} has a date that cannot be read: {renamed['date'].iloc[row]!r}; "
+            f"{where}: line {row + 2} has a date that cannot be read: {renamed['date'].iloc[row]!r}; "
             "write dates as YYYY-MM-DD"
         )
     if getattr(dates.dt, "tz", None) is not None:

@@ -41,7 +41,7 @@ _ADAPTER_MODULES = {"backtrader": "adapters.backtrader", "zipline": "adapters.zi
 def suggest(word: str, choices: list[str] | tuple[str, ...]) -> str:
     """A ' did you mean ...?' fragment, or '' when nothing is close."""
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
+    return f"; did you mean {close[0]!r}?" if close else ";"
 
 
 def resolve(spec: str, kind: str, aliases: Mapping[str, str]) -> Any:
@@ -51,7 +51,7 @@ def resolve(spec: str, kind: str, aliases: Mapping[str, str]) -> Any:
         known = ", ".join(sorted(aliases))
         raise ConfigError(
             f"{kind} {spec!r} is not known{suggest(spec, tuple(aliases))} "
-            f"Known {kind}s: {known}; or name one as package.module:Class"
+            f"known: {known}; or name one as package.module:Class"
         )
     module_name, _, attr = target.partition(":")
     try:
@@ -76,7 +76,7 @@ def resolve_strategy(spec: str) -> Any:
 def check_engine_name(name: str) -> str:
     if name not in ENGINES:
         raise ValueError(
-            f"engine {name!r} is not known{suggest(name, tuple(ENGINES))}; "
+            f"{name!r} is not a known engine{suggest(name, tuple(ENGINES))} "
             f"known engines: {', '.join(sorted(ENGINES))}"
         )
     return name
