@@ -17,6 +17,7 @@ EXAMPLES = """
 Examples:
   algotrade run experiments/quickstart.yaml
   algotrade run experiments/quickstart.yaml --set strategy.params.fast=5 --out /tmp/res
+  algotrade compare experiments/quickstart.yaml --engines backtrader,zipline
   algotrade validate experiments/quickstart.yaml
   algotrade schema
   algotrade data list
@@ -79,7 +80,8 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.obj = {"debug": debug}
     import logging
 
-    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("algotrade").setLevel(logging.DEBUG if debug else logging.INFO)
 
 
 _set_option = click.option(
@@ -114,11 +116,35 @@ def run(experiment: str, out: str | None, engine: str | None, overrides: Sequenc
 
 @cli.command()
 @click.argument("experiment", type=click.Path(dir_okay=False))
+@click.option("--engines", help="Comma-separated engines (default: the file's engines, else backtrader,zipline).")
+@click.option("--out", type=click.Path(file_okay=False), help="Results folder (default: output.dir of the file).")
+@_set_option
+@click.option("--quiet", "-q", is_flag=True, help="Print only the comparison report path.")
+def compare(experiment: str, engines: str | None, out: str | None, overrides: Sequence[str], quiet: bool) -> None:
+    """Run one experiment on several engines and explain every difference.
+
+    \b
+    Each engine writes OUT/<name>/<engine>/; the comparison goes to OUT/<name>/compare/
+    (trades_diff.csv, differences.csv, metrics.csv, compare.json, compare.html).
+    Exits 0 when the engines agree within tolerance, 1 when they differ. Example:
+      algotrade compare experiments/quickstart.yaml --engines backtrader,zipline
+    """
+    from algotrade.run import compare_experiment, compare_text
+
+    names = tuple(e.strip() for e in engines.split(",") if e.strip()) if engines else ()
+    result = compare_experiment(experiment, names, tuple(overrides), out, progress=not quiet)
+    click.echo(result.folder / "compare.html" if quiet else compare_text(result))
+    sys.exit(0 if result.agree else 1)
+
+
+@cli.command()
+@click.argument("experiment", type=click.Path(dir_okay=False))
 @click.option("--explain", is_flag=True, help="Also print the documentation of every field.")
 @_set_option
 def validate(experiment: str, explain: bool, overrides: Sequence[str]) -> None:
     """Check an experiment file (keys, types, strategy parameters) without running it."""
-    from algotrade.config import dump_experiment, explain as explain_fields, load_experiment
+    from algotrade.config import dump_experiment, load_experiment
+    from algotrade.config import explain as explain_fields
 
     exp = load_experiment(experiment, tuple(overrides))
     click.echo(f"ok: {experiment} is valid (config id {exp.config_id})")
@@ -161,7 +187,7 @@ def data_validate(experiment: str, overrides: Sequence[str]) -> None:
     from algotrade.data import inspect
 
     exp = load_experiment(experiment, tuple(overrides))
-    frames, sessions, problems = inspect(exp.data)
+    frames, _sessions, problems = inspect(exp.data)
     policy = exp.data.repair
     fatal = [p for p in problems if not p.repairable or policy == "none"]
     repairable = [p for p in problems if p.repairable and policy != "none"]
@@ -203,7 +229,7 @@ def engines() -> None:
     """List the engine adapters and whether each is installed."""
     from algotrade.registry import ENGINES, engine_status
 
-    for name, (target, package) in ENGINES.items():
+    for name, (target, _package) in ENGINES.items():
         click.echo(f"{name:<12} {engine_status(name):<34} {target}")
 
 

@@ -276,6 +276,18 @@ class Experiment(Model):
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
+def check_engine_list(names: tuple[str, ...]) -> tuple[str, ...]:
+    """Validate a --engines list: known names, at least two, no repeats."""
+    try:
+        for name in names:
+            check_engine_name(name)
+    except ValueError as exc:
+        raise ConfigError(f"--engines: {exc}") from None
+    if len(names) < 2 or len(set(names)) != len(names):
+        raise ConfigError(f"--engines: give two different engines to compare, e.g. backtrader,zipline (got {','.join(names)})")
+    return names
+
+
 # --------------------------------------------------------------------------------------------
 # loading
 

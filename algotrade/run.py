@@ -60,7 +60,9 @@ class Progress:
         sys.stderr.flush()
 
 
-def execute(exp: Experiment, market: Market, engine_name: str, progress: bool = False) -> tuple[StrategyHost, dict[str, str]]:
+def execute(
+    exp: Experiment, market: Market, engine_name: str, progress: bool = False
+) -> tuple[StrategyHost, dict[str, str]]:
     """Run the experiment's strategy on one engine; return the host holding every record."""
     strategy_cls = resolve_strategy(exp.strategy.name)
     strategy = strategy_cls(strategy_cls.config_class.model_validate(exp.strategy.params))
@@ -84,11 +86,24 @@ def run_experiment(
     progress: bool = False,
     engine: str | None = None,
 ) -> RunResult:
+    """Load, run on one engine, write the results folder."""
     t0 = time.perf_counter()
     exp = load_experiment(path, overrides)
-    engine_name = engine or exp.engine_names[0]
-    t_config = time.perf_counter()
     market = load_market(exp.data)
+    return run_loaded(exp, market, engine or exp.engine_names[0], out, progress, str(path), t0)
+
+
+def run_loaded(
+    exp: Experiment,
+    market: Market,
+    engine_name: str,
+    out: str | Path | None = None,
+    progress: bool = False,
+    source: str = "",
+    t0: float | None = None,
+) -> RunResult:
+    """Run an already validated experiment on already loaded data (shared by compare and sweeps)."""
+    t0 = time.perf_counter() if t0 is None else t0
     t_data = time.perf_counter()
     host, versions = execute(exp, market, engine_name, progress)
     t_engine = time.perf_counter()
@@ -97,11 +112,7 @@ def run_experiment(
     folder = Path(out or exp.output.dir) / exp.name / engine_name
     write(tbl, stats, folder)
     (folder / "config.yaml").write_text(dump_experiment(exp))
-    timings = {
-        "config_s": round(t_config - t0, 4),
-        "data_s": round(t_data - t_config, 4),
-        "engine_s": round(t_engine - t_data, 4),
-    }
+    timings = {"load_s": round(t_data - t0, 4), "engine_s": round(t_engine - t_data, 4)}
     if exp.output.report:
         from algotrade.report import write_report
 
@@ -109,10 +120,11 @@ def run_experiment(
     timings["total_s"] = round(time.perf_counter() - t0, 4)
     run_info = {
         "config_id": exp.config_id,
-        "experiment": str(path),
+        "experiment": source,
         "engine": engine_name,
         "strategy": exp.strategy.name,
         "params": exp.strategy.params,
+        "fill": exp.broker.fill,
         "data_hash": market.data_hash,
         "data": {
             "source": exp.data.source,
@@ -129,6 +141,57 @@ def run_experiment(
     }
     (folder / "run.json").write_text(json.dumps(run_info, indent=2, default=str) + "\n")
     return RunResult(exp, engine_name, folder, tbl, stats, timings)
+
+
+@dataclass(frozen=True)
+class CompareResult:
+    folder: Path
+    summary: dict[str, Any]
+    runs: tuple[RunResult, ...]
+
+    @property
+    def agree(self) -> bool:
+        return bool(self.summary["agree"])
+
+
+def compare_experiment(
+    path: str | Path,
+    engines: tuple[str, ...] = (),
+    overrides: tuple[str, ...] = (),
+    out: str | Path | None = None,
+    progress: bool = False,
+) -> CompareResult:
+    """Run one experiment on each engine on identical inputs and compare the results."""
+    from algotrade.compare import RunFolder, compare_runs, write_comparison
+    from algotrade.config import check_engine_list
+
+    t0 = time.perf_counter()
+    exp = load_experiment(path, overrides)
+    names = check_engine_list(engines or (exp.engines or (exp.engine or "backtrader", "zipline")))
+    market = load_market(exp.data)  # loaded and validated once: every engine gets the same frames
+    results = tuple(run_loaded(exp, market, name, out, progress, str(path), t0) for name in names)
+    folders = [RunFolder.read(r.folder) for r in results]
+    bars = {s: f.set_axis(f.index.strftime("%Y-%m-%d")) for s, f in market.frames.items()}
+    comparison = compare_runs(folders[0], folders[1], bars)
+    folder = results[0].folder.parent / "compare"
+    summary = write_comparison(comparison, folders, folder, f"{exp.name}: {' vs '.join(names)}")
+    summary["timings"] = {r.engine: r.timings for r in results} | {"total_s": round(time.perf_counter() - t0, 4)}
+    return CompareResult(folder, summary, results)
+
+
+def compare_text(result: CompareResult) -> str:
+    s = result.summary
+    lines = [f"{' vs '.join(s['engines'])}: " + ("AGREE" if s["agree"] else "DIFFER")]
+    for engine in s["engines"]:
+        lines.append(f"  {engine:<11} trades {s['trades'][engine]:>5}   final equity {s['final_equity'][engine]:,.2f}")
+    lines.append(f"  final equity relative difference {s['final_equity_rel_diff']:.2e} (tolerance {s['tolerance']['equity_rtol']:g})")
+    if s["differences_by_category"]:
+        cats = ", ".join(f"{k} x{v}" for k, v in sorted(s["differences_by_category"].items()))
+        lines.append(f"  differences: {cats}; first at trade row {s['first_difference_row']}")
+        lines.append(f"  explained in {result.folder / 'differences.csv'}")
+    lines.append(f"  report   {result.folder / 'compare.html'}")
+    lines.append(f"  took {s['timings']['total_s']:.1f} s")
+    return "\n".join(lines)
 
 
 def _versions() -> dict[str, str]:

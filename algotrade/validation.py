@@ -64,7 +64,7 @@ def check_rows(symbol: str, frame: pd.DataFrame) -> list[Problem]:
                            "appears more than once; keep one row per date"))
     for field in PRICE_FIELDS:
         col = frame[field]
-        for d, v in col[col.isna()].items():
+        for d in col.index[col.isna()]:
             out.append(Problem("nan_price", symbol, _day(d), field, "NaN", "missing price; fill or drop the row"))
         for d, v in col[col <= 0].items():
             out.append(Problem("nonpositive_price", symbol, _day(d), field, repr(float(v)),
@@ -83,7 +83,7 @@ def check_rows(symbol: str, frame: pd.DataFrame) -> list[Problem]:
         out.append(Problem("low_above_open_close", symbol, _day(d), "low", repr(float(row["low"])),
                            f"low is above open {row['open']} or close {row['close']}; the bar is inconsistent"))
     vol = frame["volume"]
-    for d, v in vol[vol.isna()].items():
+    for d in vol.index[vol.isna()]:
         out.append(Problem("nan_volume", symbol, _day(d), "volume", "NaN", "missing volume; use 0 for none"))
     for d, v in vol[vol < 0].items():
         out.append(Problem("negative_volume", symbol, _day(d), "volume", repr(float(v)), "volume cannot be negative"))

@@ -50,7 +50,7 @@ def test_set_override_is_validated_like_the_file() -> None:
     exp = load_experiment(QUICKSTART, ("strategy.params.fast=5", "broker.fill=next_open"))
     assert exp.strategy.params["fast"] == 5
     assert exp.broker.fill == "next_open"
-    with pytest.raises(ConfigError, match="strategy.params.*fast"):
+    with pytest.raises(ConfigError, match=r"strategy.params.*fast"):
         load_experiment(QUICKSTART, ("strategy.params.fast=abc",))
 
 

@@ -59,7 +59,7 @@ def test_rows_outside_the_calendar_are_an_error(tmp_path: Path) -> None:
     rows = [*ROWS, ("2020-01-11", 11.0, 11.5, 10.9, 11.1, 100)]  # a Saturday
     assert "outside_calendar" in _codes(tmp_path, rows, calendar="XNYS")
     path = tmp_path / "x.csv"
-    with pytest.raises(DataError, match="2020-01-11.*not a session"):
+    with pytest.raises(DataError, match=r"2020-01-11.*not a session"):
         load_market(DataConfig(source="csv", symbols=("X",), path=str(path), calendar="XNYS"))
 
 
@@ -75,7 +75,7 @@ def test_missing_session_is_filled_from_the_previous_close(tmp_path: Path) -> No
 def test_repair_none_turns_repairable_problems_into_errors(tmp_path: Path) -> None:
     write_csv(tmp_path / "x.csv", [ROWS[0], ROWS[2]])
     cfg = DataConfig(source="csv", symbols=("X",), path=str(tmp_path / "x.csv"), calendar="XNYS", repair="none")
-    with pytest.raises(DataError, match="missing_session|no bar.*engine_safe"):
+    with pytest.raises(DataError, match=r"missing_session|no bar.*engine_safe"):
         load_market(cfg)
 
 

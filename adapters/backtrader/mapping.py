@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from algotrade.config import BpsSlippage, BrokerConfig, PercentCommission, PerShareCommission
+from algotrade.config import BrokerConfig, PercentCommission, PerShareCommission
+from algotrade.costs import per_share_commission, slippage_fraction
 
 #: (fill model, algotrade order type) -> Backtrader exectype name
 EXECTYPE: dict[tuple[str, str], str] = {
@@ -41,10 +42,4 @@ def commission_kwargs(broker: BrokerConfig) -> dict[str, Any] | None:
     return None
 
 
-def slippage_fraction(broker: BrokerConfig) -> float:
-    """Slippage as a fraction of price: 5 bps -> 0.0005."""
-    return broker.slippage.bps / 10_000 if isinstance(broker.slippage, BpsSlippage) else 0.0
-
-
-def per_share_commission(size: float, per_share: float, minimum: float) -> float:
-    return max(abs(size) * per_share, minimum) if size else 0.0
+__all__ = ["EXECTYPE", "STATUS", "commission_kwargs", "per_share_commission", "slippage_fraction"]

@@ -1,0 +1,84 @@
+"""A real Zipline bundle written from the validated canonical frames, cached by data hash.
+
+The bundle lives under ``$ZIPLINE_ROOT`` (bin/ sets it to ``.cache/zipline`` in the project).
+The first run of some data ingests it; later runs find the ingestion and skip the work. Older
+ingestions of the same bundle are removed, and only the most recent algotrade bundles are kept.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from adapters.zipline.mapping import BUNDLE_PREFIX, asset_rows, bundle_name
+from algotrade.data import Market
+
+log = logging.getLogger("algotrade.zipline")
+KEEP_BUNDLES = 8
+
+
+def zipline_root() -> Path:
+    root = os.environ.get("ZIPLINE_ROOT") or str(Path.cwd() / ".cache" / "zipline")
+    os.environ["ZIPLINE_ROOT"] = root
+    return Path(root)
+
+
+def _ingest_function(market: Market, calendar_name: str) -> Any:
+    symbols = list(market.frames)
+
+    def ingest(environ: Any, asset_db_writer: Any, minute_bar_writer: Any, daily_bar_writer: Any,
+               adjustment_writer: Any, calendar: Any, start_session: Any, end_session: Any,
+               cache: Any, show_progress: bool, output_dir: str) -> None:
+        dates = market.dates
+        equities = asset_rows(symbols, dates[0], dates[-1], calendar_name)
+        exchanges = pd.DataFrame({"exchange": [calendar_name], "canonical_name": [calendar_name],
+                                  "country_code": ["US"]})
+        asset_db_writer.write(equities=equities, exchanges=exchanges)
+        frames = ((sid, market.frames[sym][["open", "high", "low", "close", "volume"]])
+                  for sid, sym in enumerate(symbols))
+        daily_bar_writer.write(frames, show_progress=False)
+        adjustment_writer.write()
+
+    return ingest
+
+
+def ensure_bundle(market: Market, calendar_name: str) -> tuple[str, bool, float]:
+    """Register the bundle for this data and ingest it unless cached: (name, ingested, seconds)."""
+    from zipline.data import bundles
+
+    root = zipline_root()
+    name = bundle_name(market.data_hash)
+    environ = {**os.environ, "ZIPLINE_ROOT": str(root)}
+    if name not in bundles.bundles:
+        bundles.register(
+            name,
+            _ingest_function(market, calendar_name),
+            calendar_name=calendar_name,
+            start_session=market.dates[0],
+            end_session=market.dates[-1],
+        )
+    t0 = time.perf_counter()
+    if (root / "data" / name).is_dir() and bundles.ingestions_for_bundle(name, environ=environ):
+        log.info("zipline bundle %s is cached: ingest skipped", name)
+        return name, False, 0.0
+    log.info("ingesting zipline bundle %s (%d symbols, %d sessions)", name, len(market.frames), len(market.dates))
+    bundles.ingest(name, environ=environ, show_progress=False)
+    bundles.clean(name, keep_last=1, environ=environ)
+    _prune(root / "data")
+    return name, True, time.perf_counter() - t0
+
+
+def _prune(data_dir: Path) -> None:
+    """Keep the most recently used algotrade bundles only."""
+    if not data_dir.is_dir():
+        return
+    folders = sorted((p for p in data_dir.iterdir() if p.name.startswith(BUNDLE_PREFIX)),
+                     key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in folders[KEEP_BUNDLES:]:
+        shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,198 @@
+"""Zipline-reloaded engine calls: ``run_algorithm`` on a cached bundle, with an aligned blotter.
+
+Zipline's own fill path differs from algotrade's execution model in ways that change trades
+(default slippage with a volume cap and per-share commission, no fill on zero-volume bars, cash
+allowed to go negative, prices read back as ``uint32 * 0.001``). The blotter below replaces that
+path for algotrade's orders: it fills each order at the configured field of the next bar from the
+canonical frames every engine sees, applies algotrade's costs, sends position-reducing orders
+first and rejects a buy the account cannot pay for at fill time — the same rules the Backtrader
+adapter gets from Backtrader. Everything else (the ledger, positions, cash, portfolio value, the
+calendar and the bundle) is Zipline's own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from typing import Any
+
+import pandas as pd
+
+from adapters.zipline.bundle import ensure_bundle, zipline_root
+from adapters.zipline.calendars import calendar_for
+from adapters.zipline.mapping import FILL_FIELD, check_broker, refuse_order_type
+from algotrade.config import BrokerConfig
+from algotrade.costs import commission, slippage_fraction, slipped
+from algotrade.data import Market
+from algotrade.errors import ConfigError
+from algotrade.host import StrategyHost
+from algotrade.strategy import Order
+
+log = logging.getLogger("algotrade.zipline")
+
+
+def _blotter_class() -> type:
+    from zipline.finance.blotter import SimulationBlotter
+    from zipline.finance.transaction import create_transaction
+
+    class AlignedBlotter(SimulationBlotter):  # type: ignore[misc, valid-type]
+        """Fills algotrade's orders by algotrade's execution model, inside Zipline's ledger."""
+
+        def __init__(self, run: _Run) -> None:
+            super().__init__()
+            self.run = run
+
+        def get_transactions(self, bar_data: Any) -> tuple[list[Any], list[Any], list[Any]]:
+            run = self.run
+            pending = [o for orders in self.open_orders.values() for o in orders if o.open_amount]
+            if not pending:
+                return [], [], []
+            i = run.index[bar_data.current_session]
+            # position-reducing orders first, then in the order they were placed
+            pending.sort(key=lambda o: (o.amount > 0, run.sequence[o.id]))
+            cash = run.algo.portfolio.cash
+            txns, comms, closed, rejected = [], [], [], []
+            for order in pending:
+                oid = run.ids[order.id]
+                symbol = run.host.by_id[oid].symbol
+                amount = order.open_amount
+                price = slipped(run.prices[symbol][i], amount, run.slip)
+                fee = commission(run.broker, amount, price)
+                if amount > 0:
+                    after = cash - amount * price
+                    after -= fee
+                    if after < 0.0:  # the one cash rule: checked at fill time, never negative
+                        rejected.append(order)
+                        run.host.on_order_closed(oid, "rejected", "insufficient cash at fill time")
+                        continue
+                    cash = after
+                else:
+                    cash = cash - amount * price - fee
+                txn = create_transaction(order, bar_data.current_dt, price, amount)
+                if fee > 0:
+                    comms.append({"asset": order.asset, "order": order, "cost": fee})
+                order.filled += txn.amount
+                order.commission += fee
+                order.dt = txn.dt
+                txns.append(txn)
+                closed.append(order)
+                run.host.on_fill(oid, run.dates[i], int(amount), float(price), float(fee))
+            for order in rejected:
+                self.cancel(order.id, relay_status=False)
+            return txns, comms, closed
+
+    return AlignedBlotter
+
+
+class _Run:
+    """State shared by the algorithm functions, the blotter and the port during one run."""
+
+    def __init__(self, host: StrategyHost, market: Market, broker: BrokerConfig) -> None:
+        self.host = host
+        self.broker = broker
+        self.slip = slippage_fraction(broker)
+        field = FILL_FIELD[broker.fill]
+        self.prices = {s: host.lists[s][field] for s in host.bars.symbols}
+        self.dates = host.bars.dates
+        self.index = {pd.Timestamp(d): i for i, d in enumerate(self.dates)}
+        self.ids: dict[str, int] = {}  # zipline order id -> algotrade order id
+        self.zids: dict[int, str] = {}  # algotrade order id -> zipline order id
+        self.sequence: dict[str, int] = {}
+        self.assets: dict[str, Any] = {}
+        self.algo: Any = None
+
+
+class _Port:
+    def __init__(self, run: _Run) -> None:
+        self.run = run
+
+    def cash(self) -> float:
+        return float(self.run.algo.portfolio.cash)
+
+    def value(self) -> float:
+        return float(self.run.algo.portfolio.portfolio_value)
+
+    def submit(self, order: Order) -> None:
+        run = self.run
+        refusal = refuse_order_type(order.type)
+        if refusal:
+            raise ConfigError(refusal)
+        zid = run.algo.order(run.assets[order.symbol], order.quantity)
+        if zid is None:  # zipline declined (e.g. zero amount after its own rounding)
+            run.host.on_order_closed(order.id, "rejected", "zipline did not accept the order")
+            return
+        run.ids[zid] = order.id
+        run.zids[order.id] = zid
+        run.sequence[zid] = len(run.sequence)
+
+    def cancel(self, order: Order) -> None:
+        zid = self.run.zids.get(order.id)
+        if zid is not None:
+            self.run.algo.cancel_order(zid)
+            self.run.host.on_order_closed(order.id, "cancelled", "cancelled by strategy")
+
+
+class ZiplineEngine:
+    """Runs a :class:`StrategyHost` through zipline-reloaded's ``run_algorithm``."""
+
+    name = "zipline"
+
+    def __init__(self) -> None:
+        self.last_ingest: dict[str, Any] = {}
+
+    def versions(self) -> dict[str, str]:
+        from importlib.metadata import version
+
+        return {"zipline-reloaded": version("zipline-reloaded"), **{f"zipline_{k}": str(v) for k, v in self.last_ingest.items()}}
+
+    def run(self, host: StrategyHost, market: Market, broker: BrokerConfig) -> None:
+        check_broker(broker)
+        zipline_root()
+        from zipline import run_algorithm
+        from zipline.api import symbol as zsymbol
+
+        calendar_name = calendar_for(market)
+        name, ingested, seconds = ensure_bundle(market, calendar_name)
+        self.last_ingest = {"bundle": name, "ingested": ingested, "ingest_s": round(seconds, 4)}
+        run = _Run(host, market, broker)
+        port = _Port(run)
+        blotter = _blotter_class()(run)
+        n = len(run.dates)
+
+        def initialize(context: Any) -> None:
+            run.algo = context
+            for sym in host.bars.symbols:
+                run.assets[sym] = zsymbol(sym)
+            host.start(port)
+
+        def handle_data(context: Any, data: Any) -> None:
+            host.on_bar(run.index[data.current_session])
+
+        sessions = pd.DatetimeIndex(market.dates)
+        zero_benchmark = pd.Series(0.0, index=sessions.tz_localize("UTC"))
+        from zipline.utils.calendar_utils import get_calendar
+
+        run_algorithm(
+            start=sessions[0],
+            end=sessions[-1],
+            initialize=initialize,
+            handle_data=handle_data,
+            capital_base=broker.cash,
+            data_frequency="daily",
+            bundle=name,
+            trading_calendar=get_calendar(calendar_name),
+            metrics_set="none",
+            benchmark_returns=zero_benchmark,
+            blotter=blotter,
+            environ={**os.environ},
+        )
+        for order in list(host.open):
+            host.on_order_closed(order.id, "expired", "the run ended before the order filled")
+        host.stop()
+        if n and host.equity and host.equity[-1][0] != run.dates[-1]:
+            log.warning("zipline stopped at %s before the last session %s", host.equity[-1][0], run.dates[-1])
+
+
+def session_date(ts: pd.Timestamp) -> dt.date:
+    return ts.date()  # type: ignore[no-any-return]
