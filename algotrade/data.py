@@ -227,7 +227,7 @@ def inspect(cfg: DataConfig) -> tuple[dict[str, pd.DataFrame], pd.DatetimeIndex,
     cut: dict[str, pd.DataFrame] = {}
     for sym, frame in raw.items():
         first, last = frame.index[0].date(), frame.index[-1].date()
-        if cfg.start and cfg.start > last or cfg.end and cfg.end < first:
+        if (cfg.start and cfg.start > last) or (cfg.end and cfg.end < first):
             raise DataError(
                 f"data.start/end: {cfg.start} to {cfg.end} lies outside the data of {sym} "
                 f"({first} to {last}); choose dates within that range"
