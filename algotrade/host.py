@@ -67,13 +67,7 @@ def _schedule_hits(dates: Sequence[dt.date], rule: str) -> set[int]:
     for i, d in enumerate(dates):
         prev = dates[i - 1] if i else None
         nxt = dates[i + 1] if i + 1 < len(dates) else None
-        if rule == "daily":
-            hits.add(i)
-        elif rule == "month_start" and (prev is None or prev.month != d.month):
-            hits.add(i)
-        elif rule == "month_end" and (nxt is None or nxt.month != d.month):
-            hits.add(i)
-        elif rule == "week_start" and (prev is None or prev.isocalendar()[:2] != d.isocalendar()[:2]):
+        if rule == "daily" or (rule == "month_start" and (prev is None or prev.month != d.month)) or (rule == "month_end" and (nxt is None or nxt.month != d.month)) or (rule == "week_start" and (prev is None or prev.isocalendar()[:2] != d.isocalendar()[:2])):
             hits.add(i)
     return hits
 

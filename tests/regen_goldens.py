@@ -1,6 +1,6 @@
 """Regenerate the golden results: python tests/regen_goldens.py  (then review the git diff).
 
-For each experiments/*.yaml and each engine it names, writes tests/golden/<name>/<engine>/
+For each experiments/*.yaml on every engine (ENGINES), writes tests/golden/<name>/<engine>/
 trades.csv (the full trade list) and summary.json (final equity and a few metrics).
 """
 
@@ -13,6 +13,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = ROOT / "tests" / "golden"
+ENGINES = ("backtrader", "zipline")
 KEYS = ("final_equity", "total_return", "max_drawdown", "trade_count", "round_trips", "orders_blocked",
         "orders_rejected", "total_commission")
 
@@ -36,7 +37,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for path in experiments():
             exp = load_experiment(path)
-            for engine in exp.engine_names:
+            for engine in ENGINES:
                 trades, summary = produce(path, engine, Path(tmp))
                 folder = GOLDEN / exp.name / engine
                 folder.mkdir(parents=True, exist_ok=True)

@@ -12,9 +12,9 @@ import pytest
 
 from algotrade.config import load_experiment
 from algotrade.run import run_experiment
-from tests.regen_goldens import GOLDEN, experiments, produce
+from tests.regen_goldens import ENGINES, GOLDEN, experiments, produce
 
-CASES = [(p, e) for p in experiments() for e in load_experiment(p).engine_names]
+CASES = [(p, e) for p in experiments() for e in ENGINES]
 
 
 @pytest.mark.parametrize(("path", "engine"), CASES, ids=[f"{p.stem}-{e}" for p, e in CASES])

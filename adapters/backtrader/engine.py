@@ -54,7 +54,6 @@ class _Port:
         self.index = {s: i for i, s in enumerate(symbols)}
         self.refs: dict[int, int] = {}  # backtrader order ref -> algotrade order id
         self.live: dict[int, Any] = {}  # algotrade order id -> backtrader order
-        self.reported: dict[int, tuple[float, float]] = {}  # order id -> (size, value) reported
 
     def cash(self) -> float:
         return float(self.broker.getcash())
@@ -92,16 +91,13 @@ class _Bridge(bt.Strategy):  # type: ignore[misc]
             return
         status = order.getstatusname()
         if status in ("Partial", "Completed"):
-            done, value = self.port.reported.get(oid, (0.0, 0.0))
-            size, total = order.executed.size, order.executed.size * order.executed.price
-            delta = size - done
-            if delta:
-                price = (total - value) / delta
-                comm = order.executed.comm - self.port.reported.get(-oid, (0.0, 0.0))[0]
-                self.port.reported[oid] = (size, total)
-                self.port.reported[-oid] = (order.executed.comm, 0.0)
-                when = bt.num2date(order.executed.dt).date()
-                self.host.on_fill(oid, when, int(round(delta)), float(price), float(comm))
+            # one fill per execution bit since the last notification, at the price the broker
+            # charged: ``executed.price`` is an average ((size * price) / size), which can be
+            # one ulp away from the bar's price
+            for bit in order.executed.iterpending():
+                if bit.size:
+                    when = bt.num2date(bit.dt).date()
+                    self.host.on_fill(oid, when, round(bit.size), float(bit.price), float(bit.comm))
         elif status in STATUS:
             mapped, reason = STATUS[status]
             self.host.on_order_closed(oid, mapped, reason)

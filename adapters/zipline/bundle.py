@@ -11,6 +11,7 @@ import logging
 import os
 import shutil
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -64,12 +65,23 @@ def ensure_bundle(market: Market, calendar_name: str) -> tuple[str, bool, float]
             end_session=market.dates[-1],
         )
     t0 = time.perf_counter()
-    if (root / "data" / name).is_dir() and bundles.ingestions_for_bundle(name, environ=environ):
+    folder = root / "data" / name
+    done = folder / ".algotrade-complete"
+    if done.exists():
+        os.utime(folder)  # most recently used: kept by _prune
         log.info("zipline bundle %s is cached: ingest skipped", name)
         return name, False, 0.0
+    shutil.rmtree(folder, ignore_errors=True)  # a partial ingest left by an interrupted run
     log.info("ingesting zipline bundle %s (%d symbols, %d sessions)", name, len(market.frames), len(market.dates))
-    bundles.ingest(name, environ=environ, show_progress=False)
+    try:
+        with warnings.catch_warnings():  # zipline's asset writer warns about pandas' own API
+            warnings.simplefilter("ignore", FutureWarning)
+            bundles.ingest(name, environ=environ, show_progress=False)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
     bundles.clean(name, keep_last=1, environ=environ)
+    done.write_text(market.data_hash + "\n")
     _prune(root / "data")
     return name, True, time.perf_counter() - t0
 

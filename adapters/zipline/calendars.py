@@ -52,20 +52,31 @@ def _own_dates_calendar(name: str, dates: pd.DatetimeIndex) -> Any:
         def adhoc_holidays(self) -> list[pd.Timestamp]:
             return holidays
 
-    return OwnDates(start=dates[0], end=dates[-1] + pd.Timedelta(days=7), side="right")
+    return _starting_at(OwnDates, dates[0], dates[-1] + pd.Timedelta(days=7))
+
+
+def _starting_at(base: type, first: pd.Timestamp, last: pd.Timestamp | None = None) -> type:
+    """A calendar factory whose default range covers the data (zipline passes only ``side``)."""
+
+    class Ranged(base):  # type: ignore[misc, valid-type]
+        def __init__(self, start: Any = None, end: Any = None, side: str = "right") -> None:
+            # exchange_calendars passes start=None, end=None explicitly: default to the data's range
+            super().__init__(start=start or first, end=end or last, side=side)
+
+    return Ranged
 
 
 def calendar_for(market: Market) -> str:
     """Register (when needed) and return the calendar name zipline should use."""
-    from exchange_calendars import get_calendar, register_calendar
+    from exchange_calendars import get_calendar, register_calendar_type
 
     if market.calendar == "XNYS":
-        return "XNYS"
+        return "XNYS"  # zipline itself starts XNYS in 1990
     dates = market.dates
     name = f"ALGOTRADE-{market.calendar.upper()}-{market.data_hash[:8]}"
     if market.calendar.lower() == "none":
-        cal = _own_dates_calendar(name, dates)
+        factory = _own_dates_calendar(name, dates)
     else:
-        cal = get_calendar(market.calendar, start=dates[0], side="right")
-    register_calendar(name, cal, force=True)
+        factory = _starting_at(type(get_calendar(market.calendar, start=dates[0])), dates[0])
+    register_calendar_type(name, factory, force=True)
     return name

@@ -12,9 +12,9 @@ calendar and the bundle) is Zipline's own.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import os
+import warnings
 from typing import Any
 
 import pandas as pd
@@ -94,6 +94,7 @@ class _Run:
         self.slip = slippage_fraction(broker)
         field = FILL_FIELD[broker.fill]
         self.prices = {s: host.lists[s][field] for s in host.bars.symbols}
+        self.closes = {s: host.lists[s]["close"] for s in host.bars.symbols}
         self.dates = host.bars.dates
         self.index = {pd.Timestamp(d): i for i, d in enumerate(self.dates)}
         self.ids: dict[str, int] = {}  # zipline order id -> algotrade order id
@@ -111,7 +112,19 @@ class _Port:
         return float(self.run.algo.portfolio.cash)
 
     def value(self) -> float:
-        return float(self.run.algo.portfolio.portfolio_value)
+        """Cash plus positions at the current bar's close.
+
+        Zipline's ``portfolio_value`` inside ``handle_data`` still values a position bought
+        during the bar at its fill price (it syncs last-sale prices at the market close, after
+        ``handle_data``); the account a strategy sizes against must be marked at the close.
+        """
+        run = self.run
+        portfolio = run.algo.portfolio
+        i = run.host.i
+        total = 0.0
+        for asset, position in portfolio.positions.items():
+            total += position.amount * run.closes[asset.symbol][i]
+        return float(portfolio.cash + total)
 
     def submit(self, order: Order) -> None:
         run = self.run
@@ -170,29 +183,29 @@ class ZiplineEngine:
             host.on_bar(run.index[data.current_session])
 
         sessions = pd.DatetimeIndex(market.dates)
+        # no benchmark: zero returns, stated rather than left to zipline's silent default
         zero_benchmark = pd.Series(0.0, index=sessions.tz_localize("UTC"))
         from zipline.utils.calendar_utils import get_calendar
 
-        run_algorithm(
-            start=sessions[0],
-            end=sessions[-1],
-            initialize=initialize,
-            handle_data=handle_data,
-            capital_base=broker.cash,
-            data_frequency="daily",
-            bundle=name,
-            trading_calendar=get_calendar(calendar_name),
-            metrics_set="none",
-            benchmark_returns=zero_benchmark,
-            blotter=blotter,
-            environ={**os.environ},
-        )
+        with warnings.catch_warnings():  # pandas deprecation notices raised by zipline's own code
+            warnings.simplefilter("ignore", FutureWarning)
+            warnings.simplefilter("ignore", pd.errors.SettingWithCopyWarning)
+            run_algorithm(
+                start=sessions[0],
+                end=sessions[-1],
+                initialize=initialize,
+                handle_data=handle_data,
+                capital_base=broker.cash,
+                data_frequency="daily",
+                bundle=name,
+                trading_calendar=get_calendar(calendar_name),
+                metrics_set="none",  # algotrade computes its metrics from the equity it records
+                benchmark_returns=zero_benchmark,
+                blotter=blotter,
+                environ={**os.environ},
+            )
         for order in list(host.open):
             host.on_order_closed(order.id, "expired", "the run ended before the order filled")
         host.stop()
         if n and host.equity and host.equity[-1][0] != run.dates[-1]:
             log.warning("zipline stopped at %s before the last session %s", host.equity[-1][0], run.dates[-1])
-
-
-def session_date(ts: pd.Timestamp) -> dt.date:
-    return ts.date()  # type: ignore[no-any-return]
