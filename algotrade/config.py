@@ -241,6 +241,10 @@ class Experiment(Model):
         description="How entries are sized: {target_percent: 0.95} or {fixed_shares: 100}.",
     )
     risk: RiskConfig = Field(default_factory=RiskConfig, description="Risk checks.")  # type: ignore[arg-type]
+    benchmark: str | None = Field(
+        None,
+        description="A symbol of data.symbols to measure alpha and beta against (none by default: no benchmark).",
+    )
     output: OutputConfig = Field(default_factory=OutputConfig, description="Where results go.")  # type: ignore[arg-type]
 
     @field_validator("engine")
@@ -262,6 +266,15 @@ class Experiment(Model):
             raise ValueError("set engine: backtrader (or engines: [backtrader, zipline])")
         if self.engine is not None and self.engines:
             raise ValueError("set either engine or engines, not both")
+        return self
+
+    @model_validator(mode="after")
+    def _benchmark_in_data(self) -> Experiment:
+        if self.benchmark is not None and self.benchmark not in self.data.symbols:
+            raise ValueError(
+                f"benchmark {self.benchmark!r} is not in data.symbols ({', '.join(self.data.symbols)}); "
+                "add it to data.symbols or remove benchmark"
+            )
         return self
 
     @property

@@ -77,8 +77,12 @@ def round_trips(trades: pd.DataFrame) -> list[float]:
     return pnl
 
 
-def metrics(tbl: Tables, cash: float) -> dict[str, Any]:
-    """Performance metrics; empyrical-reloaded where it has the metric."""
+def metrics(tbl: Tables, cash: float, benchmark: pd.Series | None = None) -> dict[str, Any]:
+    """Performance metrics; empyrical-reloaded where it has the metric.
+
+    ``benchmark`` is a close-price series of the benchmark symbol on the same sessions; without
+    it alpha and beta are not computed (None), rather than measured against zero returns.
+    """
     import empyrical as ep
 
     equity = tbl.equity.set_index(pd.to_datetime(tbl.equity["date"]))["equity"]
@@ -117,7 +121,13 @@ def metrics(tbl: Tables, cash: float) -> dict[str, Any]:
         "total_commission": float(tbl.trades["commission"].sum()) if len(tbl.trades) else 0.0,
         "orders_blocked": int((tbl.orders["status"] == "blocked").sum()),
         "orders_rejected": int((tbl.orders["status"] == "rejected").sum()),
+        "alpha": None,
+        "beta": None,
     }
+    if benchmark is not None and len(equity) > 2:
+        bench = benchmark.reindex(equity.index).pct_change().fillna(0.0)
+        alpha, beta = ep.alpha_beta(returns, bench)
+        out["alpha"], out["beta"] = _finite(alpha), _finite(beta)
     return out
 
 

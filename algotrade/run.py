@@ -108,7 +108,8 @@ def run_loaded(
     host, versions = execute(exp, market, engine_name, progress)
     t_engine = time.perf_counter()
     tbl = tables(host)
-    stats = metrics(tbl, exp.broker.cash)
+    bench = market.frames[exp.benchmark]["close"] if exp.benchmark else None
+    stats = metrics(tbl, exp.broker.cash, bench)
     folder = Path(out or exp.output.dir) / exp.name / engine_name
     write(tbl, stats, folder)
     (folder / "config.yaml").write_text(dump_experiment(exp))

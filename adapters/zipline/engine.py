@@ -183,7 +183,8 @@ class ZiplineEngine:
             host.on_bar(run.index[data.current_session])
 
         sessions = pd.DatetimeIndex(market.dates)
-        # no benchmark: zero returns, stated rather than left to zipline's silent default
+        # zipline's own metrics are off (metrics_set="none"); it still wants benchmark returns, so
+        # it gets explicit zeros. algotrade measures alpha/beta itself against `benchmark:`.
         zero_benchmark = pd.Series(0.0, index=sessions.tz_localize("UTC"))
         from zipline.utils.calendar_utils import get_calendar
 
