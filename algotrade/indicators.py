@@ -87,7 +87,7 @@ class BollingerBand(Indicator):
             timeperiod=self.period,
             nbdevup=self.nbdev,
             nbdevdn=self.nbdev,
-            matype=0,
+            matype=talib.MA_Type.SMA,
         )
         return {"upper": upper, "middle": middle, "lower": lower}[self.band]
 

@@ -65,7 +65,7 @@ def round_trips(trades: pd.DataFrame) -> list[float]:
         per_share_comm = comm / abs(qty) if qty else 0.0
         while qty and book and (book[0][0] > 0) != (qty > 0):
             lot = book[0]
-            take = min(abs(qty), abs(lot[0]))
+            take = int(min(abs(qty), abs(lot[0])))
             sign = 1 if lot[0] > 0 else -1
             pnl.append(sign * take * (price - lot[1]) - take * (per_share_comm + lot[2]))
             lot[0] -= sign * take

@@ -25,7 +25,8 @@ class RiskState:
 
 
 class RiskCheck(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def check(self, symbol: str, quantity: int, price: float, state: RiskState) -> str | None: ...
 
