@@ -1,5 +1,18 @@
-"""Backtrader adapter: runs any algotrade strategy on Backtrader's Cerebro."""
+"""Backtrader adapter: runs any algotrade strategy on Backtrader's Cerebro.
 
-from adapters.backtrader.engine import BacktraderEngine
+The engine loads only when BacktraderEngine is looked up, so the pure mapping tables import without it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
 
 __all__ = ["BacktraderEngine"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "BacktraderEngine":
+        from adapters.backtrader.engine import BacktraderEngine
+
+        return BacktraderEngine
+    raise AttributeError(name)

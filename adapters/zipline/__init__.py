@@ -1,5 +1,18 @@
-"""Zipline-reloaded adapter: runs any algotrade strategy through ``run_algorithm`` on a real bundle."""
+"""Zipline-reloaded adapter: runs any algotrade strategy through run_algorithm on a real bundle.
 
-from adapters.zipline.engine import ZiplineEngine
+The engine loads only when ZiplineEngine is looked up, so the pure mapping tables import without it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
 
 __all__ = ["ZiplineEngine"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ZiplineEngine":
+        from adapters.zipline.engine import ZiplineEngine
+
+        return ZiplineEngine
+    raise AttributeError(name)
