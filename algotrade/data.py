@@ -27,10 +27,17 @@ from algotrade.validation import Problem, check_calendar, check_rows, check_stor
 
 
 def _arch_loader(name: str) -> Callable[[], pd.DataFrame]:
-    def load() -> pd.DataFrame:
-        import importlib
+    """Read a data set shipped inside the installed ``arch`` package (without importing arch,
+    which would pull in scipy and statsmodels)."""
 
-        return importlib.import_module(f"arch.data.{name}").load()  # type: ignore[no-any-return]
+    def load() -> pd.DataFrame:
+        import importlib.util
+
+        spec = importlib.util.find_spec("arch")
+        if spec is None or not spec.submodule_search_locations:
+            raise DataError("data.source sample needs the 'arch' package; run bin/algotrade to set up the environment")
+        path = Path(spec.submodule_search_locations[0]) / "data" / name / f"{name}.csv.gz"
+        return pd.read_csv(path, index_col="Date", parse_dates=["Date"])
 
     return load
 
@@ -165,8 +172,10 @@ def get_calendar(name: str, start: dt.date) -> Any:
     import exchange_calendars as xc
 
     try:
-        # exchange_calendars spans only 20 years back from today unless told a start
-        return xc.get_calendar(name, start=pd.Timestamp(min(start, dt.date(1990, 1, 2))))
+        # exchange_calendars spans only 20 years back from today unless told a start. Asking
+        # exactly as zipline does (from 1990, right-sided) lets both share one cached calendar.
+        first = min(pd.Timestamp(start), pd.Timestamp("1990-01-01"))
+        return xc.get_calendar(name, start=first, side="right")
     except xc.errors.InvalidCalendarName:
         names = sorted(n for n in xc.get_calendar_names() if n.isupper())
         raise ConfigError(
