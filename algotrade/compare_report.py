@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import html
+import math
 from typing import Any
 
 import pandas as pd
 
 from algotrade.compare import Comparison, RunFolder, metrics_side_by_side
 from algotrade.report import CSS, _png, plt  # report.py selects the Agg backend first
+
+
+def _cell(value: Any) -> Any:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return f"{value:.6g}" if isinstance(value, float) else value
 
 
 def _overlay(runs: list[RunFolder]) -> str:
@@ -56,7 +63,14 @@ def render_compare(comparison: Comparison, runs: list[RunFolder], summary: dict[
     )
     diffs = pd.DataFrame([d.__dict__ for d in comparison.differences], columns=["row", "category", "explanation"])
     diffs["row"] = diffs["row"] + 1
-    metrics = metrics_side_by_side(runs).reset_index()
+    metrics = metrics_side_by_side(runs)
+    if len(runs) == 2:
+        a, b = (runs[0].engine, runs[1].engine)
+        metrics["difference"] = [
+            (y - x) if isinstance(x, int | float) and isinstance(y, int | float) and x is not None and y is not None else None
+            for x, y in zip(metrics[a], metrics[b], strict=True)
+        ]
+    metrics = metrics.astype(object).map(_cell).reset_index()
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title><style>{CSS}</style></head>
 <body><h1>{html.escape(title)}</h1>
