@@ -11,13 +11,13 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.dates as mdates  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.dates as mdates
+import matplotlib.pyplot as plt
+import pandas as pd
 
-from algotrade.config import Experiment  # noqa: E402
-from algotrade.data import Market  # noqa: E402
-from algotrade.results import Tables, monthly_returns  # noqa: E402
+from algotrade.config import Experiment
+from algotrade.data import Market
+from algotrade.results import Tables, monthly_returns
 
 CSS = """
 body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px;color:#222;max-width:1100px}
