@@ -25,6 +25,8 @@ h1{font-size:22px;margin-bottom:4px} h2{font-size:17px;margin-top:28px;border-bo
 .sub{color:#666;font-size:13px} img{max-width:100%} table{border-collapse:collapse;font-size:12px}
 td,th{padding:3px 8px;border:1px solid #e3e3e3;text-align:right} th{background:#f6f6f6}
 td.l,th.l{text-align:left} .grid{display:grid;grid-template-columns:1fr 1fr;gap:8px 24px}
+.strip{display:flex;gap:12px;margin:14px 0} .kpi{background:#f4f6f8;border-radius:6px;padding:8px 14px}
+.kpi b{display:block;font-size:18px} .kpi span{font-size:12px;color:#666}
 """
 
 
@@ -39,7 +41,7 @@ def _equity_plots(tbl: Tables) -> tuple[str, str]:
     eq = tbl.equity.set_index(pd.to_datetime(tbl.equity["date"]))
     fig, ax = plt.subplots(figsize=(11, 3.6))
     ax.plot(eq.index, eq["equity"], color="#1f77b4", lw=1.3, label="equity")
-    ax.plot(eq.index, eq["cash"], color="#999", lw=0.8, ls="--", label="cash")
+    ax.axhline(float(eq["equity"].iloc[0]), color="#999", lw=0.8, ls="--", label="starting cash")
     ax.set_title("Equity curve")
     ax.legend(loc="upper left")
     ax.grid(alpha=0.3)
@@ -75,7 +77,8 @@ def _price_plots(market: Market, tbl: Tables, limit: int = 4) -> str:
 
 def _monthly_table(tbl: Tables) -> str:
     table = monthly_returns(tbl)
-    head = "".join(f"<th>{m}</th>" for m in range(1, 13)) + "<th>year</th>"
+    months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+    head = "".join(f"<th>{m}</th>" for m in months) + "<th>year</th>"
     rows = []
     for year, row in table.iterrows():
         cells = []
@@ -119,6 +122,21 @@ def _trades_table(tbl: Tables, limit: int = 200) -> str:
     return f"<table><tr>{head}</tr>{body}</table>{more}"
 
 
+def _strip(stats: dict[str, Any]) -> str:
+    def pct(x: float | None) -> str:
+        return "n/a" if x is None else f"{x:+.1%}"
+
+    items = [
+        ("total return", pct(stats["total_return"])),
+        ("annual return", pct(stats["annual_return"])),
+        ("Sharpe", "n/a" if stats["sharpe"] is None else f"{stats['sharpe']:.2f}"),
+        ("max drawdown", pct(stats["max_drawdown"])),
+        ("trades", str(stats["trade_count"])),
+        ("final equity", f"{stats['final_equity']:,.0f}"),
+    ]
+    return "<div class=strip>" + "".join(f"<div class=kpi><b>{v}</b><span>{k}</span></div>" for k, v in items) + "</div>"
+
+
 def render(exp: Experiment, market: Market, tbl: Tables, stats: dict[str, Any], engine: str) -> str:
     equity_img, dd_img = _equity_plots(tbl)
     title = f"{exp.name}: {exp.strategy.name} on {engine}"
@@ -130,6 +148,7 @@ def render(exp: Experiment, market: Market, tbl: Tables, stats: dict[str, Any], 
 <div class=sub>{html.escape(params)} &middot; {html.escape(", ".join(market.frames))} &middot;
 {stats['start']} to {stats['end']} ({stats['sessions']} sessions) &middot; fill {exp.broker.fill}
 &middot; config id {exp.config_id}</div>
+{_strip(stats)}
 <h2>Equity</h2>{equity_img}
 <h2>Drawdown</h2>{dd_img}
 <h2>Price and trades</h2>{_price_plots(market, tbl)}
