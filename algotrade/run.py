@@ -62,7 +62,7 @@ class Progress:
 
 def execute(
     exp: Experiment, market: Market, engine_name: str, progress: bool = False
-) -> tuple[StrategyHost, dict[str, str]]:
+) -> tuple[StrategyHost, dict[str, Any]]:
     """Run the experiment's strategy on one engine; return the host holding every record."""
     strategy_cls = resolve_strategy(exp.strategy.name)
     strategy = strategy_cls(strategy_cls.config_class.model_validate(exp.strategy.params))
@@ -76,7 +76,7 @@ def execute(
     )
     engine = resolve_engine(engine_name)()
     engine.run(host, market, exp.broker)
-    return host, engine.versions()
+    return host, {**engine.versions(), **{f"engine.{k}": v for k, v in getattr(engine, "info", {}).items()}}
 
 
 def run_experiment(
@@ -105,8 +105,10 @@ def run_loaded(
     """Run an already validated experiment on already loaded data (shared by compare and sweeps)."""
     t0 = time.perf_counter() if t0 is None else t0
     t_data = time.perf_counter()
-    host, versions = execute(exp, market, engine_name, progress)
+    host, details = execute(exp, market, engine_name, progress)
     t_engine = time.perf_counter()
+    versions = {k: v for k, v in details.items() if not k.startswith("engine.")}
+    engine_info = {k.removeprefix("engine."): v for k, v in details.items() if k.startswith("engine.")}
     tbl = tables(host)
     bench = market.frames[exp.benchmark]["close"] if exp.benchmark else None
     stats = metrics(tbl, exp.broker.cash, bench)
@@ -114,6 +116,8 @@ def run_loaded(
     write(tbl, stats, folder)
     (folder / "config.yaml").write_text(dump_experiment(exp))
     timings = {"load_s": round(t_data - t0, 4), "engine_s": round(t_engine - t_data, 4)}
+    if "ingest_s" in engine_info:
+        timings["ingest_s"] = engine_info["ingest_s"]
     if exp.output.report:
         from algotrade.report import write_report
 
@@ -138,6 +142,7 @@ def run_loaded(
             "repairs": market.repairs,
         },
         "versions": {"python": platform.python_version(), **_versions(), **versions},
+        "engine_info": engine_info,
         "timings": timings,
     }
     (folder / "run.json").write_text(json.dumps(run_info, indent=2, default=str) + "\n")

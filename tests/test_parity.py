@@ -183,9 +183,10 @@ def test_second_zipline_run_skips_the_ingest(tmp_path: Path, monkeypatch: pytest
     second = run_loaded(exp, market, "zipline", tmp_path / "b")
     import json
 
-    v1 = json.loads((first.folder / "run.json").read_text())["versions"]
-    v2 = json.loads((second.folder / "run.json").read_text())["versions"]
-    assert v1["zipline_ingested"] == "True" and v2["zipline_ingested"] == "False"
+    r1 = json.loads((first.folder / "run.json").read_text())
+    r2 = json.loads((second.folder / "run.json").read_text())
+    assert r1["engine_info"]["ingested"] is True and r2["engine_info"]["ingested"] is False
+    assert r1["timings"]["ingest_s"] > 0 and r2["timings"]["ingest_s"] == 0
     assert len(list((tmp_path / "zroot" / "data").iterdir())) == 1
 
 

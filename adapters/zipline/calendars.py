@@ -70,9 +70,9 @@ def calendar_for(market: Market) -> str:
     """Register (when needed) and return the calendar name zipline should use."""
     from exchange_calendars import get_calendar, register_calendar_type
 
-    if market.calendar == "XNYS":
-        return "XNYS"  # zipline itself starts XNYS in 1990
     dates = market.dates
+    if market.calendar == "XNYS" and dates[0] >= pd.Timestamp("1990-01-02"):
+        return "XNYS"  # zipline itself starts XNYS in 1990
     name = f"ALGOTRADE-{market.calendar.upper()}-{market.data_hash[:8]}"
     if market.calendar.lower() == "none":
         factory = _own_dates_calendar(name, dates)

@@ -152,12 +152,13 @@ class ZiplineEngine:
     name = "zipline"
 
     def __init__(self) -> None:
-        self.last_ingest: dict[str, Any] = {}
+        #: bundle name, whether this run ingested it, and how long that took (into run.json)
+        self.info: dict[str, Any] = {}
 
     def versions(self) -> dict[str, str]:
         from importlib.metadata import version
 
-        return {"zipline-reloaded": version("zipline-reloaded"), **{f"zipline_{k}": str(v) for k, v in self.last_ingest.items()}}
+        return {"zipline-reloaded": version("zipline-reloaded")}
 
     def run(self, host: StrategyHost, market: Market, broker: BrokerConfig) -> None:
         check_broker(broker)
@@ -167,7 +168,7 @@ class ZiplineEngine:
 
         calendar_name = calendar_for(market)
         name, ingested, seconds = ensure_bundle(market, calendar_name)
-        self.last_ingest = {"bundle": name, "ingested": ingested, "ingest_s": round(seconds, 4)}
+        self.info = {"bundle": name, "ingested": ingested, "ingest_s": round(seconds, 4)}
         run = _Run(host, market, broker)
         port = _Port(run)
         blotter = _blotter_class()(run)
