@@ -24,6 +24,7 @@ Examples:
   algotrade data validate experiments/quickstart.yaml
   algotrade strategies
   algotrade engines
+  algotrade recipes --check
 """
 
 
@@ -222,6 +223,39 @@ def strategies() -> None:
         )
         doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
         click.echo(f"{alias:<20} {doc}\n{'':<20} params: {params or '(none)'}")
+
+
+@cli.command()
+@click.option("--check", is_flag=True, help="Run each recipe's native version next to algotrade's wrapper.")
+@click.option("--write", "write_to", type=click.Path(dir_okay=False), help="Also write the table as Markdown here.")
+def recipes(check: bool, write_to: str | None) -> None:
+    """List the cookbook recipes, their production wrappers and parity status.
+
+    \b
+    Examples:
+      algotrade recipes
+      algotrade recipes --check --write docs/recipes.md
+    """
+    from pathlib import Path
+
+    from algotrade.recipes_table import check as check_row
+    from algotrade.recipes_table import markdown, rows
+
+    table = rows()
+    if check:
+        table = [check_row(r) if r.wrapped_by else r for r in table]
+    chapter = ""
+    for r in table:
+        if r.chapter != chapter:
+            chapter = r.chapter
+            click.echo(f"\n{chapter}")
+        wrapper = f"  -> {r.wrapped_by} on {r.engine}: {r.status or 'declared'}" if r.wrapped_by else ""
+        click.echo(f"  {r.module.rsplit('.', 1)[-1]:<42} {r.title[:60]}{wrapper}")
+    if write_to:
+        Path(write_to).write_text(markdown(table, check))
+        click.echo(f"\nwrote {write_to}")
+    if any(r.status.startswith("DIFFERENT") for r in table):
+        sys.exit(1)
 
 
 @cli.command()
