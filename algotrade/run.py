@@ -40,11 +40,15 @@ class Progress:
         self.t0 = time.perf_counter()
         self.next_draw = self.t0 + after
         self.drawn = False
+        self.first_bar: float | None = None
 
     def __call__(self, i: int, n: int) -> None:
         if not self.enabled:
             return
         now = time.perf_counter()
+        if self.first_bar is None:  # engines load and prepare first; the rate counts from bar 1
+            self.first_bar = now
+            self.next_draw = max(self.next_draw, now + 0.5)
         if now < self.next_draw and i + 1 < n:
             return
         if not self.drawn and i + 1 >= n:
@@ -52,7 +56,7 @@ class Progress:
         self.next_draw = now + 0.5
         self.drawn = True
         frac = (i + 1) / n
-        eta = (now - self.t0) * (1 - frac) / frac if frac else 0.0
+        eta = (now - self.first_bar) * (1 - frac) / frac if frac else 0.0
         bar = "#" * int(frac * 30)
         sys.stderr.write(f"\r{self.label} [{bar:<30}] {frac:5.1%} bar {i + 1}/{n} eta {eta:4.1f}s")
         if i + 1 >= n:
