@@ -44,6 +44,39 @@ class _Broker(bt.brokers.BackBroker):
         super()._try_exec_close(order, pclose)
 
 
+class _ArrayFeed(bt.feed.DataBase):  # type: ignore[misc]
+    """A daily feed read from plain lists: the same values as ``bt.feeds.PandasData`` gives for
+    the same frame (date2num of each timestamp, OHLCV floats), without pandas' per-cell
+    ``iloc`` that makes PandasData spend most of a run loading data."""
+
+    params = (("rows", ()),)
+
+    def start(self) -> None:
+        super().start()
+        self._k = -1
+
+    def _load(self) -> bool:
+        self._k += 1
+        rows = self.p.rows
+        if self._k >= len(rows):
+            return False
+        when, o, h, low, c, v = rows[self._k]
+        lines = self.lines
+        lines.datetime[0] = when
+        lines.open[0] = o
+        lines.high[0] = h
+        lines.low[0] = low
+        lines.close[0] = c
+        lines.volume[0] = v
+        return True
+
+
+def _feed(symbol: str, frame: Any) -> _ArrayFeed:
+    stamps = [bt.date2num(ts.to_pydatetime()) for ts in frame.index]
+    cols = [frame[c].tolist() for c in ("open", "high", "low", "close", "volume")]
+    return _ArrayFeed(rows=list(zip(stamps, *cols, strict=True)), name=symbol)
+
+
 class _Port:
     """The BrokerPort the host sends orders through."""
 
@@ -138,8 +171,7 @@ class BacktraderEngine:
                                     stocklike=True, commtype=bt.CommInfoBase.COMM_PERC)
                 )
         for symbol, frame in market.frames.items():
-            feed = frame[["open", "high", "low", "close", "volume"]]
-            cerebro.adddata(bt.feeds.PandasData(dataname=feed, openinterest=None, name=symbol))
+            cerebro.adddata(_feed(symbol, frame))
         cerebro.addstrategy(_Bridge, host=host, fill=broker.fill)
         cerebro.run(runonce=True, preload=True)
 
