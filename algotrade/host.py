@@ -173,6 +173,12 @@ class Context:
     def open_orders(self, symbol: str | None = None) -> list[Order]:
         return [o for o in self._host.open if symbol is None or o.symbol == symbol]
 
+    def mark_evaluation_start(self) -> None:
+        """Results count from this bar on (e.g. the first out-of-sample bar of a walk-forward
+        model): metrics.json is computed from here, the bars before are reported as warm-up."""
+        if self._host.evaluation_start is None:
+            self._host.evaluation_start = self._host.i
+
     def schedule(self, callback: Callable[[Context], None], rule: str = "month_start") -> None:
         """Call ``callback(ctx)`` on matching bars: daily, week_start, month_start, month_end."""
         if rule not in ("daily", "week_start", "month_start", "month_end"):
@@ -216,6 +222,7 @@ class StrategyHost:
         self.fills: list[Fill] = []
         self.equity: list[tuple[dt.date, float, float]] = []  # date, cash, value
         self.schedules: list[tuple[Schedule, set[int]]] = []
+        self.evaluation_start: int | None = None
         self._intents: list[Order] = []
         self._peak = 0.0
         self._prev_value = 0.0

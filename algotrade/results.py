@@ -30,6 +30,8 @@ class Tables:
     trades: pd.DataFrame
     orders: pd.DataFrame
     equity: pd.DataFrame
+    #: row of ``equity`` from which results count (a strategy's warm-up or training bars come before)
+    evaluation_start: int = 0
 
 
 def tables(host: StrategyHost) -> Tables:
@@ -48,7 +50,7 @@ def tables(host: StrategyHost) -> Tables:
     equity = pd.DataFrame(host.equity, columns=["date", "cash", "equity"])
     equity.insert(2, "positions_value", equity["equity"] - equity["cash"])
     equity["date"] = equity["date"].astype(str)
-    return Tables(trades, orders, equity)
+    return Tables(trades, orders, equity, host.evaluation_start or 0)
 
 
 def _finite(x: float) -> float | None:
@@ -85,6 +87,11 @@ def metrics(tbl: Tables, cash: float, benchmark: pd.Series | None = None) -> dic
     """
     import empyrical as ep
 
+    warmup = tbl.evaluation_start
+    if warmup:
+        cash = float(tbl.equity["equity"].iloc[warmup - 1])
+        evaluated = tbl.equity.iloc[warmup:]
+        tbl = Tables(tbl.trades[tbl.trades["date"] >= evaluated["date"].iloc[0]], tbl.orders, evaluated)
     equity = tbl.equity.set_index(pd.to_datetime(tbl.equity["date"]))["equity"]
     returns = equity.pct_change().fillna(equity.iloc[0] / cash - 1 if len(equity) else 0.0)
     wealth = equity / equity.cummax()
@@ -103,6 +110,7 @@ def metrics(tbl: Tables, cash: float, benchmark: pd.Series | None = None) -> dic
         "start": str(tbl.equity["date"].iloc[0]) if len(equity) else None,
         "end": str(tbl.equity["date"].iloc[-1]) if len(equity) else None,
         "sessions": len(equity),
+        "warmup_sessions": warmup,
         "initial_cash": cash,
         "final_equity": final,
         "total_return": final / cash - 1,

@@ -230,6 +230,8 @@ def summary_text(result: RunResult) -> str:
         f"{exp.name}: {exp.strategy.name} {exp.strategy.params} on {result.engine} "
         f"({', '.join(exp.data.symbols)}, {m['start']} .. {m['end']}, {m['sessions']} sessions)",
         f"  final equity   {m['final_equity']:,.2f}  (from {m['initial_cash']:,.2f})",
+        *([f"  metrics from {m['start']}: the {m['warmup_sessions']} sessions before are the strategy's "
+           "warm-up/training period (out-of-sample results only)"] if m.get("warmup_sessions") else []),
         f"  total return   {pct(m['total_return'])}   annual {pct(m['annual_return'])}   volatility {pct(m['annual_volatility'])}",
         f"  sharpe {num(m['sharpe'])}   sortino {num(m['sortino'])}   calmar {num(m['calmar'])}",
         f"  max drawdown   {pct(m['max_drawdown'])}  lasting {m['max_drawdown_duration_sessions']} sessions",

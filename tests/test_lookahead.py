@@ -19,7 +19,11 @@ from tests.stubs import RecordingPort
 MARKET = load_market(DataConfig(source="sample", symbols=("SPX", "IXIC"), start=dt.date(2004, 1, 2),
                                 end=dt.date(2008, 12, 31)))
 BARS = MARKET.bars()
-SMALL = {"sma_cross": {"fast": 5, "slow": 20}, "momentum_rebalance": {"lookback": 20, "top_n": 1}}
+SMALL = {
+    "sma_cross": {"fast": 5, "slow": 20},
+    "momentum_rebalance": {"lookback": 20, "top_n": 1},
+    "xgb_walkforward": {"train_bars": 252, "test_bars": 42, "n_estimators": 30},
+}
 
 
 def _cut(bars: Bars, k: int) -> Bars:

@@ -21,7 +21,7 @@ from adapters.zipline.mapping import BUNDLE_PREFIX, asset_rows, bundle_name
 from algotrade.data import Market
 
 log = logging.getLogger("algotrade.zipline")
-KEEP_BUNDLES = 8
+KEEP_BUNDLES = 24
 
 
 def zipline_root() -> Path:

@@ -1,4 +1,9 @@
-"""Multi-asset momentum: each month hold the top-N symbols by trailing return, equally weighted."""
+"""Multi-asset momentum: each month hold the top-N symbols by trailing return, equally weighted.
+
+The ranking is the cookbook's ingredient (recipe ``ch05_zipline.r03_pipeline_momentum_factor``,
+:func:`momentum_weights`); this strategy feeds it TA-Lib rates of change and turns its weights
+into orders on a schedule.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from pydantic import Field
 from algotrade.host import Context
 from algotrade.indicators import ROC, Indicator
 from algotrade.strategy import Strategy, StrategyConfig
+from recipes.ch05_zipline.r03_pipeline_momentum_factor import momentum_weights
 
 
 class MomentumRebalanceConfig(StrategyConfig):
@@ -32,14 +38,11 @@ class MomentumRebalance(Strategy[MomentumRebalanceConfig]):
 
     def rebalance(self, ctx: Context) -> None:
         scores = {s: ctx.indicator(s, "mom") for s in ctx.symbols}
-        ready = {s: v for s, v in scores.items() if not math.isnan(v)}
-        if not ready or any(ctx.has_open_orders(s) for s in ctx.symbols):
-            return
-        ranked = sorted(ready, key=lambda s: (-ready[s], s))
-        n = min(self.config.top_n, len(ctx.symbols))
-        chosen = [s for s in ranked[:n] if ready[s] > 0 or not self.config.absolute]
+        if all(math.isnan(v) for v in scores.values()) or any(ctx.has_open_orders(s) for s in ctx.symbols):
+            return  # nothing ranked yet, or last rebalance's orders still pending
+        weights = momentum_weights(scores, self.config.top_n, self.config.absolute)
         for symbol in ctx.symbols:
-            if symbol in chosen:
-                ctx.enter(symbol, 1.0 / n)
+            if symbol in weights:
+                ctx.enter(symbol, weights[symbol])
             elif ctx.position(symbol) != 0:
                 ctx.exit(symbol)
