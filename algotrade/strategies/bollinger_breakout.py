@@ -1,4 +1,8 @@
-"""Long-only Bollinger band breakout: buy a close above the upper band, exit below the middle."""
+"""Long-only Bollinger band breakout: buy a close above the upper band, exit below the middle.
+
+The decision rule is the cookbook's: ``recipes/ch03_vectorized/r05_oscillator_signals.py``
+(:func:`bollinger_breakout_signal`), called here on each bar's close and bands.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from pydantic import Field
 from algotrade.host import Context
 from algotrade.indicators import BollingerBand, Indicator
 from algotrade.strategy import Strategy, StrategyConfig
+from recipes.ch03_vectorized.r05_oscillator_signals import bollinger_breakout_signal
 
 
 class BollingerBreakoutConfig(StrategyConfig):
@@ -31,8 +36,9 @@ class BollingerBreakout(Strategy[BollingerBreakoutConfig]):
             close, close_prev = ctx.price(symbol), ctx.history(symbol, "close", 2)[0]
             upper, upper_prev = ctx.indicator(symbol, "upper"), ctx.indicator(symbol, "upper", 1)
             middle, middle_prev = ctx.indicator(symbol, "middle"), ctx.indicator(symbol, "middle", 1)
+            signal = bollinger_breakout_signal(close, upper, middle, close_prev, upper_prev, middle_prev)
             position = ctx.position(symbol)
-            if position == 0 and close > upper and close_prev <= upper_prev:
+            if position == 0 and signal > 0:
                 ctx.enter(symbol, weight)
-            elif position > 0 and close < middle and close_prev >= middle_prev:
+            elif position > 0 and signal < 0:
                 ctx.exit(symbol)

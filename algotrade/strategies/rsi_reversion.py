@@ -1,4 +1,8 @@
-"""Long-only mean reversion on the RSI: buy oversold, sell overbought."""
+"""Long-only mean reversion on the RSI: buy oversold, sell overbought.
+
+The decision rule is the cookbook's: ``recipes/ch03_vectorized/r05_oscillator_signals.py``
+(:func:`rsi_reversion_signal`), called here on each bar's RSI.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from pydantic import Field, model_validator
 from algotrade.host import Context
 from algotrade.indicators import RSI, Indicator
 from algotrade.strategy import Strategy, StrategyConfig
+from recipes.ch03_vectorized.r05_oscillator_signals import rsi_reversion_signal
 
 
 class RsiReversionConfig(StrategyConfig):
@@ -33,12 +38,13 @@ class RsiReversion(Strategy[RsiReversionConfig]):
 
     def on_bar(self, ctx: Context) -> None:
         weight = 1.0 / len(ctx.symbols)
+        oversold, overbought = self.config.oversold, self.config.overbought
         for symbol in ctx.symbols:
             if ctx.has_open_orders(symbol):
                 continue
-            rsi = ctx.indicator(symbol, "rsi")
+            signal = rsi_reversion_signal(ctx.indicator(symbol, "rsi"), oversold, overbought)
             position = ctx.position(symbol)
-            if position == 0 and rsi < self.config.oversold:
+            if position == 0 and signal > 0:
                 ctx.enter(symbol, weight)
-            elif position > 0 and rsi > self.config.overbought:
+            elif position > 0 and signal < 0:
                 ctx.exit(symbol)

@@ -1,4 +1,8 @@
-"""Long-only crossover of a fast and a slow simple moving average of the close."""
+"""Long-only crossover of a fast and a slow simple moving average of the close.
+
+The decision rule is the cookbook's: ``recipes/ch03_vectorized/r01_ma_crossover_signals.py``
+(:func:`crossover`), called here on each bar's floats.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from pydantic import Field, model_validator
 from algotrade.host import Context
 from algotrade.indicators import SMA, Indicator
 from algotrade.strategy import Strategy, StrategyConfig
+from recipes.ch03_vectorized.r01_ma_crossover_signals import crossover
 
 
 class SmaCrossConfig(StrategyConfig):
@@ -35,9 +40,10 @@ class SmaCross(Strategy[SmaCrossConfig]):
                 continue  # no new order while one is pending
             fast, slow = ctx.indicator(symbol, "fast"), ctx.indicator(symbol, "slow")
             fast_prev, slow_prev = ctx.indicator(symbol, "fast", 1), ctx.indicator(symbol, "slow", 1)
+            # +1 cross up, -1 cross down, 0 otherwise (and during warm-up, while values are NaN)
+            signal = crossover(fast, slow, fast_prev, slow_prev)
             position = ctx.position(symbol)
-            # comparisons with NaN (indicators not ready yet) are False: no trade during warm-up
-            if position == 0 and fast > slow and fast_prev <= slow_prev:
+            if position == 0 and signal > 0:
                 ctx.enter(symbol, weight)
-            elif position > 0 and fast < slow and fast_prev >= slow_prev:
+            elif position > 0 and signal < 0:
                 ctx.exit(symbol)
