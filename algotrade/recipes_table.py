@@ -49,10 +49,10 @@ def rows() -> list[RecipeRow]:
     out = []
     for name in recipes.INDEX:
         module = importlib.import_module(name)
-        out.append(RecipeRow(
-            name, _title(module), getattr(module, "WRAPPED_BY", ""), getattr(module, "EXPERIMENT", ""),
-            getattr(module, "ENGINE", ""),
-        ))
+        wrapped = getattr(module, "WRAPPED_BY", "")
+        # the parity hooks count only together (a recipe may use EXPERIMENT for its own purposes)
+        experiment, engine = (module.EXPERIMENT, module.ENGINE) if wrapped else ("", "")
+        out.append(RecipeRow(name, _title(module), wrapped, str(experiment), engine))
     return out
 
 
@@ -92,6 +92,22 @@ def check(row: RecipeRow) -> RecipeRow:
                      round(time.perf_counter() - t0, 1))
 
 
+def wrapped_ingredients() -> dict[str, list[str]]:
+    """For each production strategy, the recipe functions its module imports (and so wraps)."""
+    from algotrade.registry import STRATEGIES
+
+    out: dict[str, list[str]] = {}
+    for alias, target in sorted(STRATEGIES.items()):
+        module = importlib.import_module(target.partition(":")[0])
+        used = sorted(
+            f"{obj.__module__.removeprefix('recipes.')}.{name}"
+            for name, obj in vars(module).items()
+            if callable(obj) and getattr(obj, "__module__", "").startswith("recipes.")
+        )
+        out[alias] = used
+    return out
+
+
 def markdown(table: list[RecipeRow], checked: bool) -> str:
     lines = [
         "# Recipes and their production wrappers",
@@ -108,4 +124,8 @@ def markdown(table: list[RecipeRow], checked: bool) -> str:
             parity = "declared"
         lines.append(f"| {r.chapter} | `{recipe}` | {r.title} | {r.wrapped_by and f'`{r.wrapped_by}`'} | "
                      f"{r.experiment and f'`{r.experiment}`'} | {r.engine} | {parity} |")
+    lines += ["", "## What each production strategy imports from the recipes", "",
+              "| strategy | recipe functions it calls |", "|---|---|"]
+    for alias, used in wrapped_ingredients().items():
+        lines.append(f"| `{alias}` | {', '.join(f'`{u}`' for u in used) or '(none)'} |")
     return "\n".join(lines) + "\n"

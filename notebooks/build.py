@@ -1,0 +1,98 @@
+"""Write one notebook per cookbook chapter from the recipes themselves, without outputs.
+
+    .venv/bin/python notebooks/build.py          # rewrite notebooks/chNN_*.ipynb
+    .venv/bin/python notebooks/build.py --check  # exit 1 if a notebook is out of date
+
+Each notebook tells its chapter's story in the recipes' own words (their docstrings) and runs
+each recipe's ``main()``, showing what it prints and the plots it draws. Because the notebooks
+call the recipes instead of repeating their code, they cannot drift from them; the test suite
+checks they are up to date (``--check``) and executes every one.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import sys
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+HERE = ROOT / "notebooks"
+
+SETUP = """\
+# Run from the repository root or from notebooks/: make the project importable and keep plots here.
+import os, sys
+from pathlib import Path
+
+ROOT = Path.cwd().parent if Path.cwd().name == "notebooks" else Path.cwd()
+sys.path.insert(0, str(ROOT))
+os.chdir(ROOT)
+os.environ.setdefault("ZIPLINE_ROOT", str(ROOT / ".cache" / "zipline"))
+OUT = ROOT / "results" / "notebooks" / {chapter!r}
+OUT.mkdir(parents=True, exist_ok=True)
+
+from IPython.display import Image, display
+
+shown: set[Path] = set()
+
+
+def show_new_plots() -> None:
+    \"\"\"Display every PNG the last recipe wrote.\"\"\"
+    for png in sorted(OUT.glob("*.png")):
+        if png not in shown:
+            shown.add(png)
+            display(Image(filename=str(png)))
+"""
+
+
+def chapters() -> dict[str, list[str]]:
+    import recipes
+
+    out: dict[str, list[str]] = {}
+    for name in recipes.INDEX:
+        out.setdefault(name.split(".")[1], []).append(name)
+    return out
+
+
+def notebook(chapter: str, modules: list[str]) -> nbformat.NotebookNode:
+    package = importlib.import_module(f"recipes.{chapter}")
+    cells = [nbformat.v4.new_markdown_cell(f"# {inspect.cleandoc(package.__doc__ or chapter)}"),
+             nbformat.v4.new_code_cell(SETUP.format(chapter=chapter))]
+    for name in modules:
+        module = importlib.import_module(name)
+        doc = inspect.cleandoc(module.__doc__ or name)
+        title, _, body = doc.partition("\n")
+        short = name.rsplit(".", 1)[-1]
+        cells.append(nbformat.v4.new_markdown_cell(f"## {short}: {title}\n\n{body.strip()}"))
+        cells.append(nbformat.v4.new_code_cell(
+            f"from {name} import main\n\nresult = main(out=OUT)\nshow_new_plots()"
+        ))
+    nb = nbformat.v4.new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    for i, cell in enumerate(nb.cells):  # stable ids: rebuilding gives the same file
+        cell["id"] = f"{chapter}-{i:02d}"
+    return nb
+
+
+def main(argv: list[str]) -> int:
+    sys.path.insert(0, str(ROOT))
+    stale = []
+    for chapter, modules in chapters().items():
+        path = HERE / f"{chapter}.ipynb"
+        text = nbformat.writes(notebook(chapter, modules)) + "\n"
+        if "--check" in argv:
+            if not path.exists() or path.read_text() != text:
+                stale.append(path.name)
+        else:
+            path.write_text(text)
+            print(f"wrote {path.relative_to(ROOT)}")
+    if stale:
+        print(f"out of date: {', '.join(stale)}; run .venv/bin/python notebooks/build.py", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,25 @@
+"""Chapter 1 — market data: generate, load, store, validate, transform and (optionally) fetch bars.
+
+Every later chapter starts from the canonical frame built here: a tz-naive ``DatetimeIndex``
+named ``date`` (one row per exchange session) and float columns ``open high low close volume``.
+
+* ``r01_synthetic_ohlcv`` — the deterministic generator, step by step, and why its bars pass validation
+* ``r02_load_and_store`` — CSV/Parquet to the canonical frame; idempotent SQLite and Parquet upserts
+* ``r03_validate_ohlcv`` — every check on a deliberately broken copy, and the repair policy
+* ``r04_returns_and_resample`` — simple, log and cumulative returns; weekly/monthly and minute-to-daily bars
+* ``r05_fetch_online_optional`` — an online fetch into the same store, skipped cleanly when offline
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+#: where this chapter's plots and files go unless ``main(out=...)`` says otherwise
+OUT = Path("results") / "recipes" / "ch01_data"
+
+
+def out_dir(out: Path | str | None) -> Path:
+    """The output folder of a recipe, created if needed."""
+    folder = Path(out) if out is not None else OUT
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
