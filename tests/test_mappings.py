@@ -5,11 +5,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import pandas as pd
 import pytest
 
 from adapters.backtrader.mapping import EXECTYPE, STATUS, commission_kwargs, slippage_fraction
-from adapters.zipline.mapping import FILL_FIELD, asset_rows, bundle_name, refuse_order_type
+from adapters.zipline.mapping import FILL_FIELD, bundle_name, refuse_order_type
 from algotrade.config import BrokerConfig, PercentCommission, PerShareCommission
 from algotrade.costs import commission, per_share_commission, slipped
 
@@ -66,6 +65,3 @@ def test_zipline_tables() -> None:
     assert refuse_order_type("market") is None
     assert "not supported on the zipline engine" in (refuse_order_type("limit") or "")
     assert bundle_name("abc123") == "algotrade-abc123"
-    rows = asset_rows(["A", "B"], pd.Timestamp("2020-01-02"), pd.Timestamp("2020-12-31"), "XNYS")
-    assert list(rows.index) == [0, 1]
-    assert (rows["auto_close_date"] > rows["end_date"]).all()

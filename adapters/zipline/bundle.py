@@ -13,12 +13,10 @@ import shutil
 import time
 import warnings
 from pathlib import Path
-from typing import Any
 
-import pandas as pd
-
-from adapters.zipline.mapping import BUNDLE_PREFIX, asset_rows, bundle_name
+from adapters.zipline.mapping import BUNDLE_PREFIX, bundle_name
 from algotrade.data import Market
+from recipes.ch05_zipline.r01_bundle_from_our_data import make_ingest  # the cookbook's ingest, not a copy
 
 log = logging.getLogger("algotrade.zipline")
 KEEP_BUNDLES = 24
@@ -28,25 +26,6 @@ def zipline_root() -> Path:
     root = os.environ.get("ZIPLINE_ROOT") or str(Path.cwd() / ".cache" / "zipline")
     os.environ["ZIPLINE_ROOT"] = root
     return Path(root)
-
-
-def _ingest_function(market: Market, calendar_name: str) -> Any:
-    symbols = list(market.frames)
-
-    def ingest(environ: Any, asset_db_writer: Any, minute_bar_writer: Any, daily_bar_writer: Any,
-               adjustment_writer: Any, calendar: Any, start_session: Any, end_session: Any,
-               cache: Any, show_progress: bool, output_dir: str) -> None:
-        dates = market.dates
-        equities = asset_rows(symbols, dates[0], dates[-1], calendar_name)
-        exchanges = pd.DataFrame({"exchange": [calendar_name], "canonical_name": [calendar_name],
-                                  "country_code": ["US"]})
-        asset_db_writer.write(equities=equities, exchanges=exchanges)
-        frames = ((sid, market.frames[sym][["open", "high", "low", "close", "volume"]])
-                  for sid, sym in enumerate(symbols))
-        daily_bar_writer.write(frames, show_progress=False)
-        adjustment_writer.write()
-
-    return ingest
 
 
 def ensure_bundle(market: Market, calendar_name: str) -> tuple[str, bool, float]:
@@ -59,7 +38,7 @@ def ensure_bundle(market: Market, calendar_name: str) -> tuple[str, bool, float]
     if name not in bundles.bundles:
         bundles.register(
             name,
-            _ingest_function(market, calendar_name),
+            make_ingest(market, calendar_name),
             calendar_name=calendar_name,
             start_session=market.dates[0],
             end_session=market.dates[-1],

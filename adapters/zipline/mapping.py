@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pandas as pd
-
 from algotrade.config import BrokerConfig
 from algotrade.errors import ConfigError
 
@@ -33,20 +31,3 @@ def refuse_order_type(kind: str) -> str | None:
         f"{kind} orders are not supported on the zipline engine in this version "
         "(its trigger rules differ from Backtrader's and would be approximated); use market orders"
     )
-
-
-def asset_rows(symbols: list[str], first: pd.Timestamp, last: pd.Timestamp, exchange: str) -> pd.DataFrame:
-    """The equities table of the asset db: one row per symbol, sid = position in the list."""
-    return pd.DataFrame(
-        {
-            "symbol": symbols,
-            "asset_name": symbols,
-            "start_date": [first] * len(symbols),
-            "end_date": [last] * len(symbols),
-            # one day after the last session: no auto-close inside the simulated range
-            "auto_close_date": [last + pd.Timedelta(days=1)] * len(symbols),
-            "exchange": [exchange] * len(symbols),
-        },
-        index=pd.Index(range(len(symbols)), name="sid"),
-    )
-
