@@ -484,7 +484,7 @@ def explain(model: type[BaseModel] = Experiment, indent: int = 0) -> str:
             if isinstance(a, type) and issubclass(a, BaseModel)
         ]
         default = "" if field.is_required() else f" = {_default_text(field)}"
-        typename = getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
+        typename = _type_text(annotation)
         out.append(f"{pad}{name}: {typename}{default}")
         if field.description:
             out.append(f"{pad}    {field.description}")
@@ -493,6 +493,22 @@ def explain(model: type[BaseModel] = Experiment, indent: int = 0) -> str:
                 out.append(f"{pad}  as {sub.__name__}:")
             out.append(explain(sub, indent + 1))
     return "\n".join(x for x in out if x)
+
+
+def _type_text(annotation: Any) -> str:
+    """`sample | synthetic | ...` for a Literal, the class name for a model, else a readable form."""
+    import typing
+
+    if typing.get_origin(annotation) is Literal:
+        return " | ".join(str(a) for a in typing.get_args(annotation))
+    if typing.get_origin(annotation) is Annotated:
+        return _type_text(typing.get_args(annotation)[0])
+    args = typing.get_args(annotation)
+    if args and typing.get_origin(annotation) in (typing.Union, __import__("types").UnionType):
+        return " | ".join(_type_text(a) for a in args)
+    if annotation is type(None):
+        return "null"
+    return getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
 
 
 def _default_text(field: Any) -> str:
