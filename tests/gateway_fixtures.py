@@ -1,0 +1,171 @@
+"""Fixtures for tests that run the real ib_async client against the gateway simulator.
+
+Import them explicitly in a test module (they are not in conftest.py):
+
+    from tests import gateway_fixtures as gf
+    gateway = gf.gateway
+    ib_guard = gf.ib_guard
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from ib_async import IB
+
+from algotrade.config import BrokerConfig
+from algotrade.data import Market
+from algotrade.gateway import GatewaySimulator, run_in_thread
+
+IB_LOGGERS = ("ib_async.Decoder", "ib_async.wrapper", "ib_async.client", "ib_async.ib")
+TIMEOUT = 5.0
+
+
+def make_market(sessions: int = 40, symbols: tuple[str, ...] = ("AAA", "BBB"), seed: int = 3) -> Market:
+    """Small deterministic daily bars: low < open < close-ish < high on every row."""
+    idx = pd.bdate_range("2021-03-01", periods=sessions, name="date")
+    rng = np.random.default_rng(seed)
+    frames = {}
+    for k, sym in enumerate(symbols):
+        close = np.round(50.0 * (k + 1) + np.cumsum(rng.normal(0, 1, sessions)), 2)
+        frames[sym] = pd.DataFrame(
+            {
+                "open": close - 0.37,
+                "high": close + 1.25,
+                "low": close - 1.5,
+                "close": close,
+                "volume": np.round(rng.uniform(1e5, 1e6, sessions)),
+            },
+            index=idx,
+        )
+    return Market(frames, "none")
+
+
+class LogGuard(logging.Handler):
+    """Collects ERROR records of ib_async's loggers; the test fails on any not allowed."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.allowed_codes: set[int] = set()
+        self.allowed_text: list[str] = []
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def allow(self, *codes: int) -> None:
+        """Errors the test provokes on purpose (ib_async logs e.g. 200, 201, 202 as ERROR)."""
+        self.allowed_codes.update(codes)
+
+    def allow_text(self, text: str) -> None:
+        self.allowed_text.append(text)
+
+    def unexpected(self) -> list[str]:
+        out = []
+        for r in self.records:
+            msg = r.getMessage()
+            if r.name != "ib_async.Decoder":
+                if any(msg.startswith(f"Error {c},") for c in self.allowed_codes):
+                    continue
+                if any(t in msg for t in self.allowed_text):
+                    continue
+            out.append(f"{r.name}: {logging.Formatter().format(r)}")
+        return out
+
+
+@pytest.fixture
+def ib_guard() -> Iterator[LogGuard]:
+    guard = LogGuard()
+    loggers = [logging.getLogger(n) for n in IB_LOGGERS]
+    for lg in loggers:
+        lg.addHandler(guard)
+    try:
+        yield guard
+    finally:
+        for lg in loggers:
+            lg.removeHandler(guard)
+    bad = guard.unexpected()
+    assert not bad, "ib_async logged errors:\n" + "\n".join(bad)
+
+
+@dataclass
+class Gateway:
+    """A running simulator and helpers to connect real ib_async clients to it."""
+
+    sim: GatewaySimulator
+    host: str
+    port: int
+    clients: list[IB] = field(default_factory=list)
+
+    def connect(self, client_id: int = 1, timeout: float = 3.0) -> IB:
+        ib = IB()
+        ib.RequestTimeout = TIMEOUT
+        ib.connect(self.host, self.port, clientId=client_id, timeout=timeout)
+        self.clients.append(ib)
+        return ib
+
+
+@pytest.fixture
+def gateway() -> Iterator[Callable[..., Gateway]]:
+    """``gateway(broker=None, start=9, market=None, **simulator_kwargs) -> Gateway``."""
+    stack = contextlib.ExitStack()
+    made: list[Gateway] = []
+
+    def start(broker: dict[str, Any] | BrokerConfig | None = None, start: int = 9,
+              market: Market | None = None, **kwargs: Any) -> Gateway:
+        cfg = broker if isinstance(broker, BrokerConfig) else BrokerConfig.model_validate(broker or {})
+        sim = GatewaySimulator(market or make_market(), cfg, start=start, **kwargs)
+        host, port = stack.enter_context(run_in_thread(sim))
+        gw = Gateway(sim, host, port)
+        made.append(gw)
+        return gw
+
+    try:
+        yield start
+    finally:
+        for gw in made:
+            for ib in gw.clients:
+                ib.disconnect()
+        stack.close()
+
+
+def wait_until(ib: IB, predicate: Callable[[], bool], timeout: float = TIMEOUT, what: str = "") -> None:
+    """Run ib_async's loop until ``predicate()`` holds, waking on every processed packet."""
+
+    async def run() -> None:
+        woke = asyncio.Event()
+
+        def wake(*_args: Any) -> None:
+            woke.set()
+
+        ib.updateEvent += wake
+        ib.disconnectedEvent += wake
+        try:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + timeout
+            while not predicate():
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    raise TimeoutError(f"timed out after {timeout} s waiting for {what or predicate}")
+                woke.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(woke.wait(), remaining)
+        finally:
+            ib.updateEvent -= wake
+            ib.disconnectedEvent -= wake
+
+    try:
+        ib.run(run())
+    except ConnectionError:
+        # ib_async raises its "Socket disconnect" error into a running ib.run(); that is the
+        # awaited outcome when the test waits for a disconnect
+        if not predicate():
+            raise

@@ -1,0 +1,73 @@
+"""The frozen ib_insync client (server version 176) runs against the gateway simulator too.
+
+ib_insync and ib_async cannot share a virtualenv (both install ``eventkit``), so bin/test builds
+``.venv-insync`` and this test drives tests/insync/client.py there, against a simulator running in
+this process. The same script also runs under ib_async here, and both must see the same things.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from algotrade.config import BrokerConfig
+from algotrade.gateway import GatewaySimulator, run_in_thread
+from tests.gateway_fixtures import make_market
+
+CLIENT = Path(__file__).resolve().parent / "insync" / "client.py"
+
+
+def _insync_python() -> str:
+    path = os.environ.get("ALGOTRADE_INSYNC_PYTHON", "")
+    if path and Path(path).exists():
+        return path
+    if os.environ.get("CI"):
+        pytest.fail("ALGOTRADE_INSYNC_PYTHON is not set up in CI: bin/test builds .venv-insync")
+    pytest.skip("the ib_insync virtualenv (.venv-insync) is not set up: run the suite through bin/test")
+
+
+def _scripted_run(python: str, client: str) -> dict[str, object]:
+    market = make_market(sessions=40, symbols=("AAA", "BBB"))
+    sim = GatewaySimulator(market, BrokerConfig.model_validate({"fill": "next_open",
+                                                               "commission": {"per_share": 0.005, "minimum": 1.0}}),
+                           start=20)
+    with run_in_thread(sim) as (host, port):
+        proc = subprocess.Popen([python, str(CLIENT), host, str(port), "AAA", "--client", client],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert proc.stderr is not None
+        for line in proc.stderr:  # wait until the order is placed, then replay the next session
+            if '"placed"' in line:
+                sim.advance()
+                break
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    result: dict[str, object] = json.loads(out)
+    result["expected_price"] = float(market.frames["AAA"]["open"].iloc[21])
+    return result
+
+
+def _check(result: dict[str, object], server_version: int) -> None:
+    assert result["server_version"] == server_version
+    assert result["accounts"] == ["DU0000001"]
+    assert result["bars"] == 21  # the replay stands at session 20: history ends there
+    assert result["status"] == "Filled", result
+    (fill,) = result["fills"]  # type: ignore[misc]
+    assert fill["shares"] == 10 and fill["price"] == result["expected_price"]
+    assert fill["orderRef"] == "insync-test:sma_cross:1" and fill["commission"] == 1.0
+    assert result["positions"] == [["AAA", 10.0]]
+    assert result["errors"] == [], result["errors"]
+
+
+def test_ib_insync_client_against_the_simulator() -> None:
+    result = _scripted_run(_insync_python(), "ib_insync")
+    assert result["version"] == "0.9.86"
+    _check(result, 176)
+
+
+def test_ib_async_client_runs_the_same_script() -> None:
+    _check(_scripted_run(sys.executable, "ib_async"), 178)
