@@ -25,6 +25,7 @@ Examples:
   algotrade strategies
   algotrade engines
   algotrade recipes --check
+  algotrade gateway experiments/quickstart.yaml --port 7497 --speed 5
 """
 
 
@@ -223,6 +224,47 @@ def strategies() -> None:
         )
         doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
         click.echo(f"{alias:<20} {doc}\n{'':<20} params: {params or '(none)'}")
+
+
+@cli.command()
+@click.argument("experiment", type=click.Path(dir_okay=False))
+@click.option("--port", type=int, default=7497, show_default=True, help="TCP port on 127.0.0.1 (0: any free port).")
+@click.option("--speed", default="manual", show_default=True,
+              help="Sessions replayed per second, 'max', or 'manual' (press Enter to replay one session).")
+@click.option("--start", "start_at", default=None, help="Session to start at: an index, or a date (default: the first).")
+@click.option("--account", default="DU0000001", show_default=True, help="The simulated (paper) account id.")
+@_set_option
+def gateway(experiment: str, port: int, speed: str, start_at: str | None, account: str, overrides: Sequence[str]) -> None:
+    """Serve an experiment's data as a simulated IB Gateway (the TWS API) until stopped.
+
+    \b
+    Any IB client (ib_async, ib_insync, IB's ibapi) can connect to it, qualify the experiment's
+    symbols as STK/SMART/USD, read and stream bars, and trade a simulated paper account that
+    fills by the experiment's broker settings. Example:
+      algotrade gateway experiments/quickstart.yaml --port 7497 --speed 5
+    """
+    import threading
+
+    from algotrade.config import load_experiment
+    from algotrade.gateway import GatewaySimulator, run_in_thread
+
+    exp = load_experiment(experiment, tuple(overrides))
+    start: int | str | None = int(start_at) if start_at and start_at.lstrip("-").isdigit() else start_at
+    sim = GatewaySimulator.from_experiment(exp, account=account, start=start)
+    with run_in_thread(sim, port=port) as (host, bound):
+        click.echo(f"gateway: serving {', '.join(sim.market.frames)} ({len(sim.dates)} sessions, at "
+                   f"{sim.current_date}) on {host}:{bound} as account {account}; Ctrl-C stops it")
+        if speed not in ("manual",):
+            sim.play(speed if speed == "max" else float(speed))
+        try:
+            if speed == "manual":
+                while sim.sessions_left:
+                    input()
+                    sim.advance()
+                    click.echo(f"gateway: replayed {sim.current_date} ({sim.sessions_left} sessions left)")
+            threading.Event().wait()
+        except (KeyboardInterrupt, EOFError):
+            click.echo("gateway: stopped")
 
 
 @cli.command()

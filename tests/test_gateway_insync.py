@@ -71,3 +71,32 @@ def test_ib_insync_client_against_the_simulator() -> None:
 
 def test_ib_async_client_runs_the_same_script() -> None:
     _check(_scripted_run(sys.executable, "ib_async"), 178)
+
+
+def test_gateway_command_serves_an_experiment(tmp_path: Path) -> None:
+    """`algotrade gateway X.yaml` as a user starts it: a real client connects and reads the bars."""
+    import re
+
+    from ib_async import IB, Stock
+
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "algotrade", "gateway", str(root / "experiments" / "quickstart.yaml"), "--port", "0",
+         "--speed", "manual", "--start", "2010-06-01"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=tmp_path,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        match = re.search(r"on 127\.0\.0\.1:(\d+)", line)
+        assert match, line
+        ib = IB()
+        ib.RequestTimeout = 10
+        ib.connect("127.0.0.1", int(match.group(1)), clientId=3, timeout=10)
+        (spx,) = ib.qualifyContracts(Stock("SPX", "SMART", "USD"))
+        bars = ib.reqHistoricalData(spx, "", "5 D", "1 day", "TRADES", True)
+        assert [str(b.date) for b in bars][-1] == "2010-06-01"
+        ib.disconnect()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
