@@ -26,6 +26,7 @@ Examples:
   algotrade engines
   algotrade recipes --check
   algotrade gateway experiments/quickstart.yaml --port 7497 --speed 5
+  algotrade paper experiments/paper_quickstart.yaml --simulate
 """
 
 
@@ -46,7 +47,11 @@ class _Group(click.Group):
             from algotrade.errors import AlgotradeError
 
             if isinstance(exc, AlgotradeError):
-                kind = type(exc).__name__.replace("Error", " error").strip().lower()
+                from algotrade.errors import BrokerError, ConfigError, DataError, StrategyError
+
+                kind = next((label for cls, label in ((ConfigError, "config error"), (DataError, "data error"),
+                                                      (BrokerError, "broker error"), (StrategyError, "strategy error"))
+                             if isinstance(exc, cls)), "error")
                 click.echo(f"{kind}: {exc}", err=True)
                 sys.exit(exc.exit_code)
             if isinstance(exc, KeyboardInterrupt):
@@ -224,6 +229,66 @@ def strategies() -> None:
         )
         doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
         click.echo(f"{alias:<20} {doc}\n{'':<20} params: {params or '(none)'}")
+
+
+@cli.command()
+@click.argument("experiment", type=click.Path(dir_okay=False))
+@click.option("--simulate", is_flag=True,
+              help="Run offline against the gateway simulator, started on a free port and replayed at full speed.")
+@click.option("--out", type=click.Path(file_okay=False), help="Results folder (default: output.dir of the file).")
+@_set_option
+def paper(experiment: str, simulate: bool, out: str | None, overrides: Sequence[str]) -> None:
+    """A paper burn-in through Interactive Brokers, with a go/no-go verdict.
+
+    \b
+    Writes OUT/<name>/paper/: journal.sqlite (every intent and broker event), burnin.json (the
+    verdict against the experiment's burnin: gates, tied to its config id) and burnin.html (paper
+    vs its shadow backtest on the same bars, fill-by-fill slippage, tracking difference). Example:
+      algotrade paper experiments/paper_quickstart.yaml --simulate
+    """
+    from algotrade.paper import paper_simulated, summary_text
+
+    if not simulate:
+        raise click.UsageError(
+            "a burn-in against a real paper TWS / IB Gateway is not available in this version yet; "
+            "run with --simulate (offline, against the gateway simulator)"
+        )
+    result = paper_simulated(experiment, tuple(overrides), out)
+    click.echo(summary_text(result))
+
+
+@cli.command()
+@click.argument("experiment", type=click.Path(dir_okay=False))
+@click.option("--burnin", "burnin_path", type=click.Path(dir_okay=False),
+              help="The burn-in verdict (default: OUT/<name>/paper/burnin.json).")
+@click.option("--confirm-live", is_flag=True, help="The explicit confirmation that real money will trade.")
+@click.option("--out", type=click.Path(file_okay=False), help="Results folder (default: output.dir of the file).")
+@_set_option
+def live(experiment: str, burnin_path: str | None, confirm_live: bool, out: str | None, overrides: Sequence[str]) -> None:
+    """Trade real money — refused unless every guard passes.
+
+    \b
+    Needs: a passed burn-in (`algotrade paper`) for exactly this strategy, parameters and data
+    source (same config id); a live port (7496 TWS or 4001 IB Gateway, from ib.port or
+    ALGOTRADE_IB_PORT); a live account id in ALGOTRADE_IB_ACCOUNT (never in the file); and
+    --confirm-live. It shows what would trade before anything starts.
+    """
+    from pathlib import Path
+
+    from algotrade.config import load_experiment
+    from algotrade.live_guard import check_live_allowed
+    from algotrade.paper import ib_endpoint
+
+    exp = load_experiment(experiment, tuple(overrides))
+    host, port = ib_endpoint(exp)
+    path = Path(burnin_path) if burnin_path else Path(out or exp.output.dir) / exp.name / "paper" / "burnin.json"
+    click.echo(f"live: {exp.strategy.name} {exp.strategy.params} on {', '.join(exp.data.symbols)}, sizing "
+               f"{exp.sizing.model_dump()}, risk {exp.risk.model_dump(exclude_defaults=True)}, via {host}:{port}")
+    check_live_allowed(exp, path, port, confirm_flag=confirm_live)
+    raise click.UsageError(
+        "every live guard passed, but live order routing to a real account is not enabled in this "
+        "version of algotrade; nothing was sent"
+    )
 
 
 @cli.command()

@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from algotrade.errors import ConfigError
+from algotrade.live_guard import BurnInGates
 from algotrade.registry import check_engine_name, resolve_strategy, suggest
 
 
@@ -215,6 +216,19 @@ class OutputConfig(Model):
     report: bool = Field(True, description="Write report.html with plots.")
 
 
+class IbConfig(Model):
+    """Where the IB client connects for paper and live runs. The account id and any credentials
+    come only from the environment (ALGOTRADE_IB_ACCOUNT), never from this file."""
+
+    host: str = Field("127.0.0.1", description="TWS / IB Gateway host (ALGOTRADE_IB_HOST overrides).")
+    port: int = Field(
+        7497, ge=1, le=65535,
+        description="7497 TWS paper, 4002 Gateway paper (defaults); 7496 / 4001 are live (ALGOTRADE_IB_PORT overrides).",
+    )
+    client_id: int = Field(17, ge=0, description="The API client id of this run.")
+    timeout: float = Field(10.0, gt=0, description="Seconds to wait for a connection or a request.")
+
+
 class StrategyRef(Model):
     name: str = Field(description="A short alias (`algotrade strategies`) or package.module:Class.")
     params: dict[str, Any] = Field(
@@ -246,6 +260,11 @@ class Experiment(Model):
         description="A symbol of data.symbols to measure alpha and beta against (none by default: no benchmark).",
     )
     output: OutputConfig = Field(default_factory=OutputConfig, description="Where results go.")  # type: ignore[arg-type]
+    ib: IbConfig = Field(default_factory=IbConfig, description="The IB connection for paper and live runs.")  # type: ignore[arg-type]
+    burnin: BurnInGates = Field(
+        default_factory=BurnInGates,  # type: ignore[arg-type]
+        description="Gates a paper burn-in must pass before `algotrade live` accepts this configuration.",
+    )
 
     @field_validator("engine")
     @classmethod
@@ -283,8 +302,9 @@ class Experiment(Model):
 
     @property
     def config_id(self) -> str:
-        """Stable hash of everything that changes results (not the name nor the output dir)."""
-        payload = self.model_dump(mode="json", exclude={"name", "output", "engine", "engines"})
+        """Stable hash of everything that changes results (not the name, output, engine, IB
+        connection or burn-in gates: a paper burn-in and the live run of one file share it)."""
+        payload = self.model_dump(mode="json", exclude={"name", "output", "engine", "engines", "ib", "burnin"})
         text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 

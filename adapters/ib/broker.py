@@ -1,0 +1,180 @@
+"""The live Broker on Interactive Brokers, through the ib_insync API (ib_async, or ib_insync).
+
+Every client call is here; what the TWS API's names mean for algotrade is in mapping.py. The
+class implements :class:`algotrade.broker.Broker`: orders carry their deterministic ``orderRef``
+(the journal's key), fills are reported with their commission (IB sends the commission report
+just after the execution, so a fill is queued when its report arrives), and a dropped socket is a
+:class:`~algotrade.broker.DisconnectEvent`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from adapters.ib.client import ib_module
+from adapters.ib.mapping import ORDER_REJECTIONS, ORDER_TYPE, action, signed, status_of
+from algotrade.broker import Account, BrokerEvent, DisconnectEvent, FillEvent, OrderRequest, StatusEvent
+from algotrade.errors import BrokerError, TransientBrokerError
+from algotrade.reconcile import BrokerOrder, Execution
+
+log = logging.getLogger("algotrade.ib")
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+class IbBroker:
+    """A :class:`~algotrade.broker.Broker` on a TWS / IB Gateway session (or the simulator)."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 7497, client_id: int = 17, account: str = "",
+                 timeout: float = 10.0) -> None:
+        self.host, self.port, self.client_id, self.account_id = host, port, client_id, account
+        self.timeout = timeout
+        mod = ib_module()
+        self._mod = mod
+        self.ib = mod.IB()
+        self.ib.RequestTimeout = timeout
+        self._events: list[BrokerEvent] = []
+        self._contracts: dict[str, Any] = {}
+        self._reasons: dict[int, str] = {}
+        self.disconnects = 0
+        self.ib.commissionReportEvent += self._on_commission
+        self.ib.orderStatusEvent += self._on_status
+        self.ib.disconnectedEvent += self._on_disconnect
+        self.ib.errorEvent += self._on_error
+
+    # --- the seam --------------------------------------------------------------------------------
+    def connect(self) -> None:
+        """Connect (a no-op while connected: the runner and the bar feed share one session)."""
+        if self.ib.isConnected():
+            return
+        try:
+            self.ib.connect(self.host, self.port, clientId=self.client_id, timeout=self.timeout,
+                            account=self.account_id)
+        except (ConnectionError, OSError, TimeoutError) as exc:
+            raise TransientBrokerError(f"cannot connect to IB at {self.host}:{self.port}: {exc}") from None
+        accounts = self.ib.managedAccounts()
+        if self.account_id and self.account_id not in accounts:
+            raise BrokerError(f"account {self.account_id[:2]}*** is not managed by this IB session")
+        self.account_id = self.account_id or accounts[0]
+
+    def disconnect(self) -> None:
+        self.ib.disconnect()
+
+    def is_connected(self) -> bool:
+        return bool(self.ib.isConnected())
+
+    def account(self) -> Account:
+        values = {(v.tag, v.currency): v.value for v in self.ib.accountValues(self.account_id)}
+        cash = float(values.get(("TotalCashValue", "USD"), values.get(("CashBalance", "USD"), 0.0)))
+        value = float(values.get(("NetLiquidation", "USD"), cash))
+        return Account(self.account_id, cash, value)
+
+    def positions(self) -> dict[str, int]:
+        return {p.contract.symbol: int(p.position) for p in self.ib.positions(self.account_id) if p.position}
+
+    def place(self, request: OrderRequest) -> str:
+        self._need_connection()
+        mod = self._mod
+        kind = ORDER_TYPE[request.type]
+        side, qty = action(request.quantity), abs(request.quantity)
+        if kind == "LMT":
+            order = mod.LimitOrder(side, qty, request.limit)
+        elif kind == "STP":
+            order = mod.StopOrder(side, qty, request.stop)
+        else:
+            order = mod.MarketOrder(side, qty)
+        order.orderRef = request.order_ref
+        order.account = self.account_id
+        trade = self.ib.placeOrder(self.contract(request.symbol), order)
+        return str(trade.order.orderId)
+
+    def cancel(self, broker_id: str) -> None:
+        self._need_connection()
+        for trade in self.ib.openTrades():
+            if str(trade.order.orderId) == broker_id:
+                self.ib.cancelOrder(trade.order)
+                return
+
+    def open_orders(self) -> list[BrokerOrder]:
+        self.ib.reqOpenOrders()
+        return [self._view(t) for t in self.ib.openTrades()]
+
+    def completed_orders(self) -> list[BrokerOrder]:
+        # after a reconnect TWS reports completed orders without their order id (ib_async keys
+        # them by permId); the executions carry both, so the id is recovered from them
+        ids = {f.execution.permId: f.execution.orderId for f in self.ib.fills()}
+        return [self._view(t, ids) for t in self.ib.trades() if t.isDone()]
+
+    def executions(self, since: str | None = None) -> list[Execution]:
+        fills = self.ib.reqExecutions()
+        out = [self._execution(f) for f in fills]
+        if since is not None:
+            ids = [e.exec_id for e in out]
+            out = out[ids.index(since) + 1:] if since in ids else out
+        return out
+
+    def poll_events(self) -> list[BrokerEvent]:
+        if self.ib.isConnected():
+            self.ib.sleep(0)  # let the client process what has arrived
+        events, self._events = self._events, []
+        return events
+
+    # --- data ------------------------------------------------------------------------------------
+    def contract(self, symbol: str) -> Any:
+        if symbol not in self._contracts:
+            found = self.ib.qualifyContracts(self._mod.Stock(symbol, "SMART", "USD"))
+            if not found:
+                raise BrokerError(f"IB does not know the stock {symbol!r} on SMART in USD; check data.symbols")
+            self._contracts[symbol] = found[0]
+        return self._contracts[symbol]
+
+    def daily_bars(self, symbol: str, keep_up_to_date: bool = True, duration: str = "20 Y") -> Any:
+        """Daily TRADES bars, kept up to date as sessions close (a live BarDataList)."""
+        return self.ib.reqHistoricalData(self.contract(symbol), endDateTime="", durationStr=duration,
+                                         barSizeSetting="1 day", whatToShow="TRADES", useRTH=True,
+                                         formatDate=1, keepUpToDate=keep_up_to_date)
+
+    # --- events ----------------------------------------------------------------------------------
+    def _need_connection(self) -> None:
+        if not self.ib.isConnected():
+            raise TransientBrokerError("not connected to IB: no order is sent while disconnected")
+
+    def _on_commission(self, trade: Any, fill: Any, report: Any) -> None:
+        self._events.append(FillEvent(self._execution(fill)))
+
+    def _on_status(self, trade: Any) -> None:
+        status = status_of(trade.orderStatus.status)
+        if status in ("cancelled", "rejected"):
+            reason = self._reasons.get(trade.order.orderId, trade.orderStatus.status)
+            self._events.append(StatusEvent(trade.order.orderRef, str(trade.order.orderId), status, reason))
+
+    def _on_error(self, req_id: int, code: int, message: str, *args: Any) -> None:
+        if code in ORDER_REJECTIONS:
+            self._reasons[req_id] = f"IB {code}: {message}"
+        elif code in (1100, 1101, 1102, 2110):
+            log.warning("IB connectivity %s: %s", code, message)
+
+    def _on_disconnect(self) -> None:
+        self.disconnects += 1
+        self._events.append(DisconnectEvent("the connection to IB was lost"))
+
+    def _view(self, trade: Any, ids_by_perm: dict[int, int] | None = None) -> BrokerOrder:
+        order, status = trade.order, trade.orderStatus
+        order_id = order.orderId or (ids_by_perm or {}).get(order.permId, 0)
+        sign = 1 if order.action == "BUY" else -1
+        kind = {v: k for k, v in ORDER_TYPE.items()}.get(order.orderType, order.orderType.lower())
+        return BrokerOrder(
+            str(order_id), order.orderRef or "", trade.contract.symbol, sign * int(order.totalQuantity),
+            sign * int(status.filled), status_of(status.status) or "open", kind,
+            order.lmtPrice if kind == "limit" else None, order.auxPrice if kind == "stop" else None,
+        )
+
+    def _execution(self, fill: Any) -> Execution:
+        ex = fill.execution
+        when = ex.time if isinstance(ex.time, dt.datetime) else dt.datetime.now(dt.UTC)
+        session = when.astimezone(NEW_YORK).date() if when.tzinfo else when.date()
+        return Execution(ex.execId, ex.orderRef or "", str(ex.orderId), fill.contract.symbol,
+                         signed(ex.side, ex.shares), float(ex.price), float(fill.commissionReport.commission),
+                         session.isoformat())

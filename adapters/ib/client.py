@@ -1,0 +1,24 @@
+"""The one import shim: ib_async (maintained, the default install) or ib_insync (frozen).
+
+Both expose the same ib_insync API; ``ALGOTRADE_IB_CLIENT=ib_insync`` forces the old one.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from types import ModuleType
+
+from algotrade.errors import EngineNotInstalled
+
+CLIENTS = ("ib_async", "ib_insync")
+
+
+def ib_module() -> ModuleType:
+    wanted = os.environ.get("ALGOTRADE_IB_CLIENT", "")
+    for name in ((wanted,) if wanted else CLIENTS):
+        try:
+            return importlib.import_module(name)
+        except ModuleNotFoundError:
+            continue
+    raise EngineNotInstalled(engine="ib", package=wanted or "ib_async")

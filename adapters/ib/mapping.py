@@ -1,0 +1,44 @@
+"""Pure tables between algotrade's live model and the TWS API (no client import)."""
+
+from __future__ import annotations
+
+#: TWS order status -> algotrade's broker-order status (None: still working)
+STATUS: dict[str, str | None] = {
+    "PendingSubmit": None,
+    "ApiPending": None,
+    "PreSubmitted": None,
+    "Submitted": None,
+    "PendingCancel": None,
+    "Filled": "filled",
+    "Cancelled": "cancelled",
+    "ApiCancelled": "cancelled",
+    "Inactive": "rejected",
+}
+
+#: algotrade order type -> TWS orderType
+ORDER_TYPE: dict[str, str] = {"market": "MKT", "limit": "LMT", "stop": "STP"}
+
+#: ports of TWS and IB Gateway; paper is the default everywhere
+PAPER_PORTS = frozenset({7497, 4002})
+LIVE_PORTS = frozenset({7496, 4001})
+
+#: IB error codes about the connection to IB's servers (the socket to TWS stays up)
+CONNECTIVITY = {1100: "lost", 1101: "restored, data lost", 1102: "restored, data kept", 2110: "lost to TWS"}
+
+#: IB error codes that end an order without a fill
+ORDER_REJECTIONS = frozenset({103, 104, 105, 106, 107, 109, 110, 111, 113, 116, 117, 118, 119, 120, 121, 122,
+                              123, 124, 125, 126, 129, 131, 132, 133, 134, 135, 136, 137, 138, 139, 140, 141,
+                              201, 202, 203})
+
+
+def action(quantity: int) -> str:
+    return "BUY" if quantity > 0 else "SELL"
+
+
+def signed(side: str, shares: float) -> int:
+    """Executions report an unsigned size and a side: BOT (bought) or SLD (sold)."""
+    return round(shares) if side in ("BOT", "BUY") else -round(shares)
+
+
+def status_of(tws_status: str) -> str | None:
+    return STATUS.get(tws_status)

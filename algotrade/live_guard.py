@@ -1,0 +1,241 @@
+"""Burn-in verdicts, and the refusal to trade live without one.
+
+A strategy goes live only after a paper **burn-in** of exactly its configuration passed the
+:class:`BurnInGates`: :func:`verdict` turns a burn-in's measurements into a JSON-able verdict
+tied to the experiment's ``config_id``, and :func:`check_live_allowed` refuses (with
+:class:`LiveTradingRefused`, naming what to do) unless
+
+* a ``go`` verdict for this very ``config_id`` is on file,
+* the port is a live one (TWS 7496, Gateway 4001), not paper (7497, 4002),
+* the account id comes from the environment (``ALGOTRADE_IB_ACCOUNT``) and is not a paper
+  account (``DU…``),
+* and the operator set the explicit confirmation flag.
+
+Secrets are read only from the environment and held in :class:`Secret`, whose ``repr`` and
+``str`` never show the value; messages never include it either.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from algotrade.errors import ConfigError
+
+ACCOUNT_ENV = "ALGOTRADE_IB_ACCOUNT"
+LIVE_PORTS = {7496: "TWS live", 4001: "IB Gateway live"}
+PAPER_PORTS = {7497: "TWS paper", 4002: "IB Gateway paper"}
+
+
+class LiveTradingRefused(ConfigError):
+    """Live trading is not allowed yet: the message says which condition failed and the fix."""
+
+    template = "live trading refused: {message}"
+
+
+class Secret:
+    """A value read from the environment, masked wherever it could be printed or logged."""
+
+    __slots__ = ("_value", "name")
+
+    def __init__(self, name: str, value: str) -> None:
+        self.name = name
+        self._value = value
+
+    @classmethod
+    def from_env(cls, name: str, environ: Mapping[str, str] | None = None) -> Secret | None:
+        value = (os.environ if environ is None else environ).get(name, "").strip()
+        return cls(name, value) if value else None
+
+    def reveal(self) -> str:
+        """The value, for the one call that needs it (never log the result)."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"Secret({self.name}=**********)"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and (self.name, self._value) == (other.name, other._value)
+
+    def __hash__(self) -> int:
+        return hash((self.name, self._value))
+
+    def __reduce__(self) -> Any:
+        raise TypeError("a Secret is not picklable; read it from the environment where it is needed")
+
+
+class BurnInGates(BaseModel):
+    """What a paper burn-in must show before the same configuration may trade live."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_sessions: int = Field(20, ge=1, description="Sessions the burn-in must have run.")
+    min_trades: int = Field(5, ge=0, description="Fills the burn-in must have produced.")
+    max_tracking_error: float = Field(
+        0.02, ge=0, description="Largest annualised tracking error of paper equity against the backtest."
+    )
+    max_slippage_bps: float = Field(
+        10.0, ge=0, description="Largest mean slippage of paper fills against the backtest's prices, in bps."
+    )
+    max_unreconciled: int = Field(0, ge=0, description="Reconcile mismatches allowed (none by default).")
+
+
+def tracking_error(paper_equity: Sequence[float], backtest_equity: Sequence[float]) -> float:
+    """Annualised standard deviation of the daily return difference (252 sessions a year)."""
+    n = min(len(paper_equity), len(backtest_equity))
+    if n < 3:
+        return 0.0
+    diffs = [
+        paper_equity[i] / paper_equity[i - 1] - backtest_equity[i] / backtest_equity[i - 1] for i in range(1, n)
+    ]
+    mean = sum(diffs) / len(diffs)
+    var = sum((d - mean) ** 2 for d in diffs) / (len(diffs) - 1)
+    return math.sqrt(var) * math.sqrt(252)
+
+
+def slippage_bps(fills: Sequence[tuple[int, float, float]]) -> float:
+    """Mean slippage in bps over ``(signed quantity, fill price, reference price)``, positive
+    when fills were worse than the reference, weighted by shares."""
+    shares = sum(abs(q) for q, _, _ in fills)
+    if not shares:
+        return 0.0
+    cost = sum(q * (price - ref) / ref for q, price, ref in fills if ref)
+    return cost / shares * 10_000
+
+
+def verdict(
+    exp: Any,
+    gates: BurnInGates,
+    *,
+    sessions: int,
+    trades: int,
+    tracking_error: float,
+    slippage_bps: float,
+    unreconciled: int,
+) -> dict[str, Any]:
+    """The burn-in verdict of ``exp`` (an Experiment): ``go`` when every gate passed."""
+    measured = {
+        "sessions": sessions,
+        "trades": trades,
+        "tracking_error": tracking_error,
+        "slippage_bps": slippage_bps,
+        "unreconciled": unreconciled,
+    }
+    reasons = []
+    if sessions < gates.min_sessions:
+        reasons.append(f"ran {sessions} sessions, fewer than min_sessions {gates.min_sessions}")
+    if trades < gates.min_trades:
+        reasons.append(f"made {trades} trades, fewer than min_trades {gates.min_trades}")
+    if not math.isfinite(tracking_error) or tracking_error > gates.max_tracking_error:
+        reasons.append(f"tracking error {tracking_error:.4f} exceeds max_tracking_error {gates.max_tracking_error:.4f}")
+    if not math.isfinite(slippage_bps) or slippage_bps > gates.max_slippage_bps:
+        reasons.append(f"slippage {slippage_bps:.2f} bps exceeds max_slippage_bps {gates.max_slippage_bps:.2f}")
+    if unreconciled > gates.max_unreconciled:
+        reasons.append(f"{unreconciled} unreconciled mismatches, more than max_unreconciled {gates.max_unreconciled}")
+    return {
+        "verdict": "no-go" if reasons else "go",
+        "config_id": exp.config_id,
+        "experiment": exp.name,
+        "reasons": reasons,
+        "measured": measured,
+        "gates": gates.model_dump(),
+    }
+
+
+def write_verdict(path: str | Path, result: Mapping[str, Any]) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(dict(result), indent=2, sort_keys=True) + "\n")
+    return path
+
+
+@dataclass(frozen=True)
+class LiveApproval:
+    config_id: str
+    port: int
+    account: Secret
+
+
+def check_live_allowed(
+    exp: Any,
+    burnin_path: str | Path,
+    port: int,
+    account: Secret | None = None,
+    confirm_flag: bool = False,
+    environ: Mapping[str, str] | None = None,
+) -> LiveApproval:
+    """Refuse live trading unless every condition in the module docstring holds.
+
+    ``account`` must be the :class:`Secret` read from ``ALGOTRADE_IB_ACCOUNT`` (read here when
+    None); a plain string, from a file or a flag, is refused.
+    """
+    config_id = exp.config_id
+    path = Path(burnin_path)
+    if not path.is_file():
+        raise LiveTradingRefused(
+            f"no burn-in verdict at {path}; run a paper burn-in of this experiment (config_id {config_id}) first"
+        )
+    try:
+        burnin = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise LiveTradingRefused(f"burn-in verdict {path} is unreadable ({exc}); re-run the burn-in") from None
+    if not isinstance(burnin, dict) or burnin.get("config_id") != config_id:
+        found = burnin.get("config_id") if isinstance(burnin, dict) else None
+        raise LiveTradingRefused(
+            f"burn-in {path} is for config_id {found!r}, this experiment is {config_id!r}; any change "
+            "to the strategy, data or broker settings needs its own paper burn-in"
+        )
+    if burnin.get("verdict") != "go":
+        why = "; ".join(burnin.get("reasons") or []) or f"verdict is {burnin.get('verdict')!r}"
+        raise LiveTradingRefused(f"burn-in {path} did not pass: {why}; fix it and re-run the burn-in")
+    if port in PAPER_PORTS:
+        raise LiveTradingRefused(
+            f"port {port} is {PAPER_PORTS[port]}; live trading connects to 7496 (TWS) or 4001 (IB Gateway)"
+        )
+    if port not in LIVE_PORTS:
+        raise LiveTradingRefused(
+            f"port {port} is not a known IB live port; use 7496 (TWS) or 4001 (IB Gateway)"
+        )
+    if account is None:
+        account = Secret.from_env(ACCOUNT_ENV, environ)
+        if account is None:
+            raise LiveTradingRefused(f"set the live account id in the environment variable {ACCOUNT_ENV}")
+    if not isinstance(account, Secret) or account.name != ACCOUNT_ENV:
+        raise LiveTradingRefused(
+            f"the account id must come from the environment variable {ACCOUNT_ENV}, not from a file or a flag"
+        )
+    value = account.reveal()
+    if value.upper().startswith("DU"):
+        raise LiveTradingRefused(
+            f"the account in {ACCOUNT_ENV} is a paper account (DU...); set the live account id"
+        )
+    if not (value[:1].isalpha() and value[1:].strip() and value.isalnum()):
+        raise LiveTradingRefused(f"the account in {ACCOUNT_ENV} does not look like an IB account id (letters then digits, such as U plus 7 digits)")
+    if confirm_flag is not True:
+        raise LiveTradingRefused("live trading needs the explicit confirmation flag; set it only for a deliberate live start")
+    return LiveApproval(config_id, port, account)
+
+
+__all__ = [
+    "ACCOUNT_ENV",
+    "LIVE_PORTS",
+    "PAPER_PORTS",
+    "BurnInGates",
+    "LiveApproval",
+    "LiveTradingRefused",
+    "Secret",
+    "check_live_allowed",
+    "slippage_bps",
+    "tracking_error",
+    "verdict",
+    "write_verdict",
+]

@@ -1,0 +1,164 @@
+"""Burn-in verdicts and the refusal to trade live without a passed burn-in of this config."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from algotrade.config import Experiment
+from algotrade.errors import ConfigError
+from algotrade.live_guard import (
+    ACCOUNT_ENV,
+    BurnInGates,
+    LiveTradingRefused,
+    Secret,
+    check_live_allowed,
+    slippage_bps,
+    tracking_error,
+    verdict,
+    write_verdict,
+)
+
+LIVE_ACCOUNT = "U7654321"
+
+
+def _exp(fast: int = 10) -> Experiment:
+    return Experiment.model_validate({
+        "name": "guarded",
+        "data": {"source": "sample", "symbols": ["SPX"]},
+        "strategy": {"name": "sma_cross", "params": {"fast": fast, "slow": 30}},
+        "engine": "backtrader",
+    })
+
+
+GOOD = {"sessions": 30, "trades": 8, "tracking_error": 0.01, "slippage_bps": 2.0, "unreconciled": 0}
+
+
+def _burnin(tmp_path: Path, exp: Experiment, **measured: float) -> Path:
+    return write_verdict(tmp_path / "burnin.json", verdict(exp, BurnInGates(), **{**GOOD, **measured}))  # type: ignore[arg-type]
+
+
+def _env(account: str = LIVE_ACCOUNT) -> dict[str, str]:
+    return {ACCOUNT_ENV: account}
+
+
+def test_gates_are_frozen_and_reject_unknown_keys() -> None:
+    gates = BurnInGates()
+    assert gates.max_unreconciled == 0
+    with pytest.raises(ValidationError):
+        BurnInGates.model_validate({"min_sesions": 3})
+    with pytest.raises(ValidationError):
+        gates.min_trades = 1  # type: ignore[misc]
+
+
+def test_a_burnin_that_meets_every_gate_is_go_and_json_able() -> None:
+    exp = _exp()
+    result = verdict(exp, BurnInGates(), **GOOD)  # type: ignore[arg-type]
+    assert result["verdict"] == "go" and result["reasons"] == []
+    assert result["config_id"] == exp.config_id
+    assert json.loads(json.dumps(result)) == result
+
+
+def test_each_failed_gate_is_a_reason_for_no_go() -> None:
+    bad = {"sessions": 3, "trades": 1, "tracking_error": 0.5, "slippage_bps": 40.0, "unreconciled": 1}
+    result = verdict(_exp(), BurnInGates(), **bad)  # type: ignore[arg-type]
+    assert result["verdict"] == "no-go"
+    assert [r.split()[0] for r in result["reasons"]] == ["ran", "made", "tracking", "slippage", "1"]
+    assert verdict(_exp(), BurnInGates(), **{**GOOD, "tracking_error": float("nan")})["verdict"] == "no-go"  # type: ignore[arg-type]
+
+
+def test_tracking_error_and_slippage_measures() -> None:
+    assert tracking_error([100, 101, 102, 103], [100, 101, 102, 103]) == 0.0
+    assert tracking_error([100, 101, 100, 102], [100, 100, 100, 100]) > 0.1
+    assert slippage_bps([(100, 10.01, 10.0), (-100, 9.99, 10.0)]) == pytest.approx(10.0)
+    assert slippage_bps([]) == 0.0
+
+
+def test_live_is_allowed_with_a_passed_burnin_a_live_port_an_env_account_and_confirmation(tmp_path: Path) -> None:
+    exp = _exp()
+    path = _burnin(tmp_path, exp)
+    for port in (7496, 4001):
+        approval = check_live_allowed(exp, path, port, confirm_flag=True, environ=_env())
+        assert (approval.config_id, approval.port) == (exp.config_id, port)
+        assert approval.account.reveal() == LIVE_ACCOUNT
+    secret = Secret.from_env(ACCOUNT_ENV, _env())
+    assert check_live_allowed(exp, path, 4001, secret, True).account == secret
+
+
+def test_the_account_can_come_from_the_real_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    exp = _exp()
+    monkeypatch.setenv(ACCOUNT_ENV, LIVE_ACCOUNT)
+    assert check_live_allowed(exp, _burnin(tmp_path, exp), 7496, confirm_flag=True).port == 7496
+
+
+@pytest.mark.parametrize(
+    ("case", "match"),
+    [
+        ("missing", "no burn-in verdict"),
+        ("other_config", "is for config_id"),
+        ("no_go", "did not pass: ran 2 sessions"),
+        ("unreadable", "unreadable"),
+        ("paper_port", "port 7497 is TWS paper"),
+        ("gateway_paper_port", "port 4002 is IB Gateway paper"),
+        ("odd_port", "not a known IB live port"),
+        ("no_env", f"set the live account id in the environment variable {ACCOUNT_ENV}"),
+        ("paper_account", "paper account"),
+        ("junk_account", "does not look like an IB account"),
+        ("plain_string", "must come from the environment"),
+        ("other_secret", "must come from the environment"),
+        ("no_confirm", "explicit confirmation flag"),
+    ],
+)
+def test_live_is_refused_unless_every_condition_holds(tmp_path: Path, case: str, match: str) -> None:
+    exp = _exp()
+    path = _burnin(tmp_path, exp)
+    port, account, confirm, env = 7496, None, True, _env()
+    if case == "missing":
+        path = tmp_path / "absent.json"
+    elif case == "other_config":
+        path = _burnin(tmp_path, _exp(fast=5))
+    elif case == "no_go":
+        path = _burnin(tmp_path, exp, sessions=2)
+    elif case == "unreadable":
+        path.write_text("{not json")
+    elif case == "paper_port":
+        port = 7497
+    elif case == "gateway_paper_port":
+        port = 4002
+    elif case == "odd_port":
+        port = 1234
+    elif case == "no_env":
+        env = {}
+    elif case == "paper_account":
+        env = _env("DU1234567")
+    elif case == "junk_account":
+        env = _env("12-34")
+    elif case == "plain_string":
+        account = LIVE_ACCOUNT
+    elif case == "other_secret":
+        account = Secret("SOME_OTHER_VAR", LIVE_ACCOUNT)
+    elif case == "no_confirm":
+        confirm = False
+    with pytest.raises(LiveTradingRefused, match=match) as info:
+        check_live_allowed(exp, path, port, account, confirm, environ=env)  # type: ignore[arg-type]
+    assert isinstance(info.value, ConfigError) and info.value.exit_code == 2
+    assert LIVE_ACCOUNT not in str(info.value) and "1234567" not in str(info.value)
+
+
+def test_secrets_are_masked_in_repr_str_and_logs(caplog: pytest.LogCaptureFixture) -> None:
+    secret = Secret.from_env(ACCOUNT_ENV, _env())
+    assert secret is not None
+    for text in (repr(secret), str(secret), f"{secret}", repr([secret]), repr({"a": secret})):
+        assert LIVE_ACCOUNT not in text and ACCOUNT_ENV in text
+    with caplog.at_level(logging.INFO):
+        logging.getLogger("algotrade.test").info("account %s / %r", secret, secret)
+    assert LIVE_ACCOUNT not in caplog.text
+    assert Secret.from_env(ACCOUNT_ENV, {}) is None and Secret.from_env(ACCOUNT_ENV, {ACCOUNT_ENV: "  "}) is None
+    import pickle
+
+    with pytest.raises(TypeError):
+        pickle.dumps(secret)
