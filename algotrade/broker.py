@@ -556,6 +556,9 @@ class LiveRunner:
         if not self._replaying:
             self._go_live(k)
             self._drain(k)
+            if not self.connected:  # the link dropped and may be back already: retry before deciding
+                self._go_live(k)
+                self._drain(k)
         self._apply_journal(k)
         if row is None:
             account = self._account()

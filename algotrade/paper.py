@@ -10,6 +10,7 @@ experiment's config id) and ``burnin.html``.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -21,7 +22,7 @@ from typing import Any
 
 from algotrade.config import Experiment, load_experiment
 from algotrade.data import Market, load_market
-from algotrade.errors import BrokerError
+from algotrade.errors import BrokerError, TransientBrokerError
 from algotrade.host import StrategyHost
 from algotrade.journal import Journal
 from algotrade.live_guard import slippage_bps, tracking_error, verdict, write_verdict
@@ -48,12 +49,20 @@ def _bar_date(bar: Any) -> dt.date:
     return d.date() if isinstance(d, dt.datetime) else d  # type: ignore[no-any-return]
 
 
+def _subscribe(broker: Any, symbols: tuple[str, ...]) -> dict[str, Any]:
+    return {s: broker.daily_bars(s, keep_up_to_date=True, duration="30 Y") for s in symbols}
+
+
 def simulated_stream(broker: Any, sim: Any, symbols: tuple[str, ...]) -> Iterator[tuple[dt.date, Mapping[str, Any]]]:
     """Bars as the IB client receives them: the history up to the simulator's current session
     (so a restarted run can replay what its journal already processed), then, subscribed with
-    keepUpToDate, each session the simulator closes, once every symbol's bar has arrived."""
+    keepUpToDate, each session the simulator closes, once every symbol's bar has arrived.
+
+    A dropped connection (a network cut, a gateway restart) ends the client's subscriptions: the
+    stream reconnects and subscribes again, and the new subscription's history brings the session
+    it missed. The runner learns of the drop from the broker's DisconnectEvent and reconciles."""
     broker.connect()
-    lists = {s: broker.daily_bars(s, keep_up_to_date=True, duration="30 Y") for s in symbols}
+    lists = _subscribe(broker, symbols)
     history = {s: {_bar_date(b): b for b in lst} for s, lst in lists.items()}
     for date in sorted(set.intersection(*(set(h) for h in history.values()))):
         if date < sim.current_date:
@@ -64,12 +73,23 @@ def simulated_stream(broker: Any, sim: Any, symbols: tuple[str, ...]) -> Iterato
         while not all(lst and _bar_date(lst[-1]) == date for lst in lists.values()):
             if time.monotonic() > deadline:
                 raise BrokerError(f"no bar for {date} arrived from IB within {BAR_WAIT_S:.0f} s")
+            if not broker.is_connected():
+                try:
+                    broker.connect()
+                except TransientBrokerError:
+                    time.sleep(0.05)  # the gateway is not back yet
+                    continue
+                lists = _subscribe(broker, symbols)
+                continue
             # run the client's loop briefly: the update may already be in the socket buffer
             # (waitOnUpdate would wait for the *next* update and sleep out its timeout)
-            broker.ib.sleep(0.001)
+            with contextlib.suppress(ConnectionError):  # a drop is handled on the next turn
+                broker.ib.sleep(0.001)
         yield date, {s: _bar_dict(lst[-1]) for s, lst in lists.items()}
         if not sim.sessions_left:
             return
+        with contextlib.suppress(ConnectionError, TransientBrokerError):  # a drop is handled on the next turn
+            broker.wait_acknowledged()  # the gateway has every order of this session before it closes the next
         sim.advance()
 
 

@@ -308,7 +308,9 @@ def test_orders_are_held_while_disconnected_and_sent_once_after_reconcile(tmp_pa
     broker = InMemoryBroker()
     runner = _tick_runner(broker, tmp_path, (1, 2, 3, 4, 5))
     dates = [d for d, _ in _stream()]
-    host = runner.run(_dropping(broker, at=3, failures=2))  # bars 4 and 5 cannot reconnect
+    # bars 3, 4 and 5 cannot reconnect: one attempt on bar 3 (after the drop is seen), two on
+    # bars 4 and 5 (the step retries once after reading the broker's events)
+    host = runner.run(_dropping(broker, at=3, failures=5))
     placed = {o.request.order_ref: o.placed_after for o in broker.orders}
     assert list(placed) == [f"t1:Tick:{i}" for i in (1, 2, 3, 4, 5)]
     # nothing was sent while disconnected: the held orders went out after the reconcile on bar 6

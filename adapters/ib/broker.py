@@ -9,8 +9,10 @@ just after the execution, so a fill is queued when its report arrives), and a dr
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
+import time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -117,9 +119,25 @@ class IbBroker:
 
     def poll_events(self) -> list[BrokerEvent]:
         if self.ib.isConnected():
-            self.ib.sleep(0)  # let the client process what has arrived
+            # a socket dropped while processing raises here; _on_disconnect has queued the event
+            with contextlib.suppress(ConnectionError):
+                self.ib.sleep(0)  # let the client process what has arrived
         events, self._events = self._events, []
         return events
+
+    def wait_acknowledged(self, timeout: float = 30.0) -> None:
+        """Until IB has acknowledged every order request sent (none PendingSubmit/PendingCancel).
+
+        ib_async throttles requests (45 a second by default) and queues the rest; a replay that
+        closes the next session before the gateway has an order would fill it a bar late.
+        """
+        deadline = time.monotonic() + timeout
+        while self.ib.isConnected() and any(
+            t.orderStatus.status in ("PendingSubmit", "PendingCancel", "ApiPending") for t in self.ib.openTrades()
+        ):
+            if time.monotonic() > deadline:
+                raise TransientBrokerError(f"IB did not acknowledge the orders sent within {timeout:.0f} s")
+            self.ib.sleep(0.001)
 
     # --- data ------------------------------------------------------------------------------------
     def contract(self, symbol: str) -> Any:

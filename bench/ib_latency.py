@@ -1,0 +1,181 @@
+"""Latency from a bar's arrival to the order on the wire, through the real IB client stack.
+
+The project's gateway simulator (``algotrade.gateway``) runs in a thread of this process and
+replays the S&P 500 sample (SPX from 1999-01-04, validated frames) session by session; the real
+ib_async client, :class:`adapters.ib.broker.IbBroker` and :class:`algotrade.broker.LiveRunner`
+(SQLite journal included) trade it exactly as ``algotrade paper --simulate`` does, with the bars
+coming from :func:`algotrade.paper.simulated_stream` (reqHistoricalData with keepUpToDate).
+
+Both timestamps are taken in the simulator's thread with ``time.perf_counter_ns`` (one process,
+one clock), by a subclass of the simulator defined here:
+
+* the bar: when the simulator starts publishing the session's ``historicalDataUpdate``;
+* the order: when the simulator dispatches the ``placeOrder`` message of an order the strategy
+  made on that session's bar (the message has been read off the socket; the order is paired
+  with its bar by its orderRef).
+
+So each figure covers: the update crossing the socket, ib_async decoding it into the bar list,
+the stream noticing it, the runner's step (fills first, journal writes, indicators over the
+history so far, the strategy, sizing and risk checks, the journaled intent) and ib_async
+encoding and writing ``placeOrder``. Both threads share the GIL, as a real single-process
+deployment next to a local gateway would not; the stream polls the client's loop in 1 ms
+sleeps (``simulated_stream``), which bounds the wait for the update.
+
+ib_async throttles what it sends to 45 messages per second, queueing the rest on its own loop.
+The replay runs hundreds of sessions per second, far above any live rate for daily bars, and the
+stream does not wait for the queue before the simulator replays the next session: with the
+throttle on, an order made on a busy stretch leaves up to a second later, sessions later (and
+fills there). So the throttle is off by default (``MaxRequests = 0`` on this client);
+``--throttle`` keeps it, to see that effect.
+
+Strategies: ``sma_cross`` (fast 2, slow 5: it trades every few sessions) or ``flip`` (defined
+here: enters when flat and exits when long, so it makes an order on every session). Orders fill at
+the next session's open with zero costs. Orders made on the first session (served as history,
+not as an update) are not counted. Prints one JSON line::
+
+    {"name": "ib_bar_to_order", "orders": n, "median_ms": ..., "p99_ms": ..., "max_ms": ...,
+     "mean_ms": ..., "sessions": N, "strategy": "...", "client_throttle": false}
+
+Usage: python bench/ib_latency.py [--sessions N] [--strategy sma_cross|flip] [--throttle]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from adapters.ib.broker import IbBroker  # noqa: E402
+from algotrade.broker import LiveRunner  # noqa: E402
+from algotrade.config import Experiment, experiment_from_dict  # noqa: E402
+from algotrade.data import Market, load_market  # noqa: E402
+from algotrade.gateway import GatewaySimulator, run_in_thread, wire  # noqa: E402
+from algotrade.host import Context  # noqa: E402
+from algotrade.journal import Journal, order_ref  # noqa: E402
+from algotrade.paper import simulated_stream  # noqa: E402
+from algotrade.risk import checks_from_config  # noqa: E402
+from algotrade.strategy import Strategy, StrategyConfig  # noqa: E402
+
+FIRST_DAY = "1999-01-04"
+STRATEGIES = ("sma_cross", "flip")
+
+
+class Flip(Strategy[StrategyConfig]):
+    """Always trading: buy when flat, sell when long (one order per session)."""
+
+    def on_bar(self, ctx: Context) -> None:
+        for symbol in ctx.symbols:
+            if ctx.has_open_orders(symbol):
+                continue
+            if ctx.position(symbol) == 0:
+                ctx.enter(symbol, 0.95)
+            else:
+                ctx.exit(symbol)
+
+
+class TimedSimulator(GatewaySimulator):
+    """The simulator, timestamping each session's bar update and each placeOrder it receives."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.published: dict[int, int] = {}  # session index -> ns
+        self.placed: list[tuple[str, int]] = []  # (orderRef, ns)
+
+    def _publish_bar(self) -> None:
+        if any(s.history for s in self._clients()):
+            self.published[self.position] = time.perf_counter_ns()
+        super()._publish_bar()
+
+    def _on_place_order(self, s: Any, fields: list[str]) -> None:
+        t = time.perf_counter_ns()
+        self.placed.append((wire.parse_place_order(s.server_version, fields).order_ref, t))
+        super()._on_place_order(s, fields)
+
+
+def experiment(end: str = "2018-12-31") -> Experiment:
+    return experiment_from_dict({
+        "name": "ib-latency",
+        "data": {"source": "sample", "symbols": ["SPX"], "start": FIRST_DAY, "end": end, "calendar": "XNYS"},
+        "strategy": {"name": "sma_cross", "params": {"fast": 2, "slow": 5}},
+        "engine": "backtrader",
+        "broker": {"cash": 100_000, "fill": "next_open", "commission": "none", "slippage": "none"},
+        "sizing": {"target_percent": 0.95},
+        "output": {"report": False},
+    })
+
+
+def market_for(sessions: int) -> tuple[Experiment, Market]:
+    """The sample cut to its first ``sessions`` + 1 sessions (the first is served as history)."""
+    full = experiment()
+    dates = load_market(full.data).dates
+    if sessions + 1 > len(dates):
+        raise SystemExit(f"--sessions {sessions}: the sample has {len(dates) - 1} sessions after the first")
+    exp = experiment(f"{dates[sessions]:%Y-%m-%d}")
+    return exp, load_market(exp.data)
+
+
+def measure(sessions: int, strategy: str, throttle: bool = False) -> dict[str, Any]:
+    exp, market = market_for(sessions)
+    sim = TimedSimulator(market, exp.broker, start=0)
+    with tempfile.TemporaryDirectory() as tmp, run_in_thread(sim, port=0) as (host, port):
+        broker = IbBroker(host, port, client_id=41, account=sim.account_id)
+        if not throttle:
+            broker.ib.client.MaxRequests = 0
+        journal = Journal(Path(tmp) / "journal.sqlite")
+        if strategy == "flip":
+            runner = LiveRunner(Flip(), exp.data.symbols, broker, journal, "bench", exp.sizing,
+                                checks_from_config(exp.risk), name="flip")
+        else:
+            runner = LiveRunner.from_experiment(exp, broker, journal, run_id="bench")
+        try:
+            host_ = runner.run(simulated_stream(broker, sim, exp.data.symbols))
+            broker.ib.reqCurrentTime()  # a round trip: every placeOrder sent has been dispatched
+        finally:
+            broker.disconnect()
+    sent = sum(1 for o in host_.orders if o.status != "blocked")
+    if len(sim.placed) != sent:
+        raise SystemExit(f"the runner sent {sent} orders but the simulator received {len(sim.placed)}")
+    # each order is paired with the session whose bar made it (by its orderRef)
+    index = {d.date(): k for k, d in enumerate(sim.dates)}
+    made_on = {order_ref(runner.run_id, runner.name, o.id): index[o.created] for o in host_.orders}
+    ms = np.array([(t - sim.published[made_on[ref]]) / 1e6 for ref, t in sim.placed if made_on[ref] in sim.published])
+    if not len(ms):
+        raise SystemExit("no order was made on a streamed bar; use more --sessions")
+    return {"name": "ib_bar_to_order", "orders": len(ms), "median_ms": round(float(np.median(ms)), 3),
+            "p99_ms": round(float(np.percentile(ms, 99)), 3), "max_ms": round(float(ms.max()), 3),
+            "mean_ms": round(float(ms.mean()), 3), "sessions": sessions, "strategy": strategy,
+            "client_throttle": throttle}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description="Latency from a session's bar update to the placeOrder it causes, through ib_async, "
+                    "IbBroker and LiveRunner against the gateway simulator (one JSON line).",
+    )
+    parser.add_argument("--sessions", type=int, default=2000, metavar="N",
+                        help="sessions streamed after the first (default 2000; the sample has about 5000)")
+    parser.add_argument("--strategy", choices=STRATEGIES, default="sma_cross",
+                        help="sma_cross (fast 2, slow 5; the default) or flip (an order on every session)")
+    parser.add_argument("--throttle", action="store_true",
+                        help="keep ib_async's request throttle (45 messages/s); see the module docstring")
+    args = parser.parse_args(argv)
+    if args.sessions < 1:
+        parser.error("--sessions must be at least 1")
+    logging.basicConfig(level=logging.ERROR)
+    print(json.dumps(measure(args.sessions, args.strategy, args.throttle)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
