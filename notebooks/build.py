@@ -56,10 +56,18 @@ def chapters() -> dict[str, list[str]]:
     return out
 
 
+#: chapters whose recipes use the IB client's blocking calls, which need the notebook's running
+#: event loop patched (ib_async's util.startLoop, as its documentation says for notebooks)
+IB_CHAPTERS = ("ch09_ib_api", "ch10_live_deployment")
+
+
 def notebook(chapter: str, modules: list[str]) -> nbformat.NotebookNode:
     package = importlib.import_module(f"recipes.{chapter}")
+    setup = SETUP.format(chapter=chapter)
+    if chapter in IB_CHAPTERS:
+        setup += "\nfrom ib_async import util\n\nutil.startLoop()  # let the IB client's blocking calls run inside Jupyter\n"
     cells = [nbformat.v4.new_markdown_cell(f"# {inspect.cleandoc(package.__doc__ or chapter)}"),
-             nbformat.v4.new_code_cell(SETUP.format(chapter=chapter))]
+             nbformat.v4.new_code_cell(setup)]
     for name in modules:
         module = importlib.import_module(name)
         doc = inspect.cleandoc(module.__doc__ or name)

@@ -111,7 +111,10 @@ class IbBroker:
 
     def executions(self, since: str | None = None) -> list[Execution]:
         fills = self.ib.reqExecutions()
-        out = [self._execution(f) for f in fills]
+        # reqExecutions returns fresh Fill objects; an execution the client saw before keeps its
+        # commission report on the Fill it already holds
+        known = {f.execution.execId: f for f in self.ib.fills()}
+        out = [self._execution(known.get(f.execution.execId, f)) for f in fills]
         if since is not None:
             ids = [e.exec_id for e in out]
             out = out[ids.index(since) + 1:] if since in ids else out
