@@ -34,8 +34,7 @@ import numpy as np
 from algotrade.config import BrokerConfig, Experiment, FixedSharesSizing, TargetPercentSizing
 from algotrade.costs import commission, slippage_fraction, slipped
 from algotrade.errors import BrokerError, DataError, TransientBrokerError
-from algotrade.host import FIELDS, Bars, StrategyHost, _schedule_hits
-from algotrade.indicators import compute_all
+from algotrade.host import FIELDS, Bars, StrategyHost
 from algotrade.journal import Intent, Journal, JournalEvent, order_ref
 from algotrade.reconcile import (
     BrokerOrder,
@@ -439,7 +438,6 @@ class LiveRunner:
         empty = {s: {f: np.empty(0, dtype=np.float64) for f in FIELDS} for s in self.symbols}
         self.host = StrategyHost(strategy, Bars((), empty), sizing, risk_checks, name=name)
         self.name = self.host.name
-        self._specs = strategy.indicators()
         self.port = _Port(self)
         self.connected = False
         self.halted: str | None = journal.halt(run_id)
@@ -579,23 +577,12 @@ class LiveRunner:
         missing = [s for s in self.symbols if s not in bars]
         if missing:
             raise DataError(f"bar {date} has no data for {', '.join(missing)}; every symbol needs a bar")
-        arrays = {}
-        for s in self.symbols:
-            f = _fields(bars[s])
-            arrays[s] = {name: np.append(host.bars.arrays[s][name], f[name]) for name in FIELDS}
-            for name in FIELDS:
-                host.lists[s][name].append(f[name])
-        host.bars = Bars((*host.bars.dates, date), arrays)
-        for s in self.symbols:  # causal indicators: recomputed over the history so far
-            host.ind[s] = {n: v.tolist() for n, v in compute_all(self._specs, arrays[s]).items()}
-        self._refresh_schedules()
+        host.append_bar(date, {s: _fields(bars[s]) for s in self.symbols}, self.next_session(date))
 
     def _refresh_schedules(self) -> None:
         dates = self.host.bars.dates
-        if not dates:
-            return
-        projected = (*dates, self.next_session(dates[-1]))
-        self.host.schedules[:] = [(s, _schedule_hits(projected, s.rule)) for s, _ in self.host.schedules]
+        if dates:
+            self.host.refresh_schedules(self.next_session(dates[-1]))
 
     def _account(self) -> tuple[float, float]:
         if self.connected:

@@ -62,7 +62,7 @@ def shares_for_value(value: float, price: float) -> int:
     return math.trunc(value / price)
 
 
-def _schedule_hits(dates: Sequence[dt.date], rule: str) -> set[int]:
+def schedule_hits(dates: Sequence[dt.date], rule: str) -> set[int]:
     hits: set[int] = set()
     for i, d in enumerate(dates):
         prev = dates[i - 1] if i else None
@@ -186,7 +186,7 @@ class Context:
                 f"unknown schedule rule {rule!r}; use daily, week_start, month_start or month_end",
                 strategy=self._host.name, date=self.date, symbol="-",
             )
-        self._host.schedules.append((Schedule(rule, callback), _schedule_hits(self._host.bars.dates, rule)))  # type: ignore[arg-type]
+        self._host.schedules.append((Schedule(rule, callback), schedule_hits(self._host.bars.dates, rule)))  # type: ignore[arg-type]
 
 
 class StrategyHost:
@@ -209,6 +209,7 @@ class StrategyHost:
         self.name = name or type(strategy).__name__
         self.log = logging.getLogger(f"algotrade.strategy.{self.name}")
         specs = strategy.indicators()
+        self.specs = specs
         self.ind: dict[str, dict[str, list[float]]] = {}
         self.lookback = max((s.lookback for s in specs.values()), default=0)
         for sym, arrays in bars.arrays.items():
@@ -276,6 +277,32 @@ class StrategyHost:
 
     def stop(self) -> None:
         self._call(self.strategy.on_stop, "-")
+
+    def append_bar(self, date: dt.date, fields: Mapping[str, Mapping[str, float]],
+                   next_session: dt.date | None = None) -> None:
+        """Live use: one more session arrived (``fields``: symbol -> open/high/low/close/volume).
+
+        Indicators are recomputed over the history so far (they are causal, so earlier values do
+        not change), and schedules are re-evaluated with ``next_session`` as the one to come, so
+        that rules such as month_end can be decided on the bar itself."""
+        arrays = {}
+        for s, old in self.bars.arrays.items():
+            f = fields[s]
+            arrays[s] = {name: np.append(old[name], f[name]) for name in FIELDS}
+            for name in FIELDS:
+                self.lists[s][name].append(f[name])
+        self.bars = Bars((*self.bars.dates, date), arrays)
+        for s in arrays:
+            self.ind[s] = {n: v.tolist() for n, v in compute_all(self.specs, arrays[s]).items()}
+        self.refresh_schedules(next_session)
+
+    def refresh_schedules(self, next_session: dt.date | None = None) -> None:
+        """Re-evaluate scheduled callbacks over the bars known so far (plus the next session)."""
+        dates = self.bars.dates
+        if not dates:
+            return
+        projected = (*dates, next_session) if next_session else dates
+        self.schedules[:] = [(sched, schedule_hits(projected, sched.rule)) for sched, _ in self.schedules]
 
     # --- used by Context -----------------------------------------------------------------------
     def new_order(self, symbol: str, quantity: int, limit: float | None, stop: float | None) -> Order | None:
