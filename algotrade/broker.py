@@ -379,6 +379,15 @@ def default_bar_due(date: dt.date) -> dt.datetime:
     return dt.datetime.combine(nxt, dt.time(6, 0), tzinfo=dt.UTC)
 
 
+def ib_restart_window(now: dt.datetime, start: dt.time = dt.time(23, 45), end: dt.time = dt.time(0, 45)) -> bool:
+    """True inside IB's daily server restart (by default 23:45-00:45 New York time), when TWS and
+    the Gateway disconnect and reconnect: no order is sent then."""
+    from zoneinfo import ZoneInfo
+
+    local = now.astimezone(ZoneInfo("America/New_York")).time() if now.tzinfo else now.time()
+    return local >= start or local < end if start > end else start <= local < end
+
+
 class _Port:
     """The BrokerPort the host sees: the account as of the bar's start, orders to the runner."""
 
@@ -423,6 +432,7 @@ class LiveRunner:
         bar_due: Callable[[dt.date], dt.datetime] = default_bar_due,
         next_session: Callable[[dt.date], dt.date] = next_weekday,
         checkpoint: Callable[[str], None] | None = None,
+        restart_window: Callable[[dt.datetime], bool] | None = None,
     ) -> None:
         if ":" in run_id:
             raise ValueError(f"run_id {run_id!r} must not contain ':' (it prefixes every orderRef)")
@@ -435,6 +445,10 @@ class LiveRunner:
         self.bar_due = bar_due
         self.next_session = next_session
         self.checkpoint = checkpoint or (lambda step: None)
+        #: when it says so for the clock's time, orders are held (journaled) and sent by the
+        #: reconcile of the first step outside the window (e.g. ib_restart_window)
+        self.restart_window = restart_window
+        self._held_for_window = False
         empty = {s: {f: np.empty(0, dtype=np.float64) for f in FIELDS} for s in self.symbols}
         self.host = StrategyHost(strategy, Bars((), empty), sizing, risk_checks, name=name)
         self.name = self.host.name
@@ -557,6 +571,9 @@ class LiveRunner:
             if not self.connected:  # the link dropped and may be back already: retry before deciding
                 self._go_live(k)
                 self._drain(k)
+            if self._held_for_window and self.connected and not self._in_restart_window():
+                self._held_for_window = False
+                self.reconcile(k)  # sends the orders held during the window, once
         self._apply_journal(k)
         if row is None:
             account = self._account()
@@ -633,12 +650,17 @@ class LiveRunner:
         if plan.mismatches:
             log.error("%s", plan.summary())
             self._halt("reconcile found mismatches: " + "; ".join(m.message for m in plan.mismatches))
+        elif not self.halted and plan.send and self._in_restart_window():
+            self._held_for_window = True  # sent by the first reconcile outside the window
         elif not self.halted:
             for ref in plan.send:
                 intent = j.intent(ref)
                 if intent is not None:
                     self._send(intent)
         return plan
+
+    def _in_restart_window(self) -> bool:
+        return bool(self.restart_window and self.restart_window(self.clock()))
 
     def _send(self, intent: Intent) -> None:
         request = OrderRequest(intent.order_ref, intent.symbol, intent.quantity, intent.type, intent.limit, intent.stop)
@@ -731,7 +753,10 @@ class LiveRunner:
         intent = self.journal.record_intent(self.run_id, self.name, order.id, order.symbol, order.quantity,
                                             order.type, order.limit, order.stop, order.created)
         self.checkpoint("intent")
-        if self.connected:
+        if self.connected and self._in_restart_window():
+            self._held_for_window = True
+            log.warning("%s: %s held: inside the broker's daily restart window", self.run_id, intent.order_ref)
+        elif self.connected:
             self._send(intent)
         else:
             log.warning("%s: %s held while disconnected", self.run_id, intent.order_ref)

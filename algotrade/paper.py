@@ -138,7 +138,7 @@ def paper_simulated(path: str | Path, overrides: tuple[str, ...] = (), out: str 
                     run_id: str | None = None) -> PaperResult:
     """A burn-in against the gateway simulator started on a free port, replayed at full speed."""
     from adapters.ib.broker import IbBroker
-    from algotrade.broker import LiveRunner
+    from algotrade.broker import LiveRunner, ib_restart_window
     from algotrade.gateway import GatewaySimulator, run_in_thread
 
     exp = load_experiment(path, overrides)
@@ -149,7 +149,9 @@ def paper_simulated(path: str | Path, overrides: tuple[str, ...] = (), out: str 
     journal = Journal(folder / "journal.sqlite")
     with run_in_thread(sim, port=0) as (host, port):
         broker = IbBroker(host, port, client_id=exp.ib.client_id, account=sim.account_id, timeout=exp.ib.timeout)
-        runner = LiveRunner.from_experiment(exp, broker, journal, run_id=run_id)
+        # the simulated clock (each session's close) drives the restart-window and stale-data checks
+        runner = LiveRunner.from_experiment(exp, broker, journal, run_id=run_id, clock=sim.now,
+                                            restart_window=ib_restart_window)
         try:
             paper = runner.run(simulated_stream(broker, sim, exp.data.symbols))
         finally:

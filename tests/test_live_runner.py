@@ -404,3 +404,35 @@ def test_the_kill_switch_cancels_open_orders_and_flattens(tmp_path: Path) -> Non
     assert runner.journal.positions("t1") == {}
     assert runner.host.by_id[4].status == "cancelled"
     assert broker.refs_placed() == ["t1:Tick:1", "t1:Tick:2", "t1:Tick:3", "t1:Tick:4", "t1:kill:1"]
+
+
+def test_no_order_is_sent_inside_the_daily_restart_window(tmp_path: Path) -> None:
+    """Orders made inside IB's daily restart window are journaled and held, then sent once by the
+    first step outside it."""
+    import datetime as dt
+
+    from algotrade.broker import ib_restart_window
+
+    ny = dt.timezone(dt.timedelta(hours=-5))
+    assert ib_restart_window(dt.datetime(2024, 1, 10, 23, 50, tzinfo=ny))
+    assert ib_restart_window(dt.datetime(2024, 1, 11, 0, 30, tzinfo=ny))
+    assert not ib_restart_window(dt.datetime(2024, 1, 10, 16, 5, tzinfo=ny))
+
+    broker = InMemoryBroker()
+    runner = _tick_runner(broker, tmp_path, (1, 2, 3))
+    dates = [d for d, _ in _stream()]
+    inside = {dates[2]}  # the bar on which the strategy's second order is made falls in the window
+    now = {"t": dt.datetime(2024, 1, 10, 16, 5, tzinfo=ny)}
+    runner.restart_window = lambda t: now["bar"] in inside  # type: ignore[index]
+    runner.clock = lambda: now["t"]
+
+    def stream():  # type: ignore[no-untyped-def]
+        for date, bars in broker.feed(_stream()):
+            now["bar"] = date  # type: ignore[assignment]
+            yield date, bars
+
+    host = runner.run(stream())
+    placed = {o.request.order_ref: o.placed_after for o in broker.orders}
+    assert list(placed) == ["t1:Tick:1", "t1:Tick:2", "t1:Tick:3"]  # each sent exactly once
+    assert placed["t1:Tick:2"] == dates[3]  # held on its bar (inside the window), sent on the next
+    assert host.positions == broker.positions()
