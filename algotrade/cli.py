@@ -293,6 +293,50 @@ def live(experiment: str, burnin_path: str | None, confirm_live: bool, out: str 
 
 @cli.command()
 @click.argument("experiment", type=click.Path(dir_okay=False))
+@click.option("--journal", "journal_path", type=click.Path(dir_okay=False),
+              help="The run's journal (default: OUT/<name>/paper/journal.sqlite).")
+@click.option("--out", type=click.Path(file_okay=False), help="Results folder (default: output.dir of the file).")
+@click.option("--reason", default="operator kill switch", show_default=True, help="Recorded in the journal.")
+@_set_option
+def kill(experiment: str, journal_path: str | None, out: str | None, reason: str, overrides: Sequence[str]) -> None:
+    """Kill switch: halt the run, cancel its open orders and flatten its positions at IB.
+
+    \b
+    Connects to the experiment's IB endpoint (ib.host/ib.port, or ALGOTRADE_IB_HOST/PORT) with
+    its own client id, journals everything, and leaves the run halted (a restarted run stays
+    halted until resumed). Example:
+      ALGOTRADE_IB_PORT=4002 algotrade kill experiments/paper_quickstart.yaml
+    """
+    import os
+    from pathlib import Path
+
+    from adapters.ib.broker import IbBroker
+    from algotrade.broker import LiveRunner
+    from algotrade.config import load_experiment
+    from algotrade.journal import Journal
+    from algotrade.paper import ib_endpoint
+
+    exp = load_experiment(experiment, tuple(overrides))
+    path = Path(journal_path) if journal_path else Path(out or exp.output.dir) / exp.name / "paper" / "journal.sqlite"
+    if not path.exists():
+        from algotrade.errors import ConfigError
+
+        raise ConfigError(f"--journal: no journal at {path}; give the run's journal.sqlite (or --out of the run)")
+    host, port = ib_endpoint(exp)
+    broker = IbBroker(host, port, client_id=exp.ib.client_id + 100, account=os.environ.get("ALGOTRADE_IB_ACCOUNT", ""),
+                      timeout=exp.ib.timeout)
+    runner = LiveRunner.from_experiment(exp, broker, Journal(path))
+    try:
+        refs = runner.kill_switch(reason)
+        broker.wait_acknowledged()
+    finally:
+        broker.disconnect()
+    click.echo(f"kill switch: run {runner.run_id} halted; open orders cancelled; "
+               + (f"flattening orders sent: {', '.join(refs)}" if refs else "no position to flatten"))
+
+
+@cli.command()
+@click.argument("experiment", type=click.Path(dir_okay=False))
 @click.option("--port", type=int, default=7497, show_default=True, help="TCP port on 127.0.0.1 (0: any free port).")
 @click.option("--speed", default="manual", show_default=True,
               help="Sessions replayed per second, 'max', or 'manual' (press Enter to replay one session).")

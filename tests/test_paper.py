@@ -93,3 +93,38 @@ def test_live_refuses_without_a_passed_burnin(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "no burn-in verdict" in proc.stderr and "Traceback" not in proc.stderr
     assert "U7654321" not in proc.stdout + proc.stderr  # the account id is never printed
+
+
+def test_kill_command_cancels_and_flattens_at_the_gateway(tmp_path: Path) -> None:
+    """`algotrade kill` as an operator runs it, against a gateway holding the run's position."""
+    import os
+
+    exp = load_experiment(PAPER, SHORT)
+    market = load_market(exp.data)
+    sim = GatewaySimulator(market, exp.broker, start=0)
+    journal_path = tmp_path / "journal.sqlite"
+    with run_in_thread(sim, port=0) as (host, port):
+        broker = IbBroker(host, port, client_id=31, account=sim.account_id)
+        runner = LiveRunner.from_experiment(exp, broker, Journal(journal_path))
+        stream = simulated_stream(broker, sim, exp.data.symbols)
+        for date, bars in stream:  # trade until the strategy holds a position
+            runner.step(date, bars)
+            if broker.positions():
+                break
+        broker.disconnect()
+        assert any(p.quantity for p in sim.account.positions.values()), "the run should hold a position"
+        proc = subprocess.run(
+            [sys.executable, "-m", "algotrade", "kill", str(PAPER), "--journal", str(journal_path),
+             *(f"--set={o}" for o in SHORT)],
+            capture_output=True, text=True, timeout=120,
+            env={**os.environ, "ALGOTRADE_IB_HOST": host, "ALGOTRADE_IB_PORT": str(port)},
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert "flattening orders sent" in proc.stdout
+        sim.advance()  # the next session fills the flattening order
+        held = {o.symbol: o for o in sim.account.orders.values() if o.status not in ("Filled", "Cancelled")}
+        assert not held, held
+    assert Journal(journal_path).halt(runner.run_id), "the run stays halted"
+    flat = [o for o in sim.account.orders.values() if o.order_ref.startswith(f"{runner.run_id}:kill:")]
+    assert len(flat) == 1 and flat[0].status == "Filled"
+    assert not any(p.quantity for p in sim.account.positions.values()), "flat after the kill switch"
