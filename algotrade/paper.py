@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 import os
 import time
 from collections.abc import Iterator, Mapping
@@ -186,6 +185,3 @@ def summary_text(result: PaperResult) -> str:
     lines.append(f"  report   {result.folder / 'burnin.html'}")
     return "\n".join(lines)
 
-
-def _dump(obj: Any) -> str:
-    return json.dumps(obj, indent=2, default=str)

@@ -66,8 +66,9 @@ class Progress:
 
 def execute(
     exp: Experiment, market: Market, engine_name: str, progress: bool = False
-) -> tuple[StrategyHost, dict[str, Any]]:
-    """Run the experiment's strategy on one engine; return the host holding every record."""
+) -> tuple[StrategyHost, Any]:
+    """Run the experiment's strategy on one engine; return the host holding every record and
+    the engine adapter (its versions() and, for some engines, an ``info`` dict for run.json)."""
     strategy_cls = resolve_strategy(exp.strategy.name)
     strategy = strategy_cls(strategy_cls.config_class.model_validate(exp.strategy.params))
     host = StrategyHost(
@@ -80,7 +81,7 @@ def execute(
     )
     engine = resolve_engine(engine_name)()
     engine.run(host, market, exp.broker)
-    return host, {**engine.versions(), **{f"engine.{k}": v for k, v in getattr(engine, "info", {}).items()}}
+    return host, engine
 
 
 def run_experiment(
@@ -109,10 +110,10 @@ def run_loaded(
     """Run an already validated experiment on already loaded data (shared by compare and sweeps)."""
     t0 = time.perf_counter() if t0 is None else t0
     t_data = time.perf_counter()
-    host, details = execute(exp, market, engine_name, progress)
+    host, engine = execute(exp, market, engine_name, progress)
     t_engine = time.perf_counter()
-    versions = {k: v for k, v in details.items() if not k.startswith("engine.")}
-    engine_info = {k.removeprefix("engine."): v for k, v in details.items() if k.startswith("engine.")}
+    versions = engine.versions()
+    engine_info = dict(getattr(engine, "info", {}))
     tbl = tables(host)
     bench = market.frames[exp.benchmark]["close"] if exp.benchmark else None
     stats = metrics(tbl, exp.broker.cash, bench)

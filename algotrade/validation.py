@@ -14,7 +14,6 @@ Problems are either fatal (the data is wrong: fix it) or repairable by the named
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -154,6 +153,3 @@ def repair(frame: pd.DataFrame, sessions: pd.DatetimeIndex) -> tuple[pd.DataFram
     frame.index.name = "date"
     return frame, counts
 
-
-def first_last(frame: pd.DataFrame) -> tuple[dt.date, dt.date]:
-    return frame.index[0].date(), frame.index[-1].date()

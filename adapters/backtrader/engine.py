@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import backtrader as bt
@@ -175,6 +174,3 @@ class BacktraderEngine:
         cerebro.addstrategy(_Bridge, host=host, fill=broker.fill)
         cerebro.run(runonce=True, preload=True)
 
-
-def to_date(num: float) -> dt.date:
-    return bt.num2date(num).date()  # type: ignore[no-any-return]
