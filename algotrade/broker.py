@@ -450,7 +450,10 @@ class LiveRunner:
         self.restart_window = restart_window
         self._held_for_window = False
         empty = {s: {f: np.empty(0, dtype=np.float64) for f in FIELDS} for s in self.symbols}
-        self.host = StrategyHost(strategy, Bars((), empty), sizing, risk_checks, name=name)
+        warm = journal.state(run_id, "live_from")
+        #: bars before this index are history that only warms the strategy's indicators up
+        self.live_from = int(warm) if warm is not None else 0
+        self.host = StrategyHost(strategy, Bars((), empty), sizing, risk_checks, name=name, live_from=self.live_from)
         self.name = self.host.name
         self.port = _Port(self)
         self.connected = False
@@ -502,6 +505,17 @@ class LiveRunner:
             self.step(date, bars)
         self.host.stop()
         return self.host
+
+    def warm_up(self, sessions: int) -> int:
+        """Declare the first ``sessions`` bars of a new run history (indicators only: no strategy
+        call, no order). A run that already has a journal keeps what it declared first; returns
+        the number in force."""
+        if self.journal.state(self.run_id, "live_from") is None and not self.journal.bars(self.run_id):
+            self.journal.set_state(self.run_id, "live_from", str(sessions))
+            self.live_from = sessions
+        self.host.live_from = self.live_from
+        self.host.evaluation_start = self.live_from or None
+        return self.live_from
 
     def check_stale(self, now: dt.datetime | None = None) -> bool:
         """Halt trading if the next bar is overdue; True when halted for it."""
@@ -565,6 +579,12 @@ class LiveRunner:
             host.start(self.port)
             self._started = True
             self._refresh_schedules()
+        if k < self.live_from:  # history: indicators warm up; nothing is traded
+            if row is None:
+                self.journal.record_bar_start(self.run_id, k, date, 0.0, 0.0)
+                self.journal.record_bar_done(self.run_id, k)
+            host.on_bar(k)
+            return
         if not self._replaying:
             self._go_live(k)
             self._drain(k)

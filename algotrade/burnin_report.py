@@ -14,8 +14,9 @@ from algotrade.report import CSS, _png, plt
 
 
 def _equity_plot(paper: StrategyHost, shadow: StrategyHost) -> str:
-    p = pd.Series([v for _, _, v in paper.equity], index=pd.to_datetime([d for d, _, _ in paper.equity]))
-    s = pd.Series([v for _, _, v in shadow.equity], index=pd.to_datetime([d for d, _, _ in shadow.equity]))
+    pe, se = paper.equity[paper.live_from:], shadow.equity[shadow.live_from:]  # from the first traded session
+    p = pd.Series([v for _, _, v in pe], index=pd.to_datetime([d for d, _, _ in pe]))
+    s = pd.Series([v for _, _, v in se], index=pd.to_datetime([d for d, _, _ in se]))
     s = s.reindex(p.index)
     fig, (ax, ax2) = plt.subplots(2, 1, figsize=(11, 5), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
     ax.plot(p.index, p.to_numpy(), lw=1.3, label="paper (through IB)")

@@ -235,25 +235,32 @@ def strategies() -> None:
 @click.argument("experiment", type=click.Path(dir_okay=False))
 @click.option("--simulate", is_flag=True,
               help="Run offline against the gateway simulator, started on a free port and replayed at full speed.")
+@click.option("--sessions", type=click.IntRange(min=1),
+              help="Stop after this many traded sessions in total (default: run until Ctrl-C or stale data).")
 @click.option("--out", type=click.Path(file_okay=False), help="Results folder (default: output.dir of the file).")
 @_set_option
-def paper(experiment: str, simulate: bool, out: str | None, overrides: Sequence[str]) -> None:
+def paper(experiment: str, simulate: bool, sessions: int | None, out: str | None, overrides: Sequence[str]) -> None:
     """A paper burn-in through Interactive Brokers, with a go/no-go verdict.
 
     \b
+    Without --simulate it connects to the paper TWS / IB Gateway at ib.host:ib.port (or
+    ALGOTRADE_IB_HOST / ALGOTRADE_IB_PORT; the account id only from ALGOTRADE_IB_ACCOUNT), warms the
+    strategy up on IB's daily history and trades each session as its bar becomes final on the
+    exchange calendar. Run the same command again after a crash: it resumes from its journal.
     Writes OUT/<name>/paper/: journal.sqlite (every intent and broker event), burnin.json (the
     verdict against the experiment's burnin: gates, tied to its config id) and burnin.html (paper
-    vs its shadow backtest on the same bars, fill-by-fill slippage, tracking difference). Example:
+    vs its shadow backtest on the same bars, fill-by-fill slippage, tracking difference).
+    Examples:
       algotrade paper experiments/paper_quickstart.yaml --simulate
+      ALGOTRADE_IB_PORT=4002 algotrade paper experiments/paper_quickstart.yaml --sessions 250
     """
-    from algotrade.paper import paper_simulated, summary_text
+    from algotrade.paper import paper_gateway, paper_simulated, summary_text
 
-    if not simulate:
-        raise click.UsageError(
-            "a burn-in against a real paper TWS / IB Gateway is not available in this version yet; "
-            "run with --simulate (offline, against the gateway simulator)"
-        )
-    result = paper_simulated(experiment, tuple(overrides), out)
+    if simulate:
+        result = paper_simulated(experiment, tuple(overrides), out)
+    else:
+        result = paper_gateway(experiment, tuple(overrides), out, sessions=sessions,
+                               echo=lambda line: click.echo(line, err=True))
     click.echo(summary_text(result))
 
 
@@ -262,22 +269,26 @@ def paper(experiment: str, simulate: bool, out: str | None, overrides: Sequence[
 @click.option("--burnin", "burnin_path", type=click.Path(dir_okay=False),
               help="The burn-in verdict (default: OUT/<name>/paper/burnin.json).")
 @click.option("--confirm-live", is_flag=True, help="The explicit confirmation that real money will trade.")
+@click.option("--sessions", type=click.IntRange(min=1), help="Stop after this many traded sessions in total.")
 @click.option("--out", type=click.Path(file_okay=False), help="Results folder (default: output.dir of the file).")
 @_set_option
-def live(experiment: str, burnin_path: str | None, confirm_live: bool, out: str | None, overrides: Sequence[str]) -> None:
+def live(experiment: str, burnin_path: str | None, confirm_live: bool, sessions: int | None, out: str | None,
+         overrides: Sequence[str]) -> None:
     """Trade real money — refused unless every guard passes.
 
     \b
     Needs: a passed burn-in (`algotrade paper`) for exactly this strategy, parameters and data
     source (same config id); a live port (7496 TWS or 4001 IB Gateway, from ib.port or
     ALGOTRADE_IB_PORT); a live account id in ALGOTRADE_IB_ACCOUNT (never in the file); and
-    --confirm-live. It shows what would trade before anything starts.
+    --confirm-live. It shows what would trade before anything starts, then runs exactly as
+    `algotrade paper` does (journal, reconcile, kill switch) into OUT/<name>/live/. Example:
+      ALGOTRADE_IB_PORT=4001 ALGOTRADE_IB_ACCOUNT=U1234567 algotrade live experiments/paper_quickstart.yaml --confirm-live
     """
     from pathlib import Path
 
     from algotrade.config import load_experiment
     from algotrade.live_guard import check_live_allowed
-    from algotrade.paper import ib_endpoint
+    from algotrade.paper import ib_endpoint, paper_gateway, summary_text
 
     exp = load_experiment(experiment, tuple(overrides))
     host, port = ib_endpoint(exp)
@@ -285,10 +296,9 @@ def live(experiment: str, burnin_path: str | None, confirm_live: bool, out: str 
     click.echo(f"live: {exp.strategy.name} {exp.strategy.params} on {', '.join(exp.data.symbols)}, sizing "
                f"{exp.sizing.model_dump()}, risk {exp.risk.model_dump(exclude_defaults=True)}, via {host}:{port}")
     check_live_allowed(exp, path, port, confirm_flag=confirm_live)
-    raise click.UsageError(
-        "every live guard passed, but live order routing to a real account is not enabled in this "
-        "version of algotrade; nothing was sent"
-    )
+    result = paper_gateway(experiment, tuple(overrides), out, sessions=sessions, mode="live",
+                           echo=lambda line: click.echo(line, err=True))
+    click.echo(summary_text(result))
 
 
 @cli.command()

@@ -227,6 +227,18 @@ class IbConfig(Model):
     )
     client_id: int = Field(17, ge=0, description="The API client id of this run.")
     timeout: float = Field(10.0, gt=0, description="Seconds to wait for a connection or a request.")
+    history: str = Field(
+        "2 Y", pattern=r"^\d+ [DWMY]$",
+        description="Daily history requested on start to warm indicators up (an IB duration: '250 D', '2 Y').",
+    )
+    bar_settle_minutes: float = Field(
+        10.0, ge=0, le=720, description="Minutes after the session close at which the day's bar is taken as final.",
+    )
+    stale_after_minutes: float = Field(
+        120.0, gt=0, description="Minutes past a bar's due time before the data is called stale and trading halts.",
+    )
+    reconnect_initial_s: float = Field(1.0, gt=0, description="First reconnect delay; doubled after each failure.")
+    reconnect_max_s: float = Field(60.0, gt=0, description="Longest reconnect delay.")
 
 
 class StrategyRef(Model):

@@ -200,8 +200,12 @@ class StrategyHost:
         risk_checks: tuple[RiskCheck, ...] = (),
         progress: Callable[[int, int], None] | None = None,
         name: str = "",
+        live_from: int = 0,
     ) -> None:
         self.strategy = strategy
+        #: bars before this index only warm indicators up: the strategy is not called on them (a
+        #: live run's history, and the shadow backtest that must start where the live run did)
+        self.live_from = live_from
         self.bars = bars
         self.sizing = sizing
         self.risk_checks = risk_checks
@@ -223,7 +227,7 @@ class StrategyHost:
         self.fills: list[Fill] = []
         self.equity: list[tuple[dt.date, float, float]] = []  # date, cash, value
         self.schedules: list[tuple[Schedule, set[int]]] = []
-        self.evaluation_start: int | None = None
+        self.evaluation_start: int | None = live_from or None
         self._intents: list[Order] = []
         self._peak = 0.0
         self._prev_value = 0.0
@@ -241,6 +245,8 @@ class StrategyHost:
         port = self.port
         cash, value = port.cash(), port.value()
         self.equity.append((self.bars.dates[i], cash, value))
+        if i < self.live_from:
+            return
         if value > self._peak:
             self._peak = value
         for sched, hits in self.schedules:

@@ -298,6 +298,13 @@ class Journal:
             )
 
     # --- queries -------------------------------------------------------------------------------
+    def set_state(self, run_id: str, key: str, value: str) -> None:
+        self._db.execute("INSERT OR REPLACE INTO state (run_id, key, value) VALUES (?, ?, ?)", (run_id, key, value))
+
+    def state(self, run_id: str, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM state WHERE run_id = ? AND key = ?", (run_id, key)).fetchone()
+        return None if row is None else str(row[0])
+
     def intent(self, order_ref: str) -> Intent | None:
         found = self._intents("WHERE i.order_ref = ?", (order_ref,))
         return found[0] if found else None

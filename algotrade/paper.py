@@ -12,22 +12,25 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import logging
 import os
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from algotrade.config import Experiment, load_experiment
 from algotrade.data import Market, load_market
-from algotrade.errors import BrokerError, TransientBrokerError
+from algotrade.errors import BrokerError, ConfigError, TransientBrokerError
 from algotrade.host import StrategyHost
 from algotrade.journal import Journal
 from algotrade.live_guard import slippage_bps, tracking_error, verdict, write_verdict
 from algotrade.run import execute
+from algotrade.sessions import Backoff, SessionSchedule
 
 BAR_WAIT_S = 30.0
+log = logging.getLogger("algotrade.paper")
 
 
 @dataclass(frozen=True)
@@ -102,11 +105,11 @@ def burnin_report(exp: Experiment, paper: StrategyHost, shadow: StrategyHost, *,
     paper_fills, shadow_fills = _fills(paper), _fills(shadow)
     matched = [(p, s) for p, s in zip(paper_fills, shadow_fills, strict=False) if p[:3] == s[:3]]
     per_fill = [(p[2], p[3], s[3]) for p, s in matched]
-    paper_eq = [v for _, _, v in paper.equity]
-    shadow_eq = [v for _, _, v in shadow.equity][: len(paper_eq)]
+    paper_eq = [v for _, _, v in paper.equity[paper.live_from:]]  # warm-up history is not judged
+    shadow_eq = [v for _, _, v in shadow.equity[shadow.live_from:]][: len(paper_eq)]
     te = tracking_error(paper_eq, shadow_eq)
     slip = slippage_bps(per_fill) if per_fill else 0.0
-    result = verdict(exp, exp.burnin, sessions=len(paper.equity), trades=len(paper_fills), tracking_error=te,
+    result = verdict(exp, exp.burnin, sessions=len(paper_eq), trades=len(paper_fills), tracking_error=te,
                      slippage_bps=slip, unreconciled=unreconciled)
     statuses: dict[str, int] = {}
     for o in paper.orders:
@@ -166,6 +169,217 @@ def paper_simulated(path: str | Path, overrides: tuple[str, ...] = (), out: str 
     return PaperResult(folder, result, paper, shadow)
 
 
+# ------------------------------------------------------------------------------------------------
+# against a real endpoint: a paper (or, after the guards, live) TWS / IB Gateway
+
+
+class GatewayClock:
+    """The gateway's time, UTC: asked with ``reqCurrentTime`` when a new bar appears (or every
+    ``refresh_s``) and carried forward with the monotonic clock in between and while disconnected.
+
+    Against TWS this is the wall clock; against the simulator it is the replay's time, so the same
+    code decides when a bar is final, due or stale in both."""
+
+    def __init__(self, broker: Any, refresh_s: float = 5.0) -> None:
+        self.broker, self.refresh_s = broker, refresh_s
+        self._at: dt.datetime | None = None
+        self._mono = 0.0
+
+    def sync(self) -> None:
+        with contextlib.suppress(TransientBrokerError, ConnectionError):
+            self._at, self._mono = self.broker.server_time(), time.monotonic()
+
+    def __call__(self) -> dt.datetime:
+        if self._at is None or time.monotonic() - self._mono > self.refresh_s:
+            self.sync()
+        if self._at is None:
+            return dt.datetime.now(dt.UTC)
+        return self._at + dt.timedelta(seconds=time.monotonic() - self._mono)
+
+
+def subscribe(broker: Any, symbols: tuple[str, ...], history: str, backoff: Backoff) -> dict[str, Any]:
+    """Connect (retrying with exponential backoff while the gateway is unreachable) and subscribe
+    to every symbol's daily bars, kept up to date; returns the live bar lists."""
+    while True:
+        try:
+            broker.connect()
+            lists = {s: broker.daily_bars(s, keep_up_to_date=True, duration=history) for s in symbols}
+        except (TransientBrokerError, ConnectionError, TimeoutError) as exc:
+            delay = backoff.next_delay()
+            log.warning("IB not reachable (%s); reconnecting in %.1f s", exc, delay)
+            with contextlib.suppress(Exception):
+                broker.disconnect()
+            time.sleep(delay)
+            continue
+        backoff.reset()
+        return lists
+
+
+def final_sessions(lists: Mapping[str, Any], after: dt.date | None, final: dt.date,
+                   first: dt.date | None = None) -> list[tuple[dt.date, dict[str, dict[str, float]]]]:
+    """The sessions after ``after`` (and from ``first``) up to ``final`` for which every symbol has
+    its bar, oldest first."""
+    by_symbol: dict[str, dict[dt.date, Any]] = {}
+    for s, lst in lists.items():
+        got: dict[dt.date, Any] = {}
+        for bar in reversed(lst):
+            d = _bar_date(bar)
+            if after is not None and d <= after:
+                break
+            if d <= final and (first is None or d >= first):
+                got[d] = bar
+        by_symbol[s] = got
+    common = sorted(set.intersection(*(set(g) for g in by_symbol.values()))) if by_symbol else []
+    return [(d, {s: _bar_dict(by_symbol[s][d]) for s in lists}) for d in common]
+
+
+def gateway_stream(broker: Any, symbols: tuple[str, ...], schedule: SessionSchedule, clock: GatewayClock,
+                   lists: dict[str, Any], *, history: str, backoff: Backoff, first: dt.date | None = None,
+                   stop: Callable[[], bool] = lambda: False, stale: Callable[[], bool] = lambda: False,
+                   on_session: Callable[[dt.date], None] = lambda d: None,
+                   poll_s: float = 0.05) -> Iterator[tuple[dt.date, Mapping[str, Any]]]:
+    """Daily bars from a TWS / IB Gateway session, each once it is final on the exchange's calendar
+    (its close plus the settle time, by the gateway's clock): first the history (warm-up, or on a
+    restart what the journal already processed and what was missed), then each session as it
+    closes. A dropped connection or a gateway restart is retried with exponential backoff and the
+    bars resubscribed (the new history brings any session missed meanwhile). Ends when ``stop``
+    says so, or when ``stale`` does (no bar although one was due: the runner halts)."""
+    last: dt.date | None = None
+    tails = {s: _bar_date(lst[-1]) if lst else None for s, lst in lists.items()}
+    while True:
+        if not broker.is_connected():
+            lists = subscribe(broker, symbols, history, backoff)
+            clock.sync()
+        ready = final_sessions(lists, last, schedule.last_final(clock()), first)
+        for date, bars in ready:
+            if stop():
+                return
+            yield date, bars
+            last = date
+            with contextlib.suppress(ConnectionError, TransientBrokerError):
+                broker.wait_acknowledged()  # the gateway has this session's orders before we go on
+            on_session(date)
+        if ready:
+            continue
+        if stop() or stale():
+            return
+        with contextlib.suppress(ConnectionError):  # a drop is handled on the next turn
+            broker.ib.sleep(poll_s)
+        now_tails = {s: _bar_date(lst[-1]) if lst else None for s, lst in lists.items()}
+        if now_tails != tails:  # a new session's bar appeared: is the one before it final now?
+            tails = now_tails
+            clock.sync()
+
+
+def _market_of(host: StrategyHost, calendar: str) -> Market:
+    import pandas as pd
+
+    index = pd.DatetimeIndex([pd.Timestamp(d) for d in host.bars.dates])
+    frames = {s: pd.DataFrame({f: a[f] for f in a}, index=index) for s, a in host.bars.arrays.items()}
+    return Market(frames, calendar)
+
+
+def paper_gateway(path: str | Path, overrides: tuple[str, ...] = (), out: str | Path | None = None, *,
+                  sessions: int | None = None, mode: str = "paper", environ: Mapping[str, str] | None = None,
+                  echo: Callable[[str], None] = lambda line: None) -> PaperResult:
+    """A burn-in (``mode="paper"``) or a live run (``"live"``, only after the guards) through the
+    TWS / IB Gateway at the experiment's ``ib:`` endpoint (or ALGOTRADE_IB_HOST / _PORT, account in
+    ALGOTRADE_IB_ACCOUNT).
+
+    On a new run the daily history (``ib.history``) only warms the strategy up; it trades from the
+    first session that closes after the start. Every step is journaled in
+    ``OUT/<name>/<mode>/journal.sqlite``: run the same command again after a crash or a kill and it
+    resumes, reconciling with IB, without duplicating or losing an order. Ends after ``sessions``
+    live sessions (in total, across restarts), on Ctrl-C, or when the data goes stale; then writes
+    the verdict against a shadow backtest on exactly the bars received."""
+    from adapters.ib.broker import IbBroker
+    from algotrade.broker import LiveRunner, ib_restart_window
+    from algotrade.live_guard import LIVE_PORTS
+
+    env = os.environ if environ is None else environ
+    exp = load_experiment(path, overrides)
+    host_name, port = ib_endpoint(exp, env)
+    if mode == "paper" and port in LIVE_PORTS:
+        raise ConfigError(f"ib.port: {port} is the {LIVE_PORTS[port]} port and a paper burn-in never trades a live "
+                          "account; use 7497 (TWS paper) or 4002 (IB Gateway paper), or ALGOTRADE_IB_PORT")
+    folder = Path(out or exp.output.dir) / exp.name / mode
+    folder.mkdir(parents=True, exist_ok=True)
+    schedule = SessionSchedule(exp.data.calendar, dt.timedelta(minutes=exp.ib.bar_settle_minutes),
+                               dt.timedelta(minutes=exp.ib.stale_after_minutes))
+    backoff = Backoff(exp.ib.reconnect_initial_s, exp.ib.reconnect_max_s)
+    broker = IbBroker(host_name, port, client_id=exp.ib.client_id, account=env.get("ALGOTRADE_IB_ACCOUNT", ""),
+                      timeout=exp.ib.timeout)
+    clock = GatewayClock(broker)
+    journal = Journal(folder / "journal.sqlite")
+    runner = LiveRunner.from_experiment(exp, broker, journal, clock=clock, bar_due=schedule.bar_due,
+                                        next_session=schedule.next_session, restart_window=ib_restart_window)
+    done = journal.bars(runner.run_id)
+    first = dt.date.fromisoformat(done[0].date) if done else None
+    try:
+        lists = subscribe(broker, exp.data.symbols, exp.ib.history, backoff)
+        if mode == "paper" and not broker.account_id.startswith("D"):
+            raise BrokerError(f"the IB session at {host_name}:{port} manages account {mask_account(broker.account_id)}, "
+                              "not a paper account (DU...): a burn-in trades paper only; connect to a paper login")
+        clock.sync()
+        history = final_sessions(lists, None, schedule.last_final(clock()), first)
+        live_from = runner.warm_up(len(history))
+        echo(f"{mode}: {exp.name} via {host_name}:{port}, account {mask_account(broker.account_id)}; "
+             f"{live_from} sessions of history warm up the strategy"
+             + (f" (resuming: {len(done)} sessions in the journal)" if done else "")
+             + (f"; trading from the session after {history[live_from - 1][0]}" if live_from else ""))
+
+        def live_sessions() -> int:
+            return max(0, len(runner.host.bars) - runner.live_from)
+
+        def report(date: dt.date) -> None:
+            if len(runner.host.bars) > runner.live_from:
+                eq = runner.host.equity[-1][2] if runner.host.equity else 0.0
+                echo(f"{mode}: {date} done: session {live_sessions()}, orders {len(runner.host.orders)}, "
+                     f"fills {len(runner.host.fills)}, equity {eq:,.2f}")
+
+        stream = gateway_stream(
+            broker, exp.data.symbols, schedule, clock, lists, history=exp.ib.history, backoff=backoff, first=first,
+            stop=lambda: (sessions is not None and live_sessions() >= sessions) or runner.halted is not None,
+            stale=runner.check_stale, on_session=report,
+        )
+        try:
+            paper = runner.run(stream)
+        except KeyboardInterrupt:
+            echo(f"{mode}: interrupted; the journal keeps every step: run the same command to resume")
+            paper = runner.host
+    finally:
+        broker.disconnect()
+    shadow, _ = execute(exp, _market_of(paper, exp.data.calendar), "backtrader", live_from=runner.live_from)
+    unreconciled = sum(len(p.mismatches) for p in runner.plans)
+    lost = broker.disconnects - 1 if broker.disconnects else 0
+    result = burnin_report(exp, paper, shadow, disconnects=lost, missed_bars=missed_sessions(paper, schedule),
+                           unreconciled=unreconciled, mode=mode)
+    result["halted"] = runner.halted
+    write_verdict(folder / "burnin.json", result)
+    from algotrade.burnin_report import write_burnin_html
+
+    write_burnin_html(folder / "burnin.html", exp, result, paper, shadow)
+    return PaperResult(folder, result, paper, shadow)
+
+
+def missed_sessions(host: StrategyHost, schedule: SessionSchedule) -> int:
+    """Exchange sessions between the first and the last live bar that never arrived."""
+    dates = host.bars.dates[host.live_from:]
+    if len(dates) < 2:
+        return 0
+    missed, day = 0, dates[0]
+    got = set(dates)
+    while day < dates[-1]:
+        day = schedule.next_session(day)
+        missed += day not in got
+    return missed
+
+
+def mask_account(account: str) -> str:
+    """An account id as it may be printed: its kind (DU paper, U live) and nothing that identifies it."""
+    return account[:2] + "***"
+
+
 def ib_endpoint(exp: Experiment, environ: Mapping[str, str] | None = None) -> tuple[str, int]:
     env = os.environ if environ is None else environ
     return env.get("ALGOTRADE_IB_HOST", exp.ib.host), int(env.get("ALGOTRADE_IB_PORT", exp.ib.port))
@@ -175,7 +389,7 @@ def summary_text(result: PaperResult) -> str:
     b = result.burnin
     lines = [
         f"paper burn-in of {b['experiment']} ({b['mode']}): verdict {b['verdict'].upper()} (config id {b['config_id']})",
-        f"  sessions {len(result.paper.equity)}   paper fills {b['paper_fills']}   backtest fills {b['backtest_fills']}   "
+        f"  sessions {len(result.paper.equity) - result.paper.live_from}   paper fills {b['paper_fills']}   backtest fills {b['backtest_fills']}   "
         f"identical: {'yes' if b['fills_equal_backtest'] else 'no, first difference at fill ' + str(b['first_difference'])}",
         f"  final equity paper {b['final_equity']['paper']:,.2f}   backtest {b['final_equity']['backtest']:,.2f}",
         f"  rejects {b['rejects']}   cancels {b['cancels']}   disconnects {b['disconnects']}   missed bars {b['missed_bars']}",

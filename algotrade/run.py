@@ -65,10 +65,11 @@ class Progress:
 
 
 def execute(
-    exp: Experiment, market: Market, engine_name: str, progress: bool = False
+    exp: Experiment, market: Market, engine_name: str, progress: bool = False, live_from: int = 0
 ) -> tuple[StrategyHost, Any]:
     """Run the experiment's strategy on one engine; return the host holding every record and
-    the engine adapter (its versions() and, for some engines, an ``info`` dict for run.json)."""
+    the engine adapter (its versions() and, for some engines, an ``info`` dict for run.json).
+    ``live_from``: the strategy acts from this bar on; the bars before only warm it up."""
     strategy_cls = resolve_strategy(exp.strategy.name)
     strategy = strategy_cls(strategy_cls.config_class.model_validate(exp.strategy.params))
     host = StrategyHost(
@@ -78,6 +79,7 @@ def execute(
         checks_from_config(exp.risk),
         progress=Progress(f"{exp.name} on {engine_name}", progress),
         name=exp.strategy.name,
+        live_from=live_from,
     )
     engine = resolve_engine(engine_name)()
     engine.run(host, market, exp.broker)

@@ -142,6 +142,15 @@ class IbBroker:
                 raise TransientBrokerError(f"IB did not acknowledge the orders sent within {timeout:.0f} s")
             self.ib.sleep(0.001)
 
+    def server_time(self) -> dt.datetime:
+        """The gateway's clock (``reqCurrentTime``), UTC: TWS's time, or the simulator's replay time."""
+        self._need_connection()
+        try:
+            now = self.ib.reqCurrentTime()
+        except (ConnectionError, TimeoutError) as exc:
+            raise TransientBrokerError(f"IB did not answer reqCurrentTime: {exc}") from None
+        return now.astimezone(dt.UTC) if now.tzinfo else now.replace(tzinfo=dt.UTC)  # type: ignore[no-any-return]
+
     # --- data ------------------------------------------------------------------------------------
     def contract(self, symbol: str) -> Any:
         if symbol not in self._contracts:

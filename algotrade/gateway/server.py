@@ -60,6 +60,7 @@ T = TypeVar("T")
 NEW_YORK = ZoneInfo("America/New_York")
 OPEN_TIME = dt.time(9, 30)
 CLOSE_TIME = dt.time(16, 0)
+FINAL_TIME = dt.time(16, 15)  # the simulated clock stands here once a session is replayed: its bar is final
 
 CONNECTIVITY_MESSAGES = {
     1100: "Connectivity between IB and Trader Workstation has been lost.",
@@ -228,8 +229,9 @@ class GatewaySimulator:
         return len(self.dates) - 1 - self.position
 
     def now(self) -> dt.datetime:
-        """Simulated time: the close of the current session, New York time."""
-        return dt.datetime.combine(self.current_date, CLOSE_TIME, NEW_YORK)
+        """Simulated time: a quarter of an hour after the close of the current session (its daily
+        bar is final), New York time. ``reqCurrentTime`` answers with it."""
+        return dt.datetime.combine(self.current_date, FINAL_TIME, NEW_YORK)
 
     def bar(self, symbol: str, index: int | None = None) -> BarRow | None:
         rows = self._rows[symbol]

@@ -1,0 +1,195 @@
+"""`algotrade paper` and `algotrade live` against a gateway they did not start, as against a real TWS.
+
+`algotrade gateway` runs in its own process (as IB Gateway would) in manual mode; the test replays
+one session at a time and waits for the paper run to report that session done, so both sides stay
+in lockstep without sleeping. The paper run finds out when a bar is final from the gateway's own
+clock (reqCurrentTime) and the exchange calendar, exactly as it does against TWS.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from algotrade.sessions import Backoff, SessionSchedule
+
+ROOT = Path(__file__).resolve().parents[1]
+EXPERIMENT = ROOT / "experiments" / "paper_quickstart.yaml"
+START = "2011-06-01"
+
+
+class Gateway:
+    def __init__(self, proc: subprocess.Popen[str], port: int) -> None:
+        self.proc, self.port = proc, port
+
+    def advance(self) -> str:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write("\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        match = re.search(r"replayed (\d{4}-\d\d-\d\d)", line)
+        assert match, line
+        return match.group(1)
+
+
+@contextmanager
+def gateway(tmp_path: Path, *extra: str) -> Iterator[Gateway]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "algotrade", "gateway", str(EXPERIMENT), "--port", "0", "--speed", "manual",
+         "--start", START, *extra],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=tmp_path,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        match = re.search(r"on 127\.0\.0\.1:(\d+)", line)
+        assert match, line
+        yield Gateway(proc, int(match.group(1)))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def start_run(tmp_path: Path, port: int, *args: str, command: str = "paper",
+              env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "algotrade", command, str(EXPERIMENT), "--out", str(tmp_path / "out"), *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+        env={**os.environ, "ALGOTRADE_IB_PORT": str(port), **(env or {})},
+    )
+
+
+def wait_line(proc: subprocess.Popen[str], pattern: str) -> str:
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if re.search(pattern, line):
+            return line
+    raise AssertionError(f"the run ended (rc {proc.wait()}) before printing {pattern!r}")
+
+
+def lockstep(gw: Gateway, proc: subprocess.Popen[str], sessions: int, mode: str = "paper") -> list[str]:
+    """Replay ``sessions`` sessions, each only after the run has finished the one before."""
+    days = []
+    for _ in range(sessions):
+        day = gw.advance()
+        wait_line(proc, rf"^{mode}: {day} done")
+        days.append(day)
+    return days
+
+
+def burnin(tmp_path: Path, mode: str = "paper") -> dict[str, object]:
+    return json.loads((tmp_path / "out" / "paper_quickstart" / mode / "burnin.json").read_text())  # type: ignore[no-any-return]
+
+
+def test_paper_burnin_against_a_running_gateway_trades_like_the_backtest(tmp_path: Path) -> None:
+    with gateway(tmp_path) as gw:
+        proc = start_run(tmp_path, gw.port, "--sessions", "60")
+        line = wait_line(proc, r"^paper: .*warm up")
+        assert "DU***" in line and f"trading from the session after {START}" in line
+        days = lockstep(gw, proc, 60)
+        out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    b = burnin(tmp_path)
+    assert b["mode"] == "paper" and b["measured"]["sessions"] == 60  # type: ignore[index]
+    assert b["fills_equal_backtest"] is True, b
+    assert b["paper_fills"] == b["backtest_fills"] and int(b["paper_fills"]) >= 2  # type: ignore[call-overload]
+    assert b["missed_bars"] == 0 and b["disconnects"] == 0
+    assert days[0] > START and "verdict" in out
+
+
+def test_killed_paper_run_resumes_without_duplicating_or_losing_an_order(tmp_path: Path) -> None:
+    """Kill -9 while the run handles the session that sends an order (2011-07-05: the crossover
+    that buys at the next open), restart the same command: the journal carries it on, wherever the
+    kill landed (before the intent, between journal and send, after the send); the fills still
+    equal the backtest's (nothing sent twice, nothing lost) and each orderRef reached IB once."""
+    from algotrade.journal import Journal
+
+    with gateway(tmp_path) as gw:
+        proc = start_run(tmp_path, gw.port, "--sessions", "60")
+        wait_line(proc, r"warm up")
+        lockstep(gw, proc, 22)
+        assert gw.advance() == "2011-07-05"
+        proc.send_signal(signal.SIGKILL)  # at once: the run is somewhere inside that session
+        proc.wait(timeout=30)
+        proc = start_run(tmp_path, gw.port, "--sessions", "60")
+        wait_line(proc, r"resuming")
+        wait_line(proc, r"^paper: 2011-07-05 done")  # caught up (a session it had done is replayed)
+        lockstep(gw, proc, 37)
+        out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    b = burnin(tmp_path)
+    assert b["fills_equal_backtest"] is True, json.dumps(b)
+    with Journal(tmp_path / "out" / "paper_quickstart" / "paper" / "journal.sqlite") as j:
+        refs = [i.order_ref for i in j.intents()]
+        assert len(refs) == len(set(refs))
+        assert all(j.broker_id(r) for r in refs[:-1])  # every intent but perhaps the last reached IB
+
+
+def test_paper_refuses_a_live_port(tmp_path: Path) -> None:
+    proc = start_run(tmp_path, 4001)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2
+    assert "ib.port: 4001 is the IB Gateway live port" in err and "Traceback" not in err
+    assert not (tmp_path / "out" / "paper_quickstart" / "paper" / "journal.sqlite").exists()
+
+
+def test_live_routes_orders_once_every_guard_passed(tmp_path: Path) -> None:
+    """A passed burn-in for this config id, a live port, a live account and --confirm-live: the live
+    run trades through the gateway (here the simulator on the live port 4001, as account U...)."""
+    import socket
+
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", 4001)) == 0:
+            pytest.fail("port 4001 is taken on this machine; the live-routing test needs it free")
+    from algotrade.paper import paper_simulated
+
+    assert paper_simulated(EXPERIMENT, out=tmp_path / "out").burnin["verdict"] == "go"  # the offline burn-in
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "algotrade", "gateway", str(EXPERIMENT), "--port", "4001", "--speed", "manual",
+         "--start", START, "--account", "U7654321"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=tmp_path,
+    )
+    try:
+        assert proc.stdout is not None
+        assert "127.0.0.1:4001" in proc.stdout.readline()
+        gw = Gateway(proc, 4001)
+        run = start_run(tmp_path, 4001, "--confirm-live", "--sessions", "30", command="live",
+                        env={"ALGOTRADE_IB_ACCOUNT": "U7654321"})
+        wait_line(run, r"^live: .*warm up")
+        lockstep(gw, run, 30, mode="live")
+        out, err = run.communicate(timeout=120)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert run.returncode == 0, err
+    assert "U7654321" not in out + err  # the account id is masked everywhere
+    b = burnin(tmp_path, "live")
+    assert b["mode"] == "live" and b["fills_equal_backtest"] is True and int(b["paper_fills"]) >= 1  # type: ignore[call-overload]
+
+
+def test_session_schedule_follows_the_exchange_calendar() -> None:
+    import datetime as dt
+
+    s = SessionSchedule("XNYS")
+    assert s.next_session(dt.date(2011, 7, 1)) == dt.date(2011, 7, 5)  # Independence Day weekend
+    assert s.close(dt.date(2011, 11, 25)) == dt.datetime(2011, 11, 25, 18, 0, tzinfo=dt.UTC)  # early close, 13:00 NY
+    at = dt.datetime(2011, 7, 5, 20, 5, tzinfo=dt.UTC)  # 16:05 New York: the bar is not final yet
+    assert s.last_final(at) == dt.date(2011, 7, 1)
+    assert s.last_final(at + dt.timedelta(minutes=10)) == dt.date(2011, 7, 5)
+    assert s.bar_due(dt.date(2011, 7, 1)) == dt.datetime(2011, 7, 5, 22, 10, tzinfo=dt.UTC)
+
+
+def test_reconnect_backoff_doubles_up_to_its_cap_and_resets() -> None:
+    b = Backoff(0.5, 4.0)
+    assert [b.next_delay() for _ in range(6)] == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
+    b.reset()
+    assert b.next_delay() == 0.5
