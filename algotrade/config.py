@@ -21,6 +21,7 @@ from pydantic import (
     Field,
     Tag,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -248,6 +249,247 @@ class StrategyRef(Model):
     )
 
 
+# --------------------------------------------------------------------------------------------
+# sweeps and walk-forward
+
+#: metrics a sweep can rank by (keys of metrics.json)
+RANK_METRICS = (
+    "sharpe", "sortino", "calmar", "total_return", "annual_return", "annual_volatility", "max_drawdown",
+    "final_equity", "win_rate", "exposure", "trade_count", "round_trips", "total_commission",
+)
+
+#: top-level keys a sweep does not vary: they do not change results, or they describe the sweep
+NOT_SWEPT = ("name", "output", "ib", "burnin", "sweep", "walkforward", "window", "engines")
+
+
+class RandomRange(Model):
+    """A range to draw from in a random search: integers when low and high are both integers."""
+
+    low: int | float = Field(description="Smallest value.")
+    high: int | float = Field(description="Largest value (inclusive for integers).")
+    log: bool = Field(False, description="Draw uniformly on a log scale (low must be above 0).")
+
+    @model_validator(mode="after")
+    def _check(self) -> RandomRange:
+        if not self.low < self.high:
+            raise ValueError(f"low ({self.low}) must be below high ({self.high})")
+        if self.log and self.low <= 0:
+            raise ValueError(f"log: true needs low above 0 (got {self.low})")
+        return self
+
+    @property
+    def integer(self) -> bool:
+        return isinstance(self.low, int) and isinstance(self.high, int)
+
+
+class SweepConfig(Model):
+    """A parameter sweep (`algotrade sweep`): every point is the experiment with some fields set."""
+
+    space: dict[str, tuple[Any, ...] | RandomRange] = Field(
+        min_length=1,
+        description=(
+            "Each swept field as a dotted path with the values it takes, e.g. "
+            "strategy.params.fast: [5, 10, 20], data.symbols: [[SPX], [IXIC]], engine: [backtrader, zipline]. "
+            "A random search may also give {low, high[, log]}."
+        ),
+    )
+    method: Literal["grid", "random"] = Field(
+        "grid", description="grid: every combination; random: `samples` combinations drawn with `seed`."
+    )
+    samples: int | None = Field(None, ge=1, description="Points drawn by a random search.")
+    seed: int = Field(7, description="Seed of the random search and of the data-snooping bootstrap.")
+    constraints: tuple[str, ...] = Field(
+        (),
+        description=(
+            "Points must satisfy these expressions over the swept names, e.g. 'fast < slow' "
+            "(comparisons, and/or/not, + - * / // %, abs/min/max/len; nothing else is evaluated)."
+        ),
+    )
+    metric: str = Field("sharpe", description=f"Rank runs by this metric: {', '.join(RANK_METRICS)}.")
+    goal: Literal["max", "min"] = Field("max", description="Whether a larger or a smaller metric is better.")
+    min_trades: int = Field(0, ge=0, description="Runs with fewer trades cannot be chosen as the best.")
+    heatmap: tuple[str, str] | None = Field(
+        None, description="Two swept names for the report's heatmap (default: the first two swept)."
+    )
+    reports: bool = Field(False, description="Also write each run's report.html (slower; off by default).")
+    benchmark: Literal["buy_and_hold", "cash"] = Field(
+        "buy_and_hold",
+        description=(
+            "What the data-snooping test (Hansen's SPA) measures the runs against: holding the "
+            "symbols equally weighted, or cash (zero return)."
+        ),
+    )
+
+    @field_validator("space")
+    @classmethod
+    def _paths(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for path, values in value.items():
+            _check_swept_path(path)
+            if isinstance(values, tuple) and not values:
+                raise ValueError(f"{path!r} has no values; list at least one")
+            if isinstance(values, tuple):
+                seen: list[Any] = []
+                for v in values:
+                    if v in seen:
+                        raise ValueError(f"{path!r} lists {v!r} twice; list each value once")
+                    seen.append(v)
+        short = [p.rsplit(".", 1)[-1] for p in value]
+        dupes = sorted({s for s in short if short.count(s) > 1})
+        if dupes:
+            raise ValueError(
+                f"two swept keys end in {dupes[0]!r}; sweep fields whose last names differ "
+                "(constraints and the heatmap name fields by their last name)"
+            )
+        return value
+
+    @field_validator("constraints")
+    @classmethod
+    def _constraints(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        from algotrade.constraints import ConstraintSyntaxError, parse_constraint
+
+        for text in value:
+            try:
+                parse_constraint(text)
+            except ConstraintSyntaxError as exc:
+                raise ValueError(f"{text!r}: {exc}") from None
+        return value
+
+    @field_validator("metric")
+    @classmethod
+    def _metric(cls, value: str) -> str:
+        if value not in RANK_METRICS:
+            raise ValueError(
+                f"{value!r} is not a metric to rank by{suggest(value, RANK_METRICS)} "
+                f"use one of: {', '.join(RANK_METRICS)}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _method(self) -> SweepConfig:
+        ranges = [p for p, v in self.space.items() if isinstance(v, RandomRange)]
+        if self.method == "grid" and ranges:
+            raise ValueError(
+                f"{ranges[0]!r} is a range, which only a random search can draw from; "
+                "list its values, or set method: random with samples: N"
+            )
+        if self.method == "random" and self.samples is None:
+            raise ValueError("method: random needs samples: N (how many points to draw)")
+        return self
+
+    @field_validator("heatmap")
+    @classmethod
+    def _heatmap(cls, value: tuple[str, str] | None, info: ValidationInfo) -> tuple[str, str] | None:
+        space = info.data.get("space")
+        if value is None or not space:
+            return value
+        names = {**{p.rsplit(".", 1)[-1]: p for p in space}, **{p: p for p in space}}
+        for name in value:
+            if name not in names:
+                short = ", ".join(p.rsplit(".", 1)[-1] for p in space)
+                raise ValueError(f"{name!r} is not swept{suggest(name, tuple(names))} swept: {short}")
+        if names[value[0]] == names[value[1]]:
+            raise ValueError("name two different swept fields")
+        return value
+
+    @property
+    def short_names(self) -> tuple[str, ...]:
+        """The last part of each swept path (``fast`` for strategy.params.fast), in order."""
+        return tuple(p.rsplit(".", 1)[-1] for p in self.space)
+
+    @property
+    def names(self) -> dict[str, str]:
+        """Every name a constraint or the heatmap may use -> its dotted path."""
+        out = {p.rsplit(".", 1)[-1]: p for p in self.space}
+        out.update({p: p for p in self.space})
+        return out
+
+
+def _nested_model(annotation: Any) -> type[BaseModel] | None:
+    candidates = [annotation, *getattr(annotation, "__args__", ())]
+    for c in candidates:
+        for inner in (c, *getattr(c, "__args__", ())):
+            if isinstance(inner, type) and issubclass(inner, BaseModel):
+                return inner
+    return None
+
+
+def _check_swept_path(path: str) -> None:
+    """A swept dotted path must name a field of the experiment (strategy params are checked later)."""
+    parts = path.split(".")
+    model: type[BaseModel] = Experiment
+    for i, part in enumerate(parts):
+        where = ".".join(parts[:i]) or "the top level"
+        if model is StrategyRef and part == "params":
+            if len(parts) != i + 2:
+                raise ValueError(f"{path!r}: name one parameter, e.g. strategy.params.fast")
+            return
+        fields = tuple(f for f in model.model_fields if not (i == 0 and f in NOT_SWEPT))
+        if i == 0 and part in NOT_SWEPT:
+            raise ValueError(f"{path!r}: {part} cannot be swept; sweep fields that change results (sweepable: {', '.join(fields)})")
+        if part not in fields:
+            raise ValueError(f"{path!r}: {part!r} is not a key of {where}{suggest(part, fields)} keys there: {', '.join(fields)}")
+        if i == len(parts) - 1:
+            return
+        nested = _nested_model(model.model_fields[part].annotation)
+        if nested is None:
+            raise ValueError(f"{path!r}: {'.'.join(parts[: i + 1])} is a value, not a section; sweep it whole")
+        model = nested
+
+
+class WalkForwardConfig(Model):
+    """Walk-forward analysis: choose parameters on each train window, evaluate them on the next test window."""
+
+    train: int = Field(ge=20, description="Sessions in each train (in-sample) window.")
+    test: int = Field(ge=5, description="Sessions in each test (out-of-sample) window.")
+    step: int | None = Field(
+        None, ge=1, description="Sessions between the starts of consecutive windows (default: test, so test windows tile)."
+    )
+    purge: int = Field(
+        5, ge=0, description="Sessions dropped between a train window and what follows it; no run sees them."
+    )
+    warmup: int | None = Field(
+        None,
+        ge=0,
+        description=(
+            "Sessions of indicator warm-up before each test window, after the purge gap, that are not "
+            "evaluated (default: the largest indicator lookback in the sweep, plus one)."
+        ),
+    )
+    mode: Literal["rolling", "anchored"] = Field(
+        "rolling", description="rolling: train windows of fixed length; anchored: every train window starts at the first session."
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> WalkForwardConfig:
+        if self.step is not None and self.step < self.test:
+            raise ValueError(
+                f"step ({self.step}) is shorter than test ({self.test}): test windows would overlap; "
+                f"use step >= {self.test} (or leave it out)"
+            )
+        return self
+
+
+class WindowConfig(Model):
+    """A part of the loaded sessions to run on (written by `algotrade sweep` for walk-forward runs)."""
+
+    start: dt.date | None = Field(None, description="First session of the run (default: the first loaded).")
+    end: dt.date | None = Field(None, description="Last session of the run (default: the last loaded).")
+    evaluate_from: dt.date | None = Field(
+        None,
+        description="Results count from this session; the sessions before it only warm up indicators.",
+    )
+
+    @model_validator(mode="after")
+    def _order(self) -> WindowConfig:
+        if self.start and self.end and self.start > self.end:
+            raise ValueError(f"start {self.start} is after end {self.end}; set start before end")
+        if self.evaluate_from and (
+            (self.start and self.evaluate_from < self.start) or (self.end and self.evaluate_from > self.end)
+        ):
+            raise ValueError(f"evaluate_from {self.evaluate_from} is outside start..end; set it between them")
+        return self
+
+
 class Experiment(Model):
     """One experiment file."""
 
@@ -276,6 +518,16 @@ class Experiment(Model):
     burnin: BurnInGates = Field(
         default_factory=BurnInGates,  # type: ignore[arg-type]
         description="Gates a paper burn-in must pass before `algotrade live` accepts this configuration.",
+    )
+    sweep: SweepConfig | None = Field(
+        None, description="A parameter sweep for `algotrade sweep` (ignored by `algotrade run`)."
+    )
+    walkforward: WalkForwardConfig | None = Field(
+        None, description="Walk-forward windows for `algotrade sweep` (needs sweep:, which gives the parameters)."
+    )
+    window: WindowConfig | None = Field(
+        None,
+        description="Run on part of the loaded sessions, counting results from evaluate_from (set by `algotrade sweep` for walk-forward runs).",
     )
 
     @field_validator("engine")
@@ -315,8 +567,12 @@ class Experiment(Model):
     @property
     def config_id(self) -> str:
         """Stable hash of everything that changes results (not the name, output, engine, IB
-        connection or burn-in gates: a paper burn-in and the live run of one file share it)."""
-        payload = self.model_dump(mode="json", exclude={"name", "output", "engine", "engines", "ib", "burnin"})
+        connection or burn-in gates: a paper burn-in and the live run of one file share it; not
+        the sweep or walkforward sections: the base run of a sweep file is an ordinary run)."""
+        exclude = {"name", "output", "engine", "engines", "ib", "burnin", "sweep", "walkforward"}
+        if self.window is None:
+            exclude.add("window")  # ids of experiments without a window stay what they always were
+        payload = self.model_dump(mode="json", exclude=exclude)
         text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
@@ -497,11 +753,56 @@ def experiment_from_dict(
         exp = Experiment.model_validate(raw)
     except ValidationError as exc:
         raise format_validation_error(exc, Experiment, lines=lines, source=source) from None
-    return exp.model_copy(update={"strategy": validate_strategy_params(exp.strategy)})
+    exp = exp.model_copy(update={"strategy": validate_strategy_params(exp.strategy)})
+    if exp.walkforward is not None and exp.sweep is None:
+        line = (lines or {}).get(("walkforward",))
+        where = f"{source}:{line}: " if source and line else (f"{source}: " if source else "")
+        raise ConfigError(f"{where}walkforward: needs a sweep: section, whose space gives the parameters to choose from")
+    if exp.sweep is not None:
+        check_sweep_names(exp, lines or {}, source)
+    return exp
+
+
+def _config_fields(ref: StrategyRef) -> tuple[str, ...]:
+    return tuple(resolve_strategy(ref.name).config_class.model_fields)
+
+
+def check_sweep_names(exp: Experiment, lines: dict[tuple[str, ...], int], source: str = "") -> None:
+    """Swept strategy parameters exist, and constraints name only known fields (did you mean ...)."""
+    assert exp.sweep is not None
+    sweep = exp.sweep
+
+    def where(*path: str) -> str:
+        line = lines.get(("sweep", *path))
+        return f"{source}:{line}: " if source and line else (f"{source}: " if source else "")
+
+    params = _config_fields(exp.strategy)
+    for path in sweep.space:
+        if path.startswith("strategy.params."):
+            name = path.removeprefix("strategy.params.")
+            if name not in params:
+                raise ConfigError(
+                    f"{where('space', path)}sweep.space: {path!r}: {name!r} is not a parameter of strategy "
+                    f"{exp.strategy.name}{suggest(name, params)} parameters: {', '.join(params)}"
+                )
+    known = {**{p: p for p in params}, **sweep.names}
+    from algotrade.constraints import parse_constraint
+
+    for i, text in enumerate(sweep.constraints):
+        for name in sorted(parse_constraint(text).names - set(known)):
+            raise ConfigError(
+                f"{where('constraints', str(i))}sweep.constraints[{i}]: {text!r} uses {name!r}, which is not swept "
+                f"or a strategy parameter{suggest(name, tuple(known))} names: {', '.join(sorted(set(known)))}"
+            )
+
+
+#: optional sections left out of a dump when unset (a run's config.yaml stays as it was)
+_OMIT_UNSET = ("sweep", "walkforward", "window")
 
 
 def dump_experiment(exp: Experiment) -> str:
-    return yaml.safe_dump(exp.model_dump(mode="json"), sort_keys=False)
+    omit = {k for k in _OMIT_UNSET if getattr(exp, k) is None}
+    return yaml.safe_dump(exp.model_dump(mode="json", exclude=omit), sort_keys=False)
 
 
 def explain(model: type[BaseModel] = Experiment, indent: int = 0) -> str:

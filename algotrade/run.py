@@ -70,6 +70,10 @@ def execute(
     """Run the experiment's strategy on one engine; return the host holding every record and
     the engine adapter (its versions() and, for some engines, an ``info`` dict for run.json).
     ``live_from``: the strategy acts from this bar on; the bars before only warm it up."""
+    if exp.window is not None:  # a walk-forward window (a no-op when run_loaded has cut it already)
+        market = market.between(exp.window.start, exp.window.end)
+        if exp.window.evaluate_from is not None:
+            live_from = max(live_from, market.session_index(exp.window.evaluate_from))
     strategy_cls = resolve_strategy(exp.strategy.name)
     strategy = strategy_cls(strategy_cls.config_class.model_validate(exp.strategy.params))
     host = StrategyHost(
@@ -111,6 +115,8 @@ def run_loaded(
 ) -> RunResult:
     """Run an already validated experiment on already loaded data (shared by compare and sweeps)."""
     t0 = time.perf_counter() if t0 is None else t0
+    if exp.window is not None:
+        market = market.between(exp.window.start, exp.window.end)
     t_data = time.perf_counter()
     host, engine = execute(exp, market, engine_name, progress)
     t_engine = time.perf_counter()
