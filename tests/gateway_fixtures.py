@@ -1,4 +1,7 @@
-"""Fixtures for tests that run the real ib_async client against the gateway simulator.
+"""Fixtures for tests that run the real IB client against the gateway simulator.
+
+The client is whichever the adapter's shim picks: ib_async in .venv, ib_insync when bin/test
+runs the IB test modules again in .venv-insync with ALGOTRADE_IB_CLIENT=ib_insync.
 
 Import them explicitly in a test module (they are not in conftest.py):
 
@@ -19,13 +22,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from ib_async import IB
 
+from adapters.ib.client import ib_module
 from algotrade.config import BrokerConfig
 from algotrade.data import Market
 from algotrade.gateway import GatewaySimulator, run_in_thread
 
-IB_LOGGERS = ("ib_async.Decoder", "ib_async.wrapper", "ib_async.client", "ib_async.ib")
+ib_client = ib_module()  # ib_async or ib_insync: the same API
+CLIENT = ib_client.__name__
+IB = ib_client.IB
+SERVER_VERSION = 176 if CLIENT == "ib_insync" else 178  # the highest each client asks for
+DECODER_VERSIONS = tuple(v for v in (176, 178) if v <= SERVER_VERSION)  # layouts its decoder reads
+IB_LOGGERS = tuple(f"{CLIENT}.{name}" for name in ("Decoder", "wrapper", "client", "ib"))
 TIMEOUT = 5.0
 
 
@@ -72,7 +80,7 @@ class LogGuard(logging.Handler):
         out = []
         for r in self.records:
             msg = r.getMessage()
-            if r.name != "ib_async.Decoder":
+            if r.name != f"{CLIENT}.Decoder":
                 if any(msg.startswith(f"Error {c},") for c in self.allowed_codes):
                     continue
                 if any(t in msg for t in self.allowed_text):

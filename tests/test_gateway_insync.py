@@ -1,8 +1,10 @@
 """The frozen ib_insync client (server version 176) runs against the gateway simulator too.
 
 ib_insync and ib_async cannot share a virtualenv (both install ``eventkit``), so bin/test builds
-``.venv-insync`` and this test drives tests/insync/client.py there, against a simulator running in
-this process. The same script also runs under ib_async here, and both must see the same things.
+``.venv-insync`` (ib_insync and its eventkit first on the path, the rest of .venv after them).
+There, every IB test module runs again with ALGOTRADE_IB_CLIENT=ib_insync: the adapter, the
+simulator, the live runner and the paper burn-ins, through ib_insync's own code. A scripted
+client (tests/insync/client.py) also runs under both clients and must see the same things.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ from algotrade.gateway import GatewaySimulator, run_in_thread
 from tests.gateway_fixtures import make_market
 
 CLIENT = Path(__file__).resolve().parent / "insync" / "client.py"
+ROOT = Path(__file__).resolve().parents[1]
+IB_MODULES = ("tests/test_gateway.py", "tests/test_ib_resilience.py", "tests/test_paper.py",
+              "tests/test_paper_gateway.py")
 
 
 def _insync_python() -> str:
@@ -100,3 +105,20 @@ def test_gateway_command_serves_an_experiment(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_ib_test_modules_pass_under_ib_insync() -> None:
+    """The whole IB side of the suite, once more under ib_insync (nothing in it may skip)."""
+    import re
+
+    python = _insync_python()
+    env = {**os.environ, "ALGOTRADE_IB_CLIENT": "ib_insync"}
+    picked = subprocess.run([python, "-c", "from adapters.ib.client import ib_module as m; "
+                             "print(m().__name__, m().__version__)"],
+                            env=env, cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    assert picked == ["ib_insync", "0.9.86"]
+    proc = subprocess.run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *IB_MODULES],
+                          env=env, cwd=ROOT, capture_output=True, text=True, timeout=1800)
+    summary = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else proc.stderr[-2000:]
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
+    assert re.search(r"^\d+ passed in ", summary), summary  # no skip, no xfail, no error
