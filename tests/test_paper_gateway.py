@@ -124,7 +124,7 @@ def test_killed_paper_run_resumes_without_duplicating_or_losing_an_order(tmp_pat
         wait_line(proc, r"resuming")
         wait_line(proc, r"^paper: 2011-07-05 done")  # caught up (a session it had done is replayed)
         lockstep(gw, proc, 37)
-        out, err = proc.communicate(timeout=120)
+        _out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     b = burnin(tmp_path)
     assert b["fills_equal_backtest"] is True, json.dumps(b)
@@ -136,7 +136,7 @@ def test_killed_paper_run_resumes_without_duplicating_or_losing_an_order(tmp_pat
 
 def test_paper_refuses_a_live_port(tmp_path: Path) -> None:
     proc = start_run(tmp_path, 4001)
-    out, err = proc.communicate(timeout=60)
+    _out, err = proc.communicate(timeout=60)
     assert proc.returncode == 2
     assert "ib.port: 4001 is the IB Gateway live port" in err and "Traceback" not in err
     assert not (tmp_path / "out" / "paper_quickstart" / "paper" / "journal.sqlite").exists()
