@@ -7,11 +7,14 @@ ingestions of the same bundle are removed, and only the most recent algotrade bu
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import os
 import shutil
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 from adapters.zipline.mapping import BUNDLE_PREFIX, bundle_name
@@ -50,6 +53,29 @@ def ensure_bundle(market: Market, calendar_name: str) -> tuple[str, bool, float]
         os.utime(folder)  # most recently used: kept by _prune
         log.info("zipline bundle %s is cached: ingest skipped", name)
         return name, False, 0.0
+    with _exclusive(root / "locks" / f"{name}.lock"):  # one process ingests; the others wait, then reuse it
+        if done.exists():
+            log.info("zipline bundle %s was ingested by another process: ingest skipped", name)
+            return name, False, time.perf_counter() - t0
+        return _ingest(name, folder, done, market, environ, root, t0)
+
+
+@contextlib.contextmanager
+def _exclusive(path: Path) -> Iterator[None]:
+    """An exclusive lock on ``path`` across processes (concurrent sweep workers, parallel runs)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _ingest(name: str, folder: Path, done: Path, market: Market, environ: dict[str, str], root: Path,
+            t0: float) -> tuple[str, bool, float]:
+    from zipline.data import bundles
+
     shutil.rmtree(folder, ignore_errors=True)  # a partial ingest left by an interrupted run
     log.info("ingesting zipline bundle %s (%d symbols, %d sessions)", name, len(market.frames), len(market.dates))
     try:

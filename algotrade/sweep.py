@@ -1,0 +1,524 @@
+"""`algotrade sweep`: a parameter sweep (grid or random) and walk-forward analysis, on any engine.
+
+Every run of a sweep is exactly ``algotrade run`` of one experiment: the base file with the
+point's values set and the ``sweep:``/``walkforward:`` sections removed (plus a ``window:`` for
+walk-forward runs). It has its own config id and writes an ordinary results folder,
+``OUT/<name>/runs/<config_id>/<engine>/``, whose ``config.yaml`` re-runs it alone.
+
+The data is loaded and validated once (once per distinct ``data:`` section) and handed to the
+workers once. Each finished run is appended to ``points.jsonl`` as it finishes; a sweep started
+again skips every run already recorded as ok (keyed by config id and engine), so an interrupted
+or killed sweep resumes where it stopped. A failed run is recorded with its error and the sweep
+goes on (failed runs are tried again on the next start).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from algotrade.config import Experiment, load_experiment
+from algotrade.errors import ConfigError
+from algotrade.executors import Outcome, PointTask, WorkerSettings, make_executor, warm_imports
+from algotrade.sweep_plan import Plan, Point, Run, plan_grid, plan_walkforward, table_cell
+from algotrade.walkforward import choose, eligible
+
+#: metric columns of the result table, in order
+METRIC_COLUMNS = (
+    "sharpe", "sortino", "calmar", "total_return", "annual_return", "annual_volatility", "max_drawdown",
+    "trade_count", "round_trips", "win_rate", "exposure", "total_commission", "final_equity",
+    "start", "end", "sessions", "warmup_sessions",
+)
+PHASES = ("grid", "train", "test")
+TIMING_COLUMNS = ("seconds",)
+
+
+# --------------------------------------------------------------------------------------------
+# the record of finished runs
+
+
+class Store:
+    """``points.jsonl``: one JSON line per finished run, appended and flushed as it finishes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fh: Any = None
+
+    def load(self) -> dict[str, dict[str, Any]]:
+        """The last record of each key; a line cut short by a kill is dropped (and cut off)."""
+        if not self.path.exists():
+            return {}
+        data = self.path.read_bytes()
+        end = data.rfind(b"\n") + 1
+        if end < len(data):  # a partial last line: the sweep was killed while writing it
+            with self.path.open("r+b") as fh:
+                fh.truncate(end)
+            data = data[:end]
+        out: dict[str, dict[str, Any]] = {}
+        for line in data.decode("utf-8", errors="replace").splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(record, dict) and "key" in record:
+                out[record["key"]] = record
+        return out
+
+    def append(self, record: dict[str, Any]) -> None:
+        if self._fh is None:
+            self._fh = self.path.open("a", encoding="utf-8")
+        self._fh.write(json.dumps(record, separators=(",", ":"), default=str) + "\n")
+        self._fh.flush()
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+
+def _outcome_of(record: dict[str, Any]) -> Outcome:
+    return Outcome(
+        record["key"], record["status"], record.get("error", ""), record.get("metrics") or {},
+        float(record.get("seconds") or 0.0), record.get("equity_first"), list(record.get("equity") or []),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# progress
+
+
+class SweepProgress:
+    """``name [#####.....] 12/40 runs  1 failed  8 resumed  5.1 runs/s  eta 6s`` on stderr."""
+
+    def __init__(self, label: str, total: int, resumed: int, enabled: bool) -> None:
+        self.label, self.total, self.resumed, self.enabled = label, total, resumed, enabled
+        self.done = self.failed = 0
+        self.t0 = time.perf_counter()
+        self.last = 0.0
+
+    def update(self, failed: bool) -> None:
+        self.done += 1
+        self.failed += failed
+        self.draw()
+
+    def draw(self, final: bool = False) -> None:
+        if not self.enabled:
+            return
+        now = time.perf_counter()
+        if not final and now - self.last < 0.2 and self.done + self.resumed < self.total:
+            return
+        self.last = now
+        finished = self.done + self.resumed
+        frac = finished / self.total if self.total else 1.0
+        elapsed = now - self.t0
+        rate = self.done / elapsed if elapsed > 0 else 0.0
+        left = self.total - finished
+        eta = f"{left / rate:4.0f}s" if rate > 0 else "   ?"
+        bar = "#" * int(frac * 30)
+        extra = (f"  {self.failed} failed" if self.failed else "") + (f"  {self.resumed} resumed" if self.resumed else "")
+        sys.stderr.write(
+            f"\r{self.label} [{bar:<30}] {finished}/{self.total} runs{extra}  {rate:4.1f} runs/s  eta {eta}"
+        )
+        if final or finished >= self.total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+# --------------------------------------------------------------------------------------------
+# running
+
+
+@dataclass
+class SweepResult:
+    experiment: Experiment
+    folder: Path
+    plan: Plan
+    rows: list[dict[str, Any]]
+    outcomes: dict[str, Outcome]
+    summary: dict[str, Any]
+    interrupted: bool = False
+    tests: dict[tuple[str, int], Run | None] = field(default_factory=dict)
+
+    @property
+    def table_path(self) -> Path:
+        return self.folder / "sweep.csv"
+
+    @property
+    def report_path(self) -> Path:
+        return self.folder / "sweep.html"
+
+
+def _zipline_root() -> str:
+    return os.environ.get("ZIPLINE_ROOT") or str(Path.cwd() / ".cache" / "zipline")
+
+
+def _prepare_zipline(plan: Plan, markets: dict[str, Any]) -> None:
+    """Ingest every bundle a zipline run will need, once, here, before any worker starts: the
+    workers then find each one cached (and a lock keeps two processes from ingesting one)."""
+    runs = [r for r in (*plan.grid, *plan.train) if r.engine == "zipline"]
+    if not runs:
+        return
+    from adapters.zipline.bundle import ensure_bundle
+    from adapters.zipline.calendars import calendar_for
+
+    slices: dict[str, Any] = {}
+    for run in runs:
+        m = markets[run.market_key]
+        if run.experiment.window is not None:
+            m = m.between(run.experiment.window.start, run.experiment.window.end)
+        slices[m.data_hash] = m
+    keys = {r.market_key for r in runs}
+    for window in plan.windows:
+        for key in keys:
+            m = markets[key].between(window.run_start, window.test_dates[1])
+            slices[m.data_hash] = m
+    from adapters.zipline.bundle import KEEP_BUNDLES
+
+    if len(slices) > KEEP_BUNDLES:
+        raise ConfigError(
+            f"sweep: the zipline runs need {len(slices)} different bundles (one per data section and walk-forward "
+            f"window), more than the bundle cache keeps ({KEEP_BUNDLES}); use fewer walk-forward windows (a longer "
+            "walkforward.step) or fewer data sections for zipline, or run those on backtrader"
+        )
+    import logging
+
+    zlog = logging.getLogger("algotrade.zipline")
+    level = zlog.level
+    zlog.setLevel(logging.WARNING)  # one line below instead of one per bundle
+    try:
+        ingested = sum(ensure_bundle(m, calendar_for(m))[1] for m in slices.values())
+    finally:
+        zlog.setLevel(level)
+    logging.getLogger("algotrade.sweep").info(
+        "zipline: %d bundle(s) ready for the workers (%d ingested now, the rest cached)", len(slices), ingested
+    )
+
+
+def validate_options(executor: str, workers: int | None, address: str | None) -> None:
+    if executor not in ("local", "ray"):
+        raise ConfigError(f"--executor {executor!r}: use local (a process pool, the default) or ray")
+    if workers is not None and workers < 1:
+        raise ConfigError(f"--workers {workers}: give 1 or more worker processes")
+    if address and executor != "ray":
+        raise ConfigError("--address names a Ray cluster: add --executor ray (or leave out --address)")
+
+
+def run_sweep(
+    path: str | Path,
+    overrides: tuple[str, ...] = (),
+    executor: str = "local",
+    workers: int | None = None,
+    address: str | None = None,
+    out: str | Path | None = None,
+    progress: bool = False,
+) -> SweepResult:
+    """Plan, load the data once, run every point not already finished, write table and report."""
+    from algotrade.data import load_market
+
+    t0 = time.perf_counter()
+    validate_options(executor, workers, address)
+    exp = load_experiment(path, overrides)
+    if exp.sweep is None:
+        raise ConfigError(
+            f"{path}: has no sweep: section; add one (see experiments/sweep_sma.yaml), or use `algotrade run` for one run"
+        )
+    plan = plan_grid(exp)
+    markets: dict[str, Any] = {}
+    for run in plan.grid:
+        if run.market_key not in markets:
+            markets[run.market_key] = load_market(run.experiment.data)  # once per distinct data section
+    plan_walkforward(plan, markets)
+    _prepare_zipline(plan, markets)
+    settings = WorkerSettings(
+        engines=plan.engines,
+        strategies=tuple(dict.fromkeys(r.experiment.strategy.name for r in plan.grid)),
+        zipline_root=_zipline_root(),
+    )
+    warm_imports(settings)  # once here: forked workers start warm
+    pool = make_executor(executor, workers, address, markets, settings)
+    folder = Path(out or exp.output.dir) / exp.name
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        return _drive(exp, plan, markets, pool, folder, str(path), progress, t0)
+    finally:
+        pool.close()
+
+
+def _record(run: Run, outcome: Outcome, point: Point, data_hash: str) -> dict[str, Any]:
+    return {
+        "key": run.key, "config_id": run.config_id, "engine": run.engine, "phase": run.phase,
+        "window": run.window, "point": run.point, "values": point.values, "status": outcome.status,
+        "error": outcome.error, "metrics": outcome.metrics, "seconds": outcome.seconds, "folder": run.folder,
+        "data_hash": data_hash, "equity_first": outcome.equity_first, "equity": outcome.equity,
+        "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+
+
+def _drive(
+    exp: Experiment, plan: Plan, markets: dict[str, Any], pool: Any, folder: Path, source: str, progress: bool, t0: float
+) -> SweepResult:
+    assert exp.sweep is not None
+    sweep = exp.sweep
+    store = Store(folder / "points.jsonl")
+    hashes = {k: m.data_hash for k, m in markets.items()}
+    previous = store.load()
+    outcomes: dict[str, Outcome] = {}
+    for key, record in previous.items():
+        market_key = next((r.market_key for r in (*plan.grid, *plan.train) if r.key == key), None)
+        if record.get("status") == "ok" and record.get("data_hash") in hashes.values() and (
+            market_key is None or record.get("data_hash") == hashes[market_key]
+        ):
+            outcomes[key] = _outcome_of(record)
+    runs_dir = str((folder / "runs").resolve())
+    tests: dict[tuple[str, int], Run | None] = {}
+    queue: list[Run] = []
+    seen: set[str] = set()
+    for run in (*plan.grid, *plan.train):
+        if run.key not in seen and run.key not in outcomes:
+            queue.append(run)
+        seen.add(run.key)
+    n_tests = len(plan.windows) * len(plan.engines)
+    total = len(seen) + n_tests
+    resumed = len(seen & outcomes.keys())
+    bar = SweepProgress(exp.name, total, resumed, progress and sys.stderr.isatty())
+    by_key: dict[str, Run] = {}
+
+    def schedule_tests() -> None:
+        for engine in plan.engines:
+            for window in plan.windows:
+                slot = (engine, window.index)
+                if slot in tests:
+                    continue
+                train = plan.train_runs(window.index, engine)
+                if not all(r.key in outcomes for r in train):
+                    continue
+                best = choose([(r.point, outcomes[r.key].metrics if outcomes[r.key].status == "ok" else None)
+                               for r in train], sweep.metric, sweep.goal, sweep.min_trades)
+                if best is None:
+                    tests[slot] = None
+                    bar.update(failed=True)
+                    continue
+                run = plan.test_run(window, plan.points[best], engine)
+                tests[slot] = run
+                if run.key in outcomes:
+                    bar.resumed += 1
+                    bar.draw()
+                else:
+                    queue.append(run)
+
+    ran = failed = 0
+    interrupted = False
+    try:
+        while True:
+            schedule_tests()
+            while queue and pool.in_flight() < pool.capacity:
+                run = queue.pop(0)
+                by_key[run.key] = run
+                pool.submit(PointTask(run.key, run.experiment, run.engine, run.market_key, runs_dir, source))
+            if not pool.in_flight():
+                break
+            for task, outcome in pool.wait(0.5):
+                run = by_key[task.key]
+                outcomes[run.key] = outcome
+                store.append(_record(run, outcome, plan.points[run.point], hashes[run.market_key]))
+                ran += 1
+                failed += outcome.status != "ok"
+                bar.update(outcome.status != "ok")
+    except KeyboardInterrupt:
+        interrupted = True
+        bar.draw(final=True)
+        sys.stderr.write(
+            f"\n{exp.name}: stopping; waiting for {pool.in_flight()} run(s) in progress to finish "
+            "(Ctrl-C again to abandon them)\n"
+        )
+        try:
+            pool.cancel_queued()
+            while pool.in_flight():
+                for task, outcome in pool.wait(0.5):
+                    if outcome.status == "ok":  # a failure now may be the interrupt itself: retried on resume
+                        run = by_key[task.key]
+                        outcomes[run.key] = outcome
+                        store.append(_record(run, outcome, plan.points[run.point], hashes[run.market_key]))
+                        ran += 1
+        except KeyboardInterrupt:
+            pool.close(abort=True)
+    finally:
+        store.close()
+    bar.draw(final=True)
+    rows = table_rows(plan, outcomes, tests)
+    write_table(rows, folder)
+    elapsed = time.perf_counter() - t0
+    summary: dict[str, Any] = {
+        "name": exp.name,
+        "executor": pool.kind,
+        "workers": pool.workers,
+        "runs": total,
+        "ran": ran,
+        "resumed": bar.resumed,
+        "failed": sum(1 for r in rows if r["status"] == "failed"),
+        "ok": sum(1 for r in rows if r["status"] == "ok"),
+        "pending": sum(1 for r in rows if r["status"] == "pending"),
+        "seconds": round(elapsed, 3),
+        "runs_per_s": round(ran / elapsed, 3) if elapsed > 0 else None,
+        "data_hashes": sorted(set(hashes.values())),
+        "interrupted": interrupted,
+    }
+    result = SweepResult(exp, folder, plan, rows, outcomes, summary, interrupted, tests)
+    if not interrupted:
+        from algotrade.sweep_analysis import analyse
+        from algotrade.sweep_report import write_sweep_report
+
+        analysis = analyse(result, markets)
+        summary.update(analysis.summary())
+        write_sweep_report(result, analysis)
+    _atomic_write(folder / "sweep.json", json.dumps(summary, indent=2, default=str) + "\n")
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# the table
+
+
+def table_rows(plan: Plan, outcomes: dict[str, Outcome], tests: dict[tuple[str, int], Run | None]) -> list[dict[str, Any]]:
+    """One row per run of the plan, in plan order (grid, then each window's train and test runs)."""
+    exp = plan.base
+    assert exp.sweep is not None
+    sweep = exp.sweep
+    paths = list(sweep.space)
+    rows: list[dict[str, Any]] = []
+
+    def row(run: Run | None, phase: str, window: int | None, point: int | None, engine: str) -> dict[str, Any]:
+        outcome = outcomes.get(run.key) if run else None
+        status = outcome.status if outcome else ("pending" if run or (engine, window) not in tests else "failed")
+        values = plan.points[point].values if point is not None else {}
+        stats = outcome.metrics if outcome and outcome.status == "ok" else {}
+        r: dict[str, Any] = {
+            "phase": phase, "window": window, "point": point,
+            "config_id": run.config_id if run else None, "engine": engine,
+        }
+        for path in paths:
+            name = path.rsplit(".", 1)[-1]
+            if name not in r:  # a swept engine is already the engine column
+                r[name] = table_cell(values.get(path)) if point is not None else None
+        r["status"] = status
+        r["eligible"] = eligible(stats, sweep.metric, sweep.min_trades) if stats else False
+        r["rank"] = None
+        for col in METRIC_COLUMNS:
+            r[col] = stats.get(col)
+        r["seconds"] = outcome.seconds if outcome else None
+        r["folder"] = run.folder if run else None
+        if outcome:
+            r["error"] = outcome.error
+        elif run is None and phase == "test" and (engine, window) in tests:
+            r["error"] = f"no train run of window {window} was eligible (ok, a {sweep.metric}, at least {sweep.min_trades} trades)"
+        else:
+            r["error"] = ""
+        return r
+
+    grid_rows = [row(run, "grid", None, run.point, run.engine) for run in plan.grid]
+    for engine in plan.engines:
+        ranked = sorted(
+            (r for r in grid_rows if r["engine"] == engine and r["eligible"]),
+            key=lambda r: ((-r[sweep.metric]) if sweep.goal == "max" else r[sweep.metric], r["point"]),
+        )
+        for i, r in enumerate(ranked, 1):
+            r["rank"] = i
+    rows += grid_rows
+    for window in plan.windows:
+        rows += [row(run, "train", window.index, run.point, run.engine) for run in plan.train if run.window == window.index]
+    for window in plan.windows:
+        for engine in plan.engines:
+            test = tests.get((engine, window.index))
+            rows.append(row(test, "test", window.index, test.point if test else None, engine))
+    return rows
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def table_frame(rows: Sequence[dict[str, Any]]) -> Any:
+    import pandas as pd
+
+    frame = pd.DataFrame(list(rows))
+    for col in ("window", "point", "rank", "trade_count", "round_trips", "sessions", "warmup_sessions"):
+        if col in frame:
+            frame[col] = pd.array(frame[col].tolist(), dtype="Int64")
+    for col in METRIC_COLUMNS:
+        if col in frame and col not in ("start", "end") and frame[col].dtype == object:
+            frame[col] = pd.to_numeric(frame[col])
+    return frame
+
+
+def write_table(rows: Sequence[dict[str, Any]], folder: Path) -> None:
+    """sweep.csv and sweep.parquet, one row per run (each written whole, then moved into place)."""
+    frame = table_frame(rows)
+    tmp = folder / "sweep.csv.tmp"
+    frame.to_csv(tmp, index=False)
+    os.replace(tmp, folder / "sweep.csv")
+    tmp = folder / "sweep.parquet.tmp"
+    frame.to_parquet(tmp, index=False)
+    os.replace(tmp, folder / "sweep.parquet")
+
+
+# --------------------------------------------------------------------------------------------
+# the summary printed at the end
+
+
+def rerun_command(folder: Path, row: dict[str, Any]) -> str:
+    return f"algotrade run {folder / row['folder'] / 'config.yaml'}"
+
+
+def summary_text(result: SweepResult) -> str:
+    s = result.summary
+    exp = result.experiment
+    assert exp.sweep is not None
+    metric = exp.sweep.metric
+    lines = [
+        f"{exp.name}: {len(result.plan.grid)} grid runs"
+        + (f" + {len(result.plan.train) + len(result.plan.windows) * len(result.plan.engines)} walk-forward runs"
+           f" ({len(result.plan.windows)} windows)" if result.plan.windows else "")
+        + f" on {', '.join(result.plan.engines)} ({s['executor']}, {s['workers']} workers)",
+        f"  ran {s['ran']}, resumed {s['resumed']}, failed {s['failed']} in {s['seconds']:.1f} s"
+        + (f" ({s['runs_per_s']:.1f} runs/s)" if s.get("runs_per_s") else ""),
+    ]
+    best = s.get("best")
+    if best:
+        lines.append(
+            f"  best by {metric}: {best['label']}  {metric} {_fmt(best['value'])}  total return {_pct(best['total_return'])}"
+            f"  max drawdown {_pct(best['max_drawdown'])}  trades {best['trade_count']}"
+        )
+        lines.append(f"    config id {best['config_id']}   re-run: {best['rerun']}")
+    elif not result.interrupted:
+        lines.append(f"  no grid run is eligible to be the best (ok, a {metric}, at least {exp.sweep.min_trades} trades)")
+    spa = s.get("spa")
+    if spa:
+        lines.append(f"  data snooping: {spa['sentence']}")
+    wf = s.get("walkforward")
+    if wf:
+        for engine, w in wf.items():
+            lines.append(
+                f"  walk-forward on {engine}: {w['windows']} windows, out-of-sample {metric} {_fmt(w['oos_metric'])}"
+                f" (in-sample mean {_fmt(w['is_metric_mean'])}); stitched return {_pct(w['oos_total_return'])}"
+            )
+    lines.append(f"  table   {result.table_path} (and sweep.parquet; one row per run)")
+    if not result.interrupted:
+        lines.append(f"  report  {result.report_path}")
+    return "\n".join(lines)
+
+
+def _fmt(x: Any) -> str:
+    return "n/a" if x is None else f"{x:.2f}"
+
+
+def _pct(x: Any) -> str:
+    return "n/a" if x is None else f"{x:+.2%}"
