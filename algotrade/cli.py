@@ -18,6 +18,7 @@ Examples:
   algotrade run experiments/quickstart.yaml
   algotrade run experiments/quickstart.yaml --set strategy.params.fast=5 --out /tmp/res
   algotrade compare experiments/quickstart.yaml --engines backtrader,zipline
+  algotrade sweep experiments/sweep_sma.yaml --workers 2
   algotrade validate experiments/quickstart.yaml
   algotrade schema
   algotrade data list
@@ -142,6 +143,51 @@ def compare(experiment: str, engines: str | None, out: str | None, overrides: Se
     result = compare_experiment(experiment, names, tuple(overrides), out, progress=not quiet)
     click.echo(result.folder / "compare.html" if quiet else compare_text(result))
     sys.exit(0 if result.agree else 1)
+
+
+@cli.command()
+@click.argument("experiment", type=click.Path(dir_okay=False))
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="local: a process pool on this machine; ray: Ray actors (a local Ray, or --address).")
+@click.option("--workers", type=int, default=None, help="Worker processes (default: one per CPU).")
+@click.option("--address", default=None, help="A Ray cluster to join (HOST:PORT, ray://HOST:PORT or auto); needs --executor ray.")
+@click.option("--out", type=click.Path(file_okay=False), help="Results folder (default: output.dir of the file).")
+@_set_option
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar; print only the report path.")
+def sweep(experiment: str, executor: str, workers: int | None, address: str | None, out: str | None,
+          overrides: Sequence[str], quiet: bool) -> None:
+    """Run a parameter sweep (and walk-forward analysis) from the file's sweep: section.
+
+    \b
+    Every run is exactly `algotrade run` of one point (its own config id and results folder,
+    OUT/<name>/runs/<config_id>/<engine>/, whose config.yaml re-runs it alone). Writes
+    OUT/<name>/sweep.csv and sweep.parquet (one row per run), sweep.html (heatmap, in-sample vs
+    out-of-sample, stitched walk-forward equity, Hansen's SPA data-snooping test) and
+    points.jsonl, from which a stopped or killed sweep resumes: run the same command again.
+    Ctrl-C stops cleanly (exit 130). Exit 1 when every run failed. Examples:
+      algotrade sweep experiments/sweep_sma.yaml
+      algotrade sweep experiments/sweep_sma.yaml --executor ray --workers 2
+      algotrade sweep experiments/sweep_sma.yaml --executor ray --address 10.0.0.5:6379
+    """
+    from algotrade.sweep import run_sweep, summary_text
+
+    result = run_sweep(experiment, tuple(overrides), executor, workers, address, out, progress=not quiet)
+    if result.interrupted:
+        import shlex
+
+        again = ["algotrade", "sweep", experiment, *(["--executor", executor] if executor != "local" else []),
+                 *(["--workers", str(workers)] if workers else []), *(["--address", address] if address else []),
+                 *(["--out", out] if out else []), *(a for o in overrides for a in ("--set", o))]
+        click.echo(summary_text(result), err=True)
+        click.echo(
+            f"interrupted: {result.summary['ok']} of {result.summary['runs']} runs are finished and recorded in "
+            f"{result.folder / 'points.jsonl'}; resume with: {shlex.join(again)}", err=True,
+        )
+        sys.exit(130)
+    click.echo(result.report_path if quiet else summary_text(result))
+    if result.summary["ok"] == 0:
+        click.echo("every run failed (see the error column of sweep.csv)", err=True)
+        sys.exit(1)
 
 
 @cli.command()
