@@ -21,7 +21,6 @@ from pydantic import (
     Field,
     Tag,
     ValidationError,
-    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -375,21 +374,6 @@ class SweepConfig(Model):
         if self.method == "random" and self.samples is None:
             raise ValueError("method: random needs samples: N (how many points to draw)")
         return self
-
-    @field_validator("heatmap")
-    @classmethod
-    def _heatmap(cls, value: tuple[str, str] | None, info: ValidationInfo) -> tuple[str, str] | None:
-        space = info.data.get("space")
-        if value is None or not space:
-            return value
-        names = {**{p.rsplit(".", 1)[-1]: p for p in space}, **{p: p for p in space}}
-        for name in value:
-            if name not in names:
-                short = ", ".join(p.rsplit(".", 1)[-1] for p in space)
-                raise ValueError(f"{name!r} is not swept{suggest(name, tuple(names))} swept: {short}")
-        if names[value[0]] == names[value[1]]:
-            raise ValueError("name two different swept fields")
-        return value
 
     @property
     def short_names(self) -> tuple[str, ...]:
@@ -794,6 +778,16 @@ def check_sweep_names(exp: Experiment, lines: dict[tuple[str, ...], int], source
                 f"{where('constraints', str(i))}sweep.constraints[{i}]: {text!r} uses {name!r}, which is not swept "
                 f"or a strategy parameter{suggest(name, tuple(known))} names: {', '.join(sorted(set(known)))}"
             )
+    if sweep.heatmap is not None:
+        names = sweep.names
+        for name in sweep.heatmap:
+            if name not in names:
+                raise ConfigError(
+                    f"{where('heatmap')}sweep.heatmap: {name!r} is not swept{suggest(name, tuple(names))} "
+                    f"swept: {', '.join(sweep.short_names)}"
+                )
+        if names[sweep.heatmap[0]] == names[sweep.heatmap[1]]:
+            raise ConfigError(f"{where('heatmap')}sweep.heatmap: name two different swept fields")
 
 
 #: optional sections left out of a dump when unset (a run's config.yaml stays as it was)

@@ -163,7 +163,7 @@ def point_experiment(
     try:
         exp = experiment_from_dict(raw)
     except ConfigError as exc:
-        hint = " ; exclude such points with sweep.constraints" if "strategy.params" in str(exc) else ""
+        hint = "; leave such points out with sweep.constraints" if "strategy.params" in str(exc) else ""
         raise ConfigError(f"sweep point {point.label()}: {exc}{hint}") from None
     return exp.model_copy(update={"name": exp.config_id})
 

@@ -78,8 +78,7 @@ def _heatmap(result: SweepResult, engine: str) -> tuple[str, str]:
     data = table.to_numpy(dtype=float)
     height = max(2.8, 0.45 * len(table.index) + 1.6)
     fig, ax = plt.subplots(figsize=(min(11.0, 1.1 * len(table.columns) + 3), height))
-    cmap = plt.get_cmap("RdYlGn" if goal == "max" else "RdYlGn_r").copy()
-    cmap.set_bad("#eeeeee")
+    cmap = plt.get_cmap("RdYlGn" if goal == "max" else "RdYlGn_r").with_extremes(bad="#eeeeee")
     finite = data[np.isfinite(data)]
     vmax = float(np.max(np.abs(finite))) if finite.size else 1.0
     low = -vmax if finite.size and finite.min() < 0 else (float(finite.min()) if finite.size else 0.0)
@@ -223,8 +222,8 @@ def write_sweep_report(result: SweepResult, analysis: Analysis) -> None:
                 f"{_num(st.get('total_return'), True)}, max drawdown {_num(st.get('max_drawdown'), True)}, "
                 f"{st.get('trade_count')} trades.</p>"
             )
-        parts.append(_is_oos_plot(analysis, metric))
-        parts.append(_stitched_plot(analysis))
+        parts.append("<h3>In-sample vs out-of-sample, per window</h3>" + _is_oos_plot(analysis, metric))
+        parts.append("<h3>Stitched out-of-sample equity</h3>" + _stitched_plot(analysis))
         head = "".join(f"<th>{c}</th>" for c in ["window", "engine", "train", "purge", "test", "chosen",
                                                   f"in-sample {metric}", f"out-of-sample {metric}", "OOS return"])
         body = []
