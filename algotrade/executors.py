@@ -257,7 +257,15 @@ class RayExecutor:
         self.workers = workers or max(cpus, 1)
         ref = ray.put(markets)  # the data goes into the object store once
         actor = ray.remote(num_cpus=1)(_RayWorker)
-        self._actors = [actor.remote(ref, settings) for _ in range(self.workers)]
+        self._actors: list[Any] = [actor.remote(ref, settings) for _ in range(self.workers)]
+        try:  # every worker up (data in hand, engines imported) before the first run, or a clear error now
+            ray.get([a.pid.remote() for a in self._actors], timeout=300)
+        except Exception as exc:
+            self.close()
+            raise ConfigError(
+                f"--executor ray: the Ray workers could not start ({type(exc).__name__}: {exc}); every node of a "
+                "cluster needs this project's environment (algotrade and its locked packages) installed"
+            ) from None
         self._load: dict[Any, int] = dict.fromkeys(self._actors, 0)
         self._refs: dict[Any, tuple[PointTask, Any]] = {}
         self._actor_cls = actor

@@ -102,6 +102,7 @@ class SweepProgress:
         self.done = self.failed = 0
         self.t0 = time.perf_counter()
         self.last = 0.0
+        self.closed = False
 
     def update(self, failed: bool) -> None:
         self.done += 1
@@ -109,7 +110,7 @@ class SweepProgress:
         self.draw()
 
     def draw(self, final: bool = False) -> None:
-        if not self.enabled:
+        if not self.enabled or self.closed:
             return
         now = time.perf_counter()
         if not final and now - self.last < 0.2 and self.done + self.resumed < self.total:
@@ -120,7 +121,7 @@ class SweepProgress:
         elapsed = now - self.t0
         rate = self.done / elapsed if elapsed > 0 else 0.0
         left = self.total - finished
-        eta = f"{left / rate:4.0f}s" if rate > 0 else "   ?"
+        eta = "   0s" if not left else (f"{left / rate:4.0f}s" if rate > 0 else "   ?")
         bar = "#" * int(frac * 30)
         extra = (f"  {self.failed} failed" if self.failed else "") + (f"  {self.resumed} resumed" if self.resumed else "")
         sys.stderr.write(
@@ -128,6 +129,7 @@ class SweepProgress:
         )
         if final or finished >= self.total:
             sys.stderr.write("\n")
+            self.closed = True
         sys.stderr.flush()
 
 
@@ -315,6 +317,7 @@ def _drive(
 
     ran = failed = 0
     interrupted = False
+    t_runs = time.perf_counter()
     try:
         while True:
             schedule_tests()
@@ -351,6 +354,7 @@ def _drive(
             pool.close(abort=True)
     finally:
         store.close()
+    run_s = time.perf_counter() - t_runs
     bar.draw(final=True)
     rows = table_rows(plan, outcomes, tests)
     write_table(rows, folder)
@@ -366,7 +370,8 @@ def _drive(
         "ok": sum(1 for r in rows if r["status"] == "ok"),
         "pending": sum(1 for r in rows if r["status"] == "pending"),
         "seconds": round(elapsed, 3),
-        "runs_per_s": round(ran / elapsed, 3) if elapsed > 0 else None,
+        "run_seconds": round(run_s, 3),  # from the first run sent to the last one back
+        "runs_per_s": round(ran / run_s, 3) if ran and run_s > 0 else None,
         "data_hashes": sorted(set(hashes.values())),
         "interrupted": interrupted,
     }
@@ -378,6 +383,7 @@ def _drive(
         analysis = analyse(result, markets)
         summary.update(analysis.summary())
         write_sweep_report(result, analysis)
+    summary["seconds"] = round(time.perf_counter() - t0, 3)  # the whole sweep: data, runs, table, report
     _atomic_write(folder / "sweep.json", json.dumps(summary, indent=2, default=str) + "\n")
     return result
 
@@ -489,7 +495,7 @@ def summary_text(result: SweepResult) -> str:
            f" ({len(result.plan.windows)} windows)" if result.plan.windows else "")
         + f" on {', '.join(result.plan.engines)} ({s['executor']}, {s['workers']} workers)",
         f"  ran {s['ran']}, resumed {s['resumed']}, failed {s['failed']} in {s['seconds']:.1f} s"
-        + (f" ({s['runs_per_s']:.1f} runs/s)" if s.get("runs_per_s") else ""),
+        + (f" ({s['runs_per_s']:.1f} runs/s while running)" if s.get("runs_per_s") else ""),
     ]
     best = s.get("best")
     if best:

@@ -256,7 +256,7 @@ def write_sweep_report(result: SweepResult, analysis: Analysis) -> None:
         "results, exactly as <code>algotrade run</code> writes them; its <code>config.yaml</code> re-runs it alone"
         + (f", e.g. <code>{_esc(rerun_command(result.folder, example))}</code>" if example else "") + ".</p>"
     )
-    parts.append(f"<p class='sub'>{_esc(json.dumps({k: s[k] for k in ('executor', 'workers', 'ran', 'resumed', 'seconds')}))}</p>")
+    parts.append(f"<p class='sub'>{_esc(json.dumps({k: s[k] for k in ('executor', 'workers', 'ran', 'resumed', 'run_seconds', 'runs_per_s')}))}</p>")
     page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{_esc(exp.name)} sweep</title>"
             f"<style>{CSS}</style></head><body>{''.join(parts)}</body></html>\n")
     tmp = result.report_path.with_name("sweep.html.tmp")
