@@ -237,7 +237,7 @@ def gateway_stream(broker: Any, symbols: tuple[str, ...], schedule: SessionSched
                    lists: dict[str, Any], *, history: str, backoff: Backoff, first: dt.date | None = None,
                    stop: Callable[[], bool] = lambda: False, stale: Callable[[], bool] = lambda: False,
                    on_session: Callable[[dt.date], None] = lambda d: None,
-                   poll_s: float = 0.05) -> Iterator[tuple[dt.date, Mapping[str, Any]]]:
+                   poll_s: float = 1.0, slice_s: float = 0.002) -> Iterator[tuple[dt.date, Mapping[str, Any]]]:
     """Daily bars from a TWS / IB Gateway session, each once it is final on the exchange's calendar
     (its close plus the settle time, by the gateway's clock): first the history (warm-up, or on a
     restart what the journal already processed and what was missed), then each session as it
@@ -263,12 +263,19 @@ def gateway_stream(broker: Any, symbols: tuple[str, ...], schedule: SessionSched
             continue
         if stop() or stale():
             return
-        with contextlib.suppress(ConnectionError):  # a drop is handled on the next turn
-            broker.ib.sleep(poll_s)
-        now_tails = {s: _bar_date(lst[-1]) if lst else None for s, lst in lists.items()}
-        if now_tails != tails:  # a new session's bar appeared: is the one before it final now?
-            tails = now_tails
-            clock.sync()
+        # run the client's loop in short slices until a new session's bar appears (then ask the
+        # gateway's clock whether the one before is final) or ``poll_s`` passes (then check stop
+        # and staleness). An update may already sit in the client's buffers from a request made
+        # meanwhile, so waiting on the client's next update event could sleep it out.
+        deadline = time.monotonic() + poll_s
+        while time.monotonic() < deadline and broker.is_connected():
+            with contextlib.suppress(ConnectionError):  # a drop is handled on the next turn
+                broker.ib.sleep(slice_s)
+            now_tails = {s: _bar_date(lst[-1]) if lst else None for s, lst in lists.items()}
+            if now_tails != tails:
+                tails = now_tails
+                clock.sync()
+                break
 
 
 def _market_of(host: StrategyHost, calendar: str) -> Market:

@@ -36,7 +36,11 @@ not as an update) are not counted. Prints one JSON line::
     {"name": "ib_bar_to_order", "orders": n, "median_ms": ..., "p99_ms": ..., "max_ms": ...,
      "mean_ms": ..., "sessions": N, "strategy": "...", "client_throttle": false}
 
-Usage: python bench/ib_latency.py [--sessions N] [--strategy sma_cross|flip] [--throttle]
+Usage: python bench/ib_latency.py [--sessions N] [--strategy sma_cross|flip] [--throttle] [--stream simulated|gateway]
+
+``--stream gateway`` measures the stream ``algotrade paper`` uses against a real TWS instead: each
+new session's bar makes it ask the gateway's clock (``reqCurrentTime``) whether the bar is final,
+so one more round trip is inside the figure.
 """
 
 from __future__ import annotations
@@ -63,8 +67,9 @@ from algotrade.data import Market, load_market  # noqa: E402
 from algotrade.gateway import GatewaySimulator, run_in_thread, wire  # noqa: E402
 from algotrade.host import Context  # noqa: E402
 from algotrade.journal import Journal, order_ref  # noqa: E402
-from algotrade.paper import simulated_stream  # noqa: E402
+from algotrade.paper import GatewayClock, final_sessions, gateway_stream, simulated_stream, subscribe  # noqa: E402
 from algotrade.risk import checks_from_config  # noqa: E402
+from algotrade.sessions import Backoff, SessionSchedule  # noqa: E402
 from algotrade.strategy import Strategy, StrategyConfig  # noqa: E402
 
 FIRST_DAY = "1999-01-04"
@@ -125,7 +130,20 @@ def market_for(sessions: int) -> tuple[Experiment, Market]:
     return exp, load_market(exp.data)
 
 
-def measure(sessions: int, strategy: str, throttle: bool = False) -> dict[str, Any]:
+def gateway_bars(broker: IbBroker, sim: GatewaySimulator, runner: LiveRunner, symbols: tuple[str, ...]) -> Any:
+    """The stream `algotrade paper` uses against a real TWS (bars final by the gateway's clock on
+    the exchange calendar); the simulator replays the next session once the run is done with one."""
+    schedule, clock, backoff = SessionSchedule("XNYS"), GatewayClock(broker), Backoff()
+    lists = subscribe(broker, symbols, "30 Y", backoff)
+    clock.sync()
+    runner.warm_up(len(final_sessions(lists, None, schedule.last_final(clock()))))
+    last = sim.dates[-1].date()
+    return gateway_stream(broker, symbols, schedule, clock, lists, history="30 Y", backoff=backoff,
+                          stop=lambda: bool(runner.host.bars.dates) and runner.host.bars.dates[-1] == last,
+                          on_session=lambda d: sim.advance() if sim.sessions_left else None)
+
+
+def measure(sessions: int, strategy: str, throttle: bool = False, stream: str = "simulated") -> dict[str, Any]:
     exp, market = market_for(sessions)
     sim = TimedSimulator(market, exp.broker, start=0)
     with tempfile.TemporaryDirectory() as tmp, run_in_thread(sim, port=0) as (host, port):
@@ -139,7 +157,9 @@ def measure(sessions: int, strategy: str, throttle: bool = False) -> dict[str, A
         else:
             runner = LiveRunner.from_experiment(exp, broker, journal, run_id="bench")
         try:
-            host_ = runner.run(simulated_stream(broker, sim, exp.data.symbols))
+            bars = (simulated_stream(broker, sim, exp.data.symbols) if stream == "simulated"
+                    else gateway_bars(broker, sim, runner, exp.data.symbols))
+            host_ = runner.run(bars)
             broker.ib.reqCurrentTime()  # a round trip: every placeOrder sent has been dispatched
         finally:
             broker.disconnect()
@@ -155,7 +175,7 @@ def measure(sessions: int, strategy: str, throttle: bool = False) -> dict[str, A
     return {"name": "ib_bar_to_order", "orders": len(ms), "median_ms": round(float(np.median(ms)), 3),
             "p99_ms": round(float(np.percentile(ms, 99)), 3), "max_ms": round(float(ms.max()), 3),
             "mean_ms": round(float(ms.mean()), 3), "sessions": sessions, "strategy": strategy,
-            "client_throttle": throttle}
+            "client_throttle": throttle, "stream": stream}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -169,11 +189,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="sma_cross (fast 2, slow 5; the default) or flip (an order on every session)")
     parser.add_argument("--throttle", action="store_true",
                         help="keep ib_async's request throttle (45 messages/s); see the module docstring")
+    parser.add_argument("--stream", choices=("simulated", "gateway"), default="simulated",
+                        help="simulated: paper --simulate's stream; gateway: the one paper uses against TWS "
+                             "(bars final by the gateway's clock, reqCurrentTime on each new session)")
     args = parser.parse_args(argv)
     if args.sessions < 1:
         parser.error("--sessions must be at least 1")
     logging.basicConfig(level=logging.ERROR)
-    print(json.dumps(measure(args.sessions, args.strategy, args.throttle)))
+    print(json.dumps(measure(args.sessions, args.strategy, args.throttle, args.stream)))
     return 0
 
 
