@@ -353,8 +353,10 @@ def live(experiment: str, burnin_path: str | None, confirm_live: bool, sessions:
               help="The run's journal (default: OUT/<name>/paper/journal.sqlite).")
 @click.option("--out", type=click.Path(file_okay=False), help="Results folder (default: output.dir of the file).")
 @click.option("--reason", default="operator kill switch", show_default=True, help="Recorded in the journal.")
+@click.option("--live", "live_run", is_flag=True, help="The live run's journal (OUT/<name>/live/) instead of the paper run's.")
 @_set_option
-def kill(experiment: str, journal_path: str | None, out: str | None, reason: str, overrides: Sequence[str]) -> None:
+def kill(experiment: str, journal_path: str | None, out: str | None, reason: str, live_run: bool,
+         overrides: Sequence[str]) -> None:
     """Kill switch: halt the run, cancel its open orders and flatten its positions at IB.
 
     \b
@@ -362,6 +364,7 @@ def kill(experiment: str, journal_path: str | None, out: str | None, reason: str
     its own client id, journals everything, and leaves the run halted (a restarted run stays
     halted until resumed). Example:
       ALGOTRADE_IB_PORT=4002 algotrade kill experiments/paper_quickstart.yaml
+      ALGOTRADE_IB_PORT=4001 algotrade kill experiments/paper_quickstart.yaml --live
     """
     import os
     from pathlib import Path
@@ -373,7 +376,8 @@ def kill(experiment: str, journal_path: str | None, out: str | None, reason: str
     from algotrade.paper import ib_endpoint
 
     exp = load_experiment(experiment, tuple(overrides))
-    path = Path(journal_path) if journal_path else Path(out or exp.output.dir) / exp.name / "paper" / "journal.sqlite"
+    mode = "live" if live_run else "paper"
+    path = Path(journal_path) if journal_path else Path(out or exp.output.dir) / exp.name / mode / "journal.sqlite"
     if not path.exists():
         from algotrade.errors import ConfigError
 

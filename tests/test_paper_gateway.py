@@ -167,11 +167,17 @@ def test_live_routes_orders_once_every_guard_passed(tmp_path: Path) -> None:
         wait_line(run, r"^live: .*warm up")
         lockstep(gw, run, 30, mode="live")
         out, err = run.communicate(timeout=120)
+        kill = subprocess.run(
+            [sys.executable, "-m", "algotrade", "kill", str(EXPERIMENT), "--live", "--out", str(tmp_path / "out")],
+            capture_output=True, text=True, cwd=tmp_path, timeout=60,
+            env={**os.environ, "ALGOTRADE_IB_PORT": "4001", "ALGOTRADE_IB_ACCOUNT": "U7654321"},
+        )
     finally:
         proc.terminate()
         proc.wait(timeout=30)
     assert run.returncode == 0, err
     assert "U7654321" not in out + err  # the account id is masked everywhere
+    assert kill.returncode == 0 and "halted" in kill.stdout, kill.stderr  # the kill switch finds the live journal
     b = burnin(tmp_path, "live")
     assert b["mode"] == "live" and b["fills_equal_backtest"] is True and int(b["paper_fills"]) >= 1  # type: ignore[call-overload]
 
