@@ -429,7 +429,7 @@ class WalkForwardConfig(Model):
         None, ge=1, description="Sessions between the starts of consecutive windows (default: test, so test windows tile)."
     )
     purge: int = Field(
-        5, ge=0, description="Sessions dropped between a train window and what follows it; no run sees them."
+        5, ge=0, description="Sessions between a train window and what follows it, seen by no run of that window."
     )
     warmup: int | None = Field(
         None,

@@ -19,6 +19,7 @@ import json
 import os
 import sys
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -271,16 +272,17 @@ def _drive(
     store = Store(folder / "points.jsonl")
     hashes = {k: m.data_hash for k, m in markets.items()}
     previous = store.load()
+    market_of = {r.key: r.market_key for r in (*plan.grid, *plan.train)}
     outcomes: dict[str, Outcome] = {}
-    for key, record in previous.items():
-        market_key = next((r.market_key for r in (*plan.grid, *plan.train) if r.key == key), None)
+    for key, record in previous.items():  # finished before: ok, and on the same data
+        market_key = market_of.get(key)
         if record.get("status") == "ok" and record.get("data_hash") in hashes.values() and (
             market_key is None or record.get("data_hash") == hashes[market_key]
         ):
             outcomes[key] = _outcome_of(record)
     runs_dir = str((folder / "runs").resolve())
     tests: dict[tuple[str, int], Run | None] = {}
-    queue: list[Run] = []
+    queue: deque[Run] = deque()
     seen: set[str] = set()
     for run in (*plan.grid, *plan.train):
         if run.key not in seen and run.key not in outcomes:
@@ -291,16 +293,28 @@ def _drive(
     resumed = len(seen & outcomes.keys())
     bar = SweepProgress(exp.name, total, resumed, progress and sys.stderr.isatty())
     by_key: dict[str, Run] = {}
+    # each walk-forward slot (engine, window) waits for its train runs; a test run is planned once they are in
+    slots: dict[tuple[str, int], list[Run]] = {}
+    for run in plan.train:
+        assert run.window is not None
+        slots.setdefault((run.engine, run.window), []).append(run)
+    waiting = {slot: {r.key for r in train} - outcomes.keys() for slot, train in slots.items()}
+    slots_of: dict[str, list[tuple[str, int]]] = {}
+    for slot, keys in waiting.items():
+        for key in keys:
+            slots_of.setdefault(key, []).append(slot)
+
+    def finished(key: str) -> None:
+        for slot in slots_of.get(key, ()):
+            waiting[slot].discard(key)
 
     def schedule_tests() -> None:
         for engine in plan.engines:
             for window in plan.windows:
                 slot = (engine, window.index)
-                if slot in tests:
+                if slot in tests or waiting.get(slot):
                     continue
-                train = plan.train_runs(window.index, engine)
-                if not all(r.key in outcomes for r in train):
-                    continue
+                train = slots.get(slot, [])
                 best = choose([(r.point, outcomes[r.key].metrics if outcomes[r.key].status == "ok" else None)
                                for r in train], sweep.metric, sweep.goal, sweep.min_trades)
                 if best is None:
@@ -322,7 +336,7 @@ def _drive(
         while True:
             schedule_tests()
             while queue and pool.in_flight() < pool.capacity:
-                run = queue.pop(0)
+                run = queue.popleft()
                 by_key[run.key] = run
                 pool.submit(PointTask(run.key, run.experiment, run.engine, run.market_key, runs_dir, source))
             if not pool.in_flight():
@@ -331,6 +345,7 @@ def _drive(
                 run = by_key[task.key]
                 outcomes[run.key] = outcome
                 store.append(_record(run, outcome, plan.points[run.point], hashes[run.market_key]))
+                finished(run.key)
                 ran += 1
                 failed += outcome.status != "ok"
                 bar.update(outcome.status != "ok")
