@@ -73,6 +73,19 @@ def _heatmap(result: SweepResult, engine: str) -> tuple[str, str]:
         _header(ax, f"{metric} by {x} ({engine})", legend=False)
         return _png(fig), note
     x, y = names[1], names[0]
+    if sweep.method == "random" and not others:
+        xs, ys = pd.to_numeric(frame[x], errors="coerce"), pd.to_numeric(frame[y], errors="coerce")
+        if xs.notna().all() and ys.notna().all():  # drawn points: a scatter, not a sparse grid
+            fig, ax = _figure(4.2)
+            ok = frame[metric].notna()
+            ax.scatter(xs[~ok], ys[~ok], marker="x", color="#999", label="not eligible")
+            art = ax.scatter(xs[ok], ys[ok], c=frame.loc[ok, metric], cmap="RdYlGn" if goal == "max" else "RdYlGn_r",
+                             s=60, edgecolors="#333", linewidths=0.5)
+            fig.colorbar(art, ax=ax, label=metric, fraction=0.04)
+            ax.set_xlabel(x)
+            ax.set_ylabel(y)
+            _header(ax, f"{metric} of each drawn point ({engine})", legend=bool((~ok).any()))
+            return _png(fig), note
     table = frame.pivot_table(index=y, columns=x, values=metric, aggfunc="max" if goal == "max" else "min", dropna=False)
     table = table.reindex(index=sorted(table.index, key=_sort_key), columns=sorted(table.columns, key=_sort_key))
     data = table.to_numpy(dtype=float)

@@ -175,6 +175,15 @@ def test_every_run_failing_exits_1(tmp_path: Path) -> None:
     assert "every run failed" in result.output
 
 
+def test_a_random_search_runs_its_draws(tmp_path: Path) -> None:
+    path = sweep_file(tmp_path, space={"strategy.params.fast": {"low": 3, "high": 15}, "strategy.params.slow": [20, 50]},
+                      method="random", samples=4, seed=5)
+    result = run_sweep(path, out=tmp_path / "out", workers=2)
+    table = pd.read_csv(result.folder / "sweep.csv")
+    assert len(table) == 4 and (table["status"] == "ok").all() and table["fast"].between(3, 15).all()
+    assert (result.folder / "sweep.html").exists()
+
+
 def test_data_is_loaded_once_per_data_section(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import algotrade.data
 
