@@ -243,7 +243,8 @@ def gateway_stream(broker: Any, symbols: tuple[str, ...], schedule: SessionSched
     restart what the journal already processed and what was missed), then each session as it
     closes. A dropped connection or a gateway restart is retried with exponential backoff and the
     bars resubscribed (the new history brings any session missed meanwhile). Ends when ``stop``
-    says so, or when ``stale`` does (no bar although one was due: the runner halts)."""
+    says so, or when ``stale`` does (no bar although one was due: the runner halts), also when
+    a later session's bar arrives but one in between never did."""
     last: dt.date | None = None
     tails = {s: _bar_date(lst[-1]) if lst else None for s, lst in lists.items()}
     while True:
@@ -254,6 +255,8 @@ def gateway_stream(broker: Any, symbols: tuple[str, ...], schedule: SessionSched
         for date, bars in ready:
             if stop():
                 return
+            if last is not None and date != schedule.next_session(last) and stale():
+                return  # a session in between never came and is overdue: halted, not skipped
             yield date, bars
             last = date
             with contextlib.suppress(ConnectionError, TransientBrokerError):
@@ -271,6 +274,8 @@ def gateway_stream(broker: Any, symbols: tuple[str, ...], schedule: SessionSched
         while time.monotonic() < deadline and broker.is_connected():
             with contextlib.suppress(ConnectionError):  # a drop is handled on the next turn
                 broker.ib.sleep(slice_s)
+            if stale():
+                return
             now_tails = {s: _bar_date(lst[-1]) if lst else None for s, lst in lists.items()}
             if now_tails != tails:
                 tails = now_tails
@@ -306,6 +311,9 @@ def paper_gateway(path: str | Path, overrides: tuple[str, ...] = (), out: str | 
     env = os.environ if environ is None else environ
     exp = load_experiment(path, overrides)
     host_name, port = ib_endpoint(exp, env)
+    if exp.data.calendar.lower() == "none":
+        raise ConfigError("data.calendar: 'none' cannot tell when a bar is due in a paper or live run; set the "
+                          "exchange's calendar, e.g. data.calendar: XNYS")
     if mode == "paper" and port in LIVE_PORTS:
         raise ConfigError(f"ib.port: {port} is the {LIVE_PORTS[port]} port and a paper burn-in never trades a live "
                           "account; use 7497 (TWS paper) or 4002 (IB Gateway paper), or ALGOTRADE_IB_PORT")

@@ -8,6 +8,7 @@ clock (reqCurrentTime) and the exchange calendar, exactly as it does against TWS
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -17,9 +18,11 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
+from algotrade.broker import InMemoryBroker
 from algotrade.sessions import Backoff, SessionSchedule
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -183,8 +186,6 @@ def test_live_routes_orders_once_every_guard_passed(tmp_path: Path) -> None:
 
 
 def test_session_schedule_follows_the_exchange_calendar() -> None:
-    import datetime as dt
-
     s = SessionSchedule("XNYS")
     assert s.next_session(dt.date(2011, 7, 1)) == dt.date(2011, 7, 5)  # Independence Day weekend
     assert s.close(dt.date(2011, 11, 25)) == dt.datetime(2011, 11, 25, 18, 0, tzinfo=dt.UTC)  # early close, 13:00 NY
@@ -199,3 +200,69 @@ def test_reconnect_backoff_doubles_up_to_its_cap_and_resets() -> None:
     assert [b.next_delay() for _ in range(6)] == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
     b.reset()
     assert b.next_delay() == 0.5
+
+
+class ScriptedFeed(InMemoryBroker):
+    """The in-memory broker plus the data side the gateway stream uses: a daily bar list kept up to
+    date, the gateway's clock, and a client loop whose every turn moves the clock an hour on and
+    delivers each scripted bar once its session is final."""
+
+    def __init__(self, schedule: SessionSchedule, days: list[dt.date], start: dt.datetime) -> None:
+        super().__init__(account_id="DU0000009")
+        self.schedule, self.now = schedule, start
+        self.script = [SimpleNamespace(date=d, open=100.0 + k, high=101.0 + k, low=99.0 + k, close=100.5 + k,
+                                       volume=1e6) for k, d in enumerate(days)]
+        self.bars: list[SimpleNamespace] = []
+        self.ib = SimpleNamespace(sleep=self._turn)
+
+    def daily_bars(self, symbol: str, keep_up_to_date: bool = True, duration: str = "") -> list[SimpleNamespace]:
+        return self.bars
+
+    def server_time(self) -> dt.datetime:
+        return self.now
+
+    def wait_acknowledged(self, timeout: float = 30.0) -> None:
+        return None
+
+    def _turn(self, seconds: float) -> None:
+        self.now += dt.timedelta(hours=1)
+        while self.script and self.schedule.final_at(self.script[0].date) <= self.now:
+            self.bars.append(self.script.pop(0))
+
+
+@pytest.mark.parametrize("arrival", ["live", "caught_up"])
+def test_a_missing_session_halts_trading_as_stale_data(tmp_path: Path, arrival: str) -> None:
+    """2021-02-10 never arrives. live: the bars come one by one, and once 02-10 is overdue by the
+    gateway's clock (final + grace) the run halts. caught_up: everything up to March is already
+    in the history (the run was down), and the gap itself halts it. Either way the run journals
+    why and trades nothing after 2021-02-09, although later sessions' bars are there."""
+    from algotrade.broker import LiveRunner
+    from algotrade.config import load_experiment
+    from algotrade.journal import Journal
+    from algotrade.paper import GatewayClock, gateway_stream
+
+    schedule = SessionSchedule("XNYS")
+    days = [d for d in (dt.date(2021, 1, 4) + dt.timedelta(days=i) for i in range(60)) if schedule.is_session(d)]
+    missing = dt.date(2021, 2, 10)
+    now = schedule.final_at(days[19] if arrival == "live" else days[-1])
+    broker = ScriptedFeed(schedule, [d for d in days if d != missing], now)
+    broker.connect()
+    broker._turn(0)
+    clock = GatewayClock(broker, refresh_s=0.0)
+    journal = Journal(tmp_path / "journal.sqlite")
+    runner = LiveRunner.from_experiment(load_experiment(EXPERIMENT), broker, journal, clock=clock,
+                                        bar_due=schedule.bar_due, next_session=schedule.next_session)
+    runner.warm_up(20)  # the first 20 sessions are history
+    host = runner.run(gateway_stream(broker, ("SPX",), schedule, clock, {"SPX": broker.bars}, history="1 Y",
+                                     backoff=Backoff(), stale=runner.check_stale, poll_s=0.01, slice_s=0.0))
+    assert host.bars.dates[-1] == dt.date(2021, 2, 9) and len(host.bars) > runner.live_from
+    assert runner.halted is not None and runner.halted.startswith("stale data: no bar after 2021-02-09")
+    assert journal.halt(runner.run_id) == runner.halted
+    if arrival == "caught_up":
+        assert broker.bars[-1].date > missing  # later sessions were there, and were not traded
+
+
+def test_paper_needs_an_exchange_calendar(tmp_path: Path) -> None:
+    proc = start_run(tmp_path, 4002, "--set", "data.calendar=none")
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2 and "data.calendar: 'none' cannot tell when a bar is due" in err, err
