@@ -403,7 +403,9 @@ def ib_endpoint(exp: Experiment, environ: Mapping[str, str] | None = None) -> tu
 def summary_text(result: PaperResult) -> str:
     b = result.burnin
     lines = [
-        f"paper burn-in of {b['experiment']} ({b['mode']}): verdict {b['verdict'].upper()} (config id {b['config_id']})",
+        (f"live run of {b['experiment']}: against its shadow backtest, gates say {b['verdict'].upper()}"
+         if b["mode"] == "live" else
+         f"paper burn-in of {b['experiment']} ({b['mode']}): verdict {b['verdict'].upper()}") + f" (config id {b['config_id']})",
         f"  sessions {len(result.paper.equity) - result.paper.live_from}   paper fills {b['paper_fills']}   backtest fills {b['backtest_fills']}   "
         f"identical: {'yes' if b['fills_equal_backtest'] else 'no, first difference at fill ' + str(b['first_difference'])}",
         f"  final equity paper {b['final_equity']['paper']:,.2f}   backtest {b['final_equity']['backtest']:,.2f}",
