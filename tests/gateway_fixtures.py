@@ -15,8 +15,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -177,3 +181,38 @@ def wait_until(ib: IB, predicate: Callable[[], bool], timeout: float = TIMEOUT, 
         # awaited outcome when the test waits for a disconnect
         if not predicate():
             raise
+
+
+class GatewayProcess:
+    """`algotrade gateway` running as its own process in manual mode, as a user starts it."""
+
+    def __init__(self, proc: subprocess.Popen[str], port: int) -> None:
+        self.proc, self.port = proc, port
+
+    def advance(self) -> str:
+        """Replay one session (Enter on its stdin); returns the session's date."""
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write("\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        match = re.search(r"replayed (\d{4}-\d\d-\d\d)", line)
+        assert match, line
+        return match.group(1)
+
+
+@contextlib.contextmanager
+def gateway_process(cwd: Path, experiment: Path, start: str, *extra: str, port: int = 0) -> Iterator[GatewayProcess]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "algotrade", "gateway", str(experiment), "--port", str(port), "--speed", "manual",
+         "--start", start, *extra],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=cwd,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        match = re.search(r"on 127\.0\.0\.1:(\d+)", line)
+        assert match, line
+        yield GatewayProcess(proc, int(match.group(1)))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

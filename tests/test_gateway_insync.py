@@ -80,31 +80,16 @@ def test_ib_async_client_runs_the_same_script() -> None:
 
 def test_gateway_command_serves_an_experiment(tmp_path: Path) -> None:
     """`algotrade gateway X.yaml` as a user starts it: a real client connects and reads the bars."""
-    import re
+    from tests import gateway_fixtures as gf
 
-    from ib_async import IB, Stock
-
-    root = Path(__file__).resolve().parents[1]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "algotrade", "gateway", str(root / "experiments" / "quickstart.yaml"), "--port", "0",
-         "--speed", "manual", "--start", "2010-06-01"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=tmp_path,
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        match = re.search(r"on 127\.0\.0\.1:(\d+)", line)
-        assert match, line
-        ib = IB()
+    with gf.gateway_process(tmp_path, ROOT / "experiments" / "quickstart.yaml", "2010-06-01") as gw:
+        ib = gf.IB()
         ib.RequestTimeout = 10
-        ib.connect("127.0.0.1", int(match.group(1)), clientId=3, timeout=10)
-        (spx,) = ib.qualifyContracts(Stock("SPX", "SMART", "USD"))
+        ib.connect("127.0.0.1", gw.port, clientId=3, timeout=10)
+        (spx,) = ib.qualifyContracts(gf.ib_client.Stock("SPX", "SMART", "USD"))
         bars = ib.reqHistoricalData(spx, "", "5 D", "1 day", "TRADES", True)
         assert [str(b.date) for b in bars][-1] == "2010-06-01"
         ib.disconnect()
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def test_ib_test_modules_pass_under_ib_insync() -> None:

@@ -15,8 +15,7 @@ import re
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -24,42 +23,18 @@ import pytest
 
 from algotrade.broker import InMemoryBroker
 from algotrade.sessions import Backoff, SessionSchedule
+from tests import gateway_fixtures as gf
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENT = ROOT / "experiments" / "paper_quickstart.yaml"
 START = "2011-06-01"
 
 
-class Gateway:
-    def __init__(self, proc: subprocess.Popen[str], port: int) -> None:
-        self.proc, self.port = proc, port
-
-    def advance(self) -> str:
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write("\n")
-        self.proc.stdin.flush()
-        line = self.proc.stdout.readline()
-        match = re.search(r"replayed (\d{4}-\d\d-\d\d)", line)
-        assert match, line
-        return match.group(1)
+Gateway = gf.GatewayProcess
 
 
-@contextmanager
-def gateway(tmp_path: Path, *extra: str) -> Iterator[Gateway]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "algotrade", "gateway", str(EXPERIMENT), "--port", "0", "--speed", "manual",
-         "--start", START, *extra],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=tmp_path,
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        match = re.search(r"on 127\.0\.0\.1:(\d+)", line)
-        assert match, line
-        yield Gateway(proc, int(match.group(1)))
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+def gateway(tmp_path: Path, *extra: str, port: int = 0) -> AbstractContextManager[Gateway]:
+    return gf.gateway_process(tmp_path, EXPERIMENT, START, *extra, port=port)
 
 
 def start_run(tmp_path: Path, port: int, *args: str, command: str = "paper",
@@ -156,15 +131,8 @@ def test_live_routes_orders_once_every_guard_passed(tmp_path: Path) -> None:
     from algotrade.paper import paper_simulated
 
     assert paper_simulated(EXPERIMENT, out=tmp_path / "out").burnin["verdict"] == "go"  # the offline burn-in
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "algotrade", "gateway", str(EXPERIMENT), "--port", "4001", "--speed", "manual",
-         "--start", START, "--account", "U7654321"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=tmp_path,
-    )
-    try:
-        assert proc.stdout is not None
-        assert "127.0.0.1:4001" in proc.stdout.readline()
-        gw = Gateway(proc, 4001)
+    with gateway(tmp_path, "--account", "U7654321", port=4001) as gw:
+        assert gw.port == 4001
         run = start_run(tmp_path, 4001, "--confirm-live", "--sessions", "30", command="live",
                         env={"ALGOTRADE_IB_ACCOUNT": "U7654321"})
         wait_line(run, r"^live: .*warm up")
@@ -175,9 +143,6 @@ def test_live_routes_orders_once_every_guard_passed(tmp_path: Path) -> None:
             capture_output=True, text=True, cwd=tmp_path, timeout=60,
             env={**os.environ, "ALGOTRADE_IB_PORT": "4001", "ALGOTRADE_IB_ACCOUNT": "U7654321"},
         )
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
     assert run.returncode == 0, err
     assert "U7654321" not in out + err  # the account id is masked everywhere
     assert kill.returncode == 0 and "halted" in kill.stdout, kill.stderr  # the kill switch finds the live journal
