@@ -51,8 +51,8 @@ def _bar_date(bar: Any) -> dt.date:
     return d.date() if isinstance(d, dt.datetime) else d  # type: ignore[no-any-return]
 
 
-def _subscribe(broker: Any, symbols: tuple[str, ...]) -> dict[str, Any]:
-    return {s: broker.daily_bars(s, keep_up_to_date=True, duration="30 Y") for s in symbols}
+def _subscribe(broker: Any, symbols: tuple[str, ...], history: str = "30 Y") -> dict[str, Any]:
+    return {s: broker.daily_bars(s, keep_up_to_date=True, duration=history) for s in symbols}
 
 
 def simulated_stream(broker: Any, sim: Any, symbols: tuple[str, ...]) -> Iterator[tuple[dt.date, Mapping[str, Any]]]:
@@ -203,7 +203,7 @@ def subscribe(broker: Any, symbols: tuple[str, ...], history: str, backoff: Back
     while True:
         try:
             broker.connect()
-            lists = {s: broker.daily_bars(s, keep_up_to_date=True, duration=history) for s in symbols}
+            lists = _subscribe(broker, symbols, history)
         except (TransientBrokerError, ConnectionError, TimeoutError) as exc:
             delay = backoff.next_delay()
             log.warning("IB not reachable (%s); reconnecting in %.1f s", exc, delay)
