@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+import math
 import socket
 import struct
 import time
@@ -133,7 +134,9 @@ def test_realtime_bars_and_market_data(gateway, ib_guard):
     [contract] = ib.qualifyContracts(aaa())
     rt = ib.reqRealTimeBars(contract, 5, "TRADES", True)
     ticker = ib.reqMktData(contract)
-    wait_until(ib, lambda: ticker.last == row(gw, "AAA", 9).close, what="last price")
+    # ticks are separate messages: wait for the previous close too (tick 9 comes after last)
+    wait_until(ib, lambda: ticker.last == row(gw, "AAA", 9).close and not math.isnan(ticker.close),
+               what="last price and previous close")
     assert ticker.close == row(gw, "AAA", 8).close
     gw.sim.advance()
     wait_until(ib, lambda: len(rt) == 1 and ticker.last == row(gw, "AAA", 10).close, what="bar and tick")
