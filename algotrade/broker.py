@@ -510,7 +510,7 @@ class LiveRunner:
         """Declare the first ``sessions`` bars of a new run history (indicators only: no strategy
         call, no order). A run that already has a journal keeps what it declared first; returns
         the number in force."""
-        if self.journal.state(self.run_id, "live_from") is None and not self.journal.bars(self.run_id):
+        if self.journal.state(self.run_id, "live_from") is None and not self._done:
             self.journal.set_state(self.run_id, "live_from", str(sessions))
             self.live_from = sessions
         self.host.live_from = self.live_from

@@ -114,13 +114,20 @@ SLOW = {"name": "tests.sweep_probe:SweepProbe", "params": {"delay": 0.5}}
 SLOW_SPACE = {"strategy.params.fast": [5, 10, 15, 20], "strategy.params.slow": [30, 50]}
 
 
-def test_resume_after_a_killed_sweep_redoes_nothing_finished(tmp_path: Path) -> None:
+def _interrupted(tmp_path: Path, lines: int, sig: int) -> tuple[Path, Path, Path, subprocess.Popen[str]]:
+    """A slow sweep started as a command, sent ``sig`` (to its whole process group) once
+    ``lines`` runs are recorded; returns its file, out folder, points.jsonl and process."""
     path = sweep_file(tmp_path, strategy=SLOW, space=SLOW_SPACE)
     out = tmp_path / "out"
     proc = _start(path, out)
     jsonl = out / "sw" / "points.jsonl"
-    _wait_for_lines(jsonl, 2, proc)
-    os.killpg(proc.pid, signal.SIGKILL)  # the sweep and its workers, at once
+    _wait_for_lines(jsonl, lines, proc)
+    os.killpg(proc.pid, sig)
+    return path, out, jsonl, proc
+
+
+def test_resume_after_a_killed_sweep_redoes_nothing_finished(tmp_path: Path) -> None:
+    path, out, jsonl, proc = _interrupted(tmp_path, 2, signal.SIGKILL)  # the sweep and its workers, at once
     proc.wait(timeout=30)
     finished = {r["key"]: r for r in _lines(jsonl) if r["status"] == "ok"}
     assert 2 <= len(finished) < 8
@@ -136,12 +143,7 @@ def test_resume_after_a_killed_sweep_redoes_nothing_finished(tmp_path: Path) -> 
 
 
 def test_ctrl_c_stops_cleanly_and_leaves_a_resumable_state(tmp_path: Path) -> None:
-    path = sweep_file(tmp_path, strategy=SLOW, space=SLOW_SPACE)
-    out = tmp_path / "out"
-    proc = _start(path, out)
-    jsonl = out / "sw" / "points.jsonl"
-    _wait_for_lines(jsonl, 1, proc)
-    os.killpg(proc.pid, signal.SIGINT)  # what a terminal sends on Ctrl-C
+    path, out, jsonl, proc = _interrupted(tmp_path, 1, signal.SIGINT)  # what a terminal sends on Ctrl-C
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "resume with: algotrade sweep" in err and "Traceback" not in err
