@@ -395,45 +395,63 @@ def kill(experiment: str, journal_path: str | None, out: str | None, reason: str
                + (f"flattening orders sent: {', '.join(refs)}" if refs else "no position to flatten"))
 
 
+def _speed(ctx: click.Context, param: click.Parameter, value: str) -> Any:
+    from algotrade.gateway.serve import parse_speed
+
+    try:
+        return parse_speed(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 @cli.command()
 @click.argument("experiment", type=click.Path(dir_okay=False))
-@click.option("--port", type=int, default=7497, show_default=True, help="TCP port on 127.0.0.1 (0: any free port).")
-@click.option("--speed", default="manual", show_default=True,
-              help="Sessions replayed per second, 'max', or 'manual' (press Enter to replay one session).")
+@click.option("--port", type=click.IntRange(0, 65535), default=7497, show_default=True,
+              help="TCP port to listen on (0: any free port; the banner says which).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (0.0.0.0: every interface, e.g. inside a container).")
+@click.option("--speed", default="auto", show_default=True, callback=_speed,
+              help="What replays the sessions: 'manual' (Enter replays one), 'hold' (each SIGUSR1 replays "
+                   "one), N sessions a second, 'max', or 'auto': manual when stdin is a terminal, else hold.")
 @click.option("--start", "start_at", default=None, help="Session to start at: an index, or a date (default: the first).")
 @click.option("--account", default="DU0000001", show_default=True, help="The simulated (paper) account id.")
 @_set_option
-def gateway(experiment: str, port: int, speed: str, start_at: str | None, account: str, overrides: Sequence[str]) -> None:
+def gateway(experiment: str, port: int, host: str, speed: Any, start_at: str | None, account: str,
+            overrides: Sequence[str]) -> None:
     """Serve an experiment's data as a simulated IB Gateway (the TWS API) until stopped.
 
     \b
     Any IB client (ib_async, ib_insync, IB's ibapi) can connect to it, qualify the experiment's
     symbols as STK/SMART/USD, read and stream bars, and trade a simulated paper account that
-    fills by the experiment's broker settings. Example:
-      algotrade gateway experiments/quickstart.yaml --port 7497 --speed 5
+    fills by the experiment's broker settings. It serves until SIGTERM, SIGINT (Ctrl-C) or SIGHUP,
+    which close the client connections and exit 0; neither the end of stdin nor of the replay
+    stops it. In every mode SIGUSR1 (kill -USR1 PID) replays one session. Started in the
+    background, under nohup, docker, systemd or CI (stdin not a terminal) it holds by default.
+    Examples:
+      algotrade gateway experiments/quickstart.yaml                  # Enter replays a session
+      algotrade gateway experiments/quickstart.yaml --speed 5 &      # 5 sessions a second
+      algotrade gateway experiments/quickstart.yaml </dev/null &     # holds; kill -USR1 $! steps
     """
-    import threading
+    from algotrade.gateway.signals import StepCounter, StopSignals
 
-    from algotrade.config import load_experiment
-    from algotrade.gateway import GatewaySimulator, run_in_thread
-
-    exp = load_experiment(experiment, tuple(overrides))
-    start: int | str | None = int(start_at) if start_at and start_at.lstrip("-").isdigit() else start_at
-    sim = GatewaySimulator.from_experiment(exp, account=account, start=start)
-    with run_in_thread(sim, port=port) as (host, bound):
-        click.echo(f"gateway: serving {', '.join(sim.market.frames)} ({len(sim.dates)} sessions, at "
-                   f"{sim.current_date}) on {host}:{bound} as account {account}; Ctrl-C stops it")
-        if speed not in ("manual",):
-            sim.play(speed if speed == "max" else float(speed))
+    # first: a stop signal while the market loads ends the command cleanly, and an early SIGUSR1
+    # (a step) is kept for when the server listens instead of killing the process
+    with StopSignals(), StepCounter() as early:
         try:
-            if speed == "manual":
-                while sim.sessions_left:
-                    input()
-                    sim.advance()
-                    click.echo(f"gateway: replayed {sim.current_date} ({sim.sessions_left} sessions left)")
-            threading.Event().wait()
-        except (KeyboardInterrupt, EOFError):
-            click.echo("gateway: stopped")
+            from algotrade.config import load_experiment
+            from algotrade.data import load_market
+            from algotrade.gateway import GatewaySimulator
+            from algotrade.gateway.serve import check_account, serve, start_index
+
+            account = check_account(account)
+            exp = load_experiment(experiment, tuple(overrides))
+            market = load_market(exp.data)
+            start = start_index(start_at, [d.date() for d in market.dates])
+            sim = GatewaySimulator(market, exp.broker, account=account, start=start)
+        except KeyboardInterrupt:
+            click.echo("gateway: stopped before it served")
+            return
+        serve(sim, speed, host=host, port=port, echo=click.echo, early=early)
 
 
 @cli.command()
