@@ -105,15 +105,20 @@ def stop(gw: Background, sig: signal.Signals) -> float:
     return elapsed
 
 
-@pytest.mark.parametrize(("stdin", "sig", "alive_s"), [
-    ("</dev/null", signal.SIGTERM, 5.0),   # `algotrade gateway X.yaml </dev/null &`
-    ("0<&-", signal.SIGINT, 1.0),          # stdin closed; a background job's inherited SIGINT is ignored
-    ("</dev/null", signal.SIGHUP, 1.0),    # what a closing terminal sends
+HOLDS = r"holding at 2011-06-01 \(stdin is not a terminal\)"
+
+
+@pytest.mark.parametrize(("stdin", "args", "holds", "sig", "alive_s"), [
+    ("</dev/null", (), HOLDS, signal.SIGTERM, 5.0),   # `algotrade gateway X.yaml </dev/null &`
+    ("0<&-", (), HOLDS, signal.SIGINT, 1.0),          # stdin closed; a background job's inherited SIGINT is ignored
+    ("</dev/null", (), HOLDS, signal.SIGHUP, 1.0),    # what a closing terminal sends
+    ("</dev/null", ("--speed", "manual"), r"stdin ended; holding at 2011-06-01", signal.SIGTERM, 1.0),
 ])
 def test_gateway_in_the_background_serves_steps_on_sigusr1_and_stops_cleanly(
-        tmp_path: Path, stdin: str, sig: signal.Signals, alive_s: float, ib_guard: gf.LogGuard) -> None:
-    with background(tmp_path, stdin=stdin) as gw:
-        gw.line(r"holding at 2011-06-01 \(stdin is not a terminal\)")
+        tmp_path: Path, stdin: str, args: tuple[str, ...], holds: str, sig: signal.Signals, alive_s: float,
+        ib_guard: gf.LogGuard) -> None:
+    with background(tmp_path, *args, stdin=stdin) as gw:
+        gw.line(holds)
         with pytest.raises(subprocess.TimeoutExpired):  # still serving: stdin's end does not stop it
             gw.shell.wait(timeout=alive_s)
         ib = client(gw.port)
