@@ -72,8 +72,20 @@ class DataConfig(Model):
     path: str | None = Field(
         None, description="File (csv, parquet) or folder (csvdir), relative to the experiment file."
     )
-    start: dt.date | None = Field(None, description="First session to use (default: first bar).")
-    end: dt.date | None = Field(None, description="Last session to use (default: last bar).")
+    start: dt.date | None = Field(
+        None,
+        description=(
+            "First day to use, any calendar date: the run starts at the first session on or after it "
+            "(default: the first bar). Refused when the data begins later by more than a weekend or holiday."
+        ),
+    )
+    end: dt.date | None = Field(
+        None,
+        description=(
+            "Last day to use, any calendar date: the run ends at the last session on or before it "
+            "(default: the last bar). Refused when the data ends earlier by more than a weekend or holiday."
+        ),
+    )
     calendar: str = Field(
         "XNYS",
         description='An exchange_calendars name such as XNYS, or "none" to use the data\'s own dates.',
@@ -456,8 +468,12 @@ class WalkForwardConfig(Model):
 class WindowConfig(Model):
     """A part of the loaded sessions to run on (written by `algotrade sweep` for walk-forward runs)."""
 
-    start: dt.date | None = Field(None, description="First session of the run (default: the first loaded).")
-    end: dt.date | None = Field(None, description="Last session of the run (default: the last loaded).")
+    start: dt.date | None = Field(
+        None, description="First day of the run, cut to the first loaded session on or after it (default: the first loaded)."
+    )
+    end: dt.date | None = Field(
+        None, description="Last day of the run, cut to the last loaded session on or before it (default: the last loaded)."
+    )
     evaluate_from: dt.date | None = Field(
         None,
         description="Results count from this session; the sessions before it only warm up indicators.",
@@ -644,8 +660,8 @@ def _where(
     """Who to blame for a problem at ``path``: the flag that set it or a section above it, else
     the file (and line); a flag that set something inside ``path`` is named next to the file."""
     origins = origins or {}
-    for k in range(len(path), -1, -1):
-        if path[:k] in origins and (k or () in origins):
+    for k in range(len(path), 0, -1):
+        if path[:k] in origins:
             return f"{origins[path[:k]]}: "
     line = (lines or {}).get(path)
     inside = next((flag for key, flag in origins.items() if key[: len(path)] == path), None)

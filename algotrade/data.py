@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from algotrade.config import DataConfig
+from algotrade.config import DataConfig, symbols_text
 from algotrade.errors import ConfigError, DataError
 from algotrade.host import FIELDS, Bars
 from algotrade.registry import suggest
@@ -135,7 +135,7 @@ def _load_raw(cfg: DataConfig, sessions: Callable[[], pd.DatetimeIndex]) -> dict
             if not file.exists():
                 raise ConfigError(
                     f"data.symbols: {sym!r} has no file {file.name} in {folder}{suggest(sym, available)} "
-                    f"available: {', '.join(available) or '(none)'}"
+                    f"available: {symbols_text(available, 20) or '(none)'}"
                 )
             frames[sym] = _canonical(_read_csv(file, f"data.path {file.name}"), str(file), cfg.adjust)
         return frames
@@ -155,7 +155,7 @@ def _load_raw(cfg: DataConfig, sessions: Callable[[], pd.DatetimeIndex]) -> dict
             if part.empty:
                 raise ConfigError(
                     f"data.symbols: {sym!r} is not in {path.name}{suggest(sym, available)} "
-                    f"available: {', '.join(available)}"
+                    f"available: {symbols_text(available, 20)}"
                 )
             frames[sym] = _canonical(part.drop(columns="symbol"), f"{path.name} {sym}", cfg.adjust)
         return frames
