@@ -274,11 +274,20 @@ class _Gaps:
         return _naive_index(self.cal.sessions_in_range(lo, hi)) if lo <= hi else pd.DatetimeIndex([])
 
     def holds_session(self, lo: pd.Timestamp, hi: pd.Timestamp) -> bool:
-        """Whether lo .. hi (both included, outside the data) holds a session."""
+        """Whether lo .. hi (both included, outside the data) holds a session; days beyond what
+        the exchange calendar can tell are judged as with calendar: none."""
         if lo > hi:
             return False
-        if self.cal is not None:
-            return len(self.sessions(lo, hi)) > 0
+        if self.cal is None:
+            return self._longer_than_a_gap(lo, hi)
+        if len(self.sessions(lo, hi)):
+            return True
+        day = pd.Timedelta(days=1)
+        first, last = _naive(self.cal.first_session), _naive(self.cal.last_session)
+        unknown = ((lo, min(hi, first - day)), (max(lo, last + day), hi))
+        return any(a <= b and self._longer_than_a_gap(a, b) for a, b in unknown)
+
+    def _longer_than_a_gap(self, lo: pd.Timestamp, hi: pd.Timestamp) -> bool:
         longest = int(np.diff(self.dates.asi8).max() // 86_400_000_000_000) - 1 if len(self.dates) > 1 else 0
         return (hi - lo).days + 1 > max(MIN_GAP_DAYS, longest)
 

@@ -166,6 +166,30 @@ def test_an_exchange_calendar_refuses_a_start_on_a_session_the_data_lacks(tmp_pa
         load_market(DataConfig(**cfg, start=dt.date(2019, 12, 31)))  # type: ignore[arg-type]
 
 
+class _ShortCalendar:
+    """A calendar that knows weekdays from 2020-01-06 on only (as a calendar that cannot be built
+    earlier would)."""
+
+    name = "SHORT"
+    first_session = pd.Timestamp("2020-01-06")
+    last_session = pd.Timestamp("2020-12-31")
+
+    def sessions_in_range(self, lo: pd.Timestamp, hi: pd.Timestamp) -> pd.DatetimeIndex:
+        return pd.bdate_range(lo, hi)
+
+
+def test_days_before_what_the_calendar_knows_are_judged_like_calendar_none() -> None:
+    from algotrade.data import _Gaps, check_covered
+
+    dates = pd.bdate_range("2020-01-06", "2020-03-31")
+    gaps = _Gaps(_ShortCalendar(), dates)
+    check_covered("data", "the data", dt.date(2020, 1, 4), None, dates, gaps)  # a weekend before: fine
+    with pytest.raises(DataError, match=r"data.start: 2019-01-01 .*2020-01-06 .. 2020-03-31"):
+        check_covered("data", "the data", dt.date(2019, 1, 1), None, dates, gaps)
+    with pytest.raises(DataError, match=r"data.end: 2021-06-01"):  # after the calendar's last session
+        check_covered("data", "the data", None, dt.date(2021, 6, 1), pd.bdate_range("2020-10-01", "2020-12-31"), gaps)
+
+
 def test_backtrader_csv_on_its_own_dates() -> None:
     path = shared_data("backtrader/2006-day-001.txt")
     market = load_market(DataConfig(source="csv", symbols=("IDX",), path=str(path), calendar="none"))
