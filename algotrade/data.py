@@ -309,12 +309,12 @@ def check_covered(
     a calendar gap. Calendar dates next to the data (a weekend, a holiday, a month's first day)
     pass: the range is then cut at the nearest sessions."""
     first, last = dates[0], dates[-1]
-    span = f"{what} runs {first.date()} .. {last.date()}"
+    span = f"{what}, which runs {first.date()} .. {last.date()}"
     lo = pd.Timestamp(start) if start else first
     hi = pd.Timestamp(end) if end else last
     asked = f"{start or 'the first bar'} .. {end or 'the last bar'}"
     if lo > last or hi < first:
-        raise DataError(f"{field}.start/end: {asked} lies outside the data: {span}; choose dates within that range")
+        raise DataError(f"{field}.start/end: {asked} lies outside {span}; choose dates within that range")
     if not len(gaps.sessions(max(lo, first), min(hi, last))):
         raise DataError(
             f"{field}.start/end: {asked} holds no session of {gaps.name}, only weekends or holidays "
@@ -322,12 +322,12 @@ def check_covered(
         )
     if lo < first and gaps.holds_session(lo, first - pd.Timedelta(days=1)):
         raise DataError(
-            f"{field}.start: {start} is before {what} begins, by more than a weekend or holiday ({span}); "
+            f"{field}.start: {start} is before {span}, by more than a weekend or holiday; "
             f"set {field}.start to {first.date()} or later, or leave it out"
         )
     if hi > last and gaps.holds_session(last + pd.Timedelta(days=1), hi):
         raise DataError(
-            f"{field}.end: {end} is after {what} ends, by more than a weekend or holiday ({span}); "
+            f"{field}.end: {end} is after {span}, by more than a weekend or holiday; "
             f"set {field}.end to {last.date()} or earlier, or leave it out"
         )
 

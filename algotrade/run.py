@@ -261,6 +261,9 @@ def compare_text(result: CompareResult) -> str:
         lines.append(f"  differences: {cats}; first at trade row {s['first_difference_row']}")
         lines.append(f"  explained in {result.folder / 'differences.csv'}")
     lines.append(f"  results  {result.folder.parent}/  ({', '.join(r.engine for r in result.runs)}, compare)")
+    replaced = sorted({r.replaced for r in result.runs if r.replaced})
+    if replaced:
+        lines.append(f"           (replaced the results of config id {', '.join(replaced)} that were there)")
     lines.append(f"  report   {result.folder / 'compare.html'}")
     lines.append(f"  took {s['timings']['total_s']:.1f} s")
     return "\n".join(lines)
@@ -305,9 +308,9 @@ def summary_text(result: RunResult) -> str:
         lines.append(f"  orders blocked by risk checks {m['orders_blocked']}, rejected {m['orders_rejected']} (see orders.csv)")
     lines.append(f"  results  {result.folder}/")
     if result.base_folder is not None:
-        lines.append(f"           a --set variant (config id {exp.config_id}): the file as written writes {result.base_folder}/")
+        lines.append(f"           (a --set variant, config id {exp.config_id}; the file as written goes to {result.base_folder}/)")
     if result.replaced:
-        lines.append(f"           replaced the results of config id {result.replaced} that were there")
+        lines.append(f"           (replaced the results of config id {result.replaced} that were there)")
     lines.append(f"  report   {result.report_path}" if exp.output.report else "  report   (disabled)")
     lines.append(f"  took {result.timings['total_s']:.1f} s (engine {result.timings['engine_s']:.1f} s)")
     return "\n".join(lines)

@@ -174,7 +174,7 @@ def test_several_symbols_each_must_cover_the_range(tmp_path: Path) -> None:
         lines += [f"{d.date()},10,11,9,10.5,100,0,1" for d in _sessions("XNYS", first, "2020-06-30")]
         (folder / f"{sym}.csv").write_text("\n".join(lines) + "\n")
     cfg = {"source": "csvdir", "symbols": ("EARLY", "LATE"), "path": str(folder)}
-    with pytest.raises(DataError, match=r"data.start: 2020-01-01 is before the data of LATE .*2020-03-02 .. 2020-06-30"):
+    with pytest.raises(DataError, match=r"data.start: 2020-01-01 is before the data of LATE, .*2020-03-02 .. 2020-06-30"):
         load_market(DataConfig(**cfg, start=dt.date(2020, 1, 1)))  # type: ignore[arg-type]
     market = load_market(DataConfig(**cfg, start=dt.date(2020, 2, 29)))  # type: ignore[arg-type]  # a Saturday
     assert market.dates[0] == pd.Timestamp("2020-03-02")
