@@ -844,7 +844,7 @@ def experiment_from_dict(
         where = _where(("walkforward",), lines, source, origins)
         raise ConfigError(f"{where}walkforward: needs a sweep: section, whose space gives the parameters to choose from")
     if exp.sweep is not None:
-        check_sweep_names(exp, lines or {}, source)
+        check_sweep_names(exp, lines or {}, source, origins)
     return exp
 
 
@@ -852,14 +852,15 @@ def _config_fields(ref: StrategyRef) -> tuple[str, ...]:
     return tuple(resolve_strategy(ref.name).config_class.model_fields)
 
 
-def check_sweep_names(exp: Experiment, lines: dict[tuple[str, ...], int], source: str = "") -> None:
+def check_sweep_names(
+    exp: Experiment, lines: dict[tuple[str, ...], int], source: str = "", origins: Origins | None = None
+) -> None:
     """Swept strategy parameters exist, and constraints name only known fields (did you mean ...)."""
     assert exp.sweep is not None
     sweep = exp.sweep
 
     def where(*path: str) -> str:
-        line = lines.get(("sweep", *path))
-        return f"{source}:{line}: " if source and line else (f"{source}: " if source else "")
+        return _where(("sweep", *path), lines, source, origins)
 
     params = _config_fields(exp.strategy)
     for path in sweep.space:

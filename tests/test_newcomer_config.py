@@ -339,6 +339,12 @@ def test_a_bad_flag_is_named_not_the_file(args: list[str], words: list[str], tmp
     assert "quickstart.yaml" not in text and not (tmp_path / "out").exists()
 
 
+def test_a_bad_swept_name_set_by_a_flag_is_named() -> None:
+    flag = "sweep.space={strategy.params.fsat: [1, 2]}"
+    code, text = _cli("validate", str(ROOT / "experiments" / "sweep_sma.yaml"), "--set", flag, "--set", "sweep.heatmap=null")
+    assert code == 2 and text.startswith(f"config error: --set {flag}: sweep.space") and "did you mean 'fast'" in text
+
+
 def test_bad_engines_flag_is_named(tmp_path: Path) -> None:
     code, text = _cli("compare", str(QUICKSTART), "--engines", "backtrader,ziplne", "--out", str(tmp_path))
     assert code == 2 and text.startswith("config error: --engines: 'ziplne'") and "did you mean 'zipline'" in text
