@@ -41,6 +41,11 @@ class _Group(click.Group):
             raise
         except (click.ClickException, click.Abort):
             raise
+        except BrokenPipeError:  # `algotrade ... | head`: the reader has what it wanted
+            import os
+
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(141)
         except Exception as exc:
             debug = bool((ctx.obj or {}).get("debug"))
             if debug:
@@ -111,20 +116,19 @@ def run(experiment: str, out: str | None, engine: str | None, overrides: Sequenc
     """Run a backtest and write trades, orders, equity, metrics and report.html.
 
     \b
-    Results go to OUT/<name>/<engine>/. Example:
+    Results go to OUT/<name>/<engine>/; a run with --set overrides that change the results goes
+    to OUT/<name>@<config id>/<engine>/, so variants never overwrite each other. Example:
       algotrade run experiments/quickstart.yaml --set broker.fill=next_open
     """
     from algotrade.run import run_experiment, summary_text
 
-    if engine:
-        overrides = (*overrides, f"engine={engine}", "engines=null")
-    result = run_experiment(experiment, overrides=tuple(overrides), out=out, progress=not quiet)
+    result = run_experiment(experiment, overrides=tuple(overrides), out=out, progress=not quiet, engine=engine)
     click.echo(result.report_path if quiet else summary_text(result))
 
 
 @cli.command()
 @click.argument("experiment", type=click.Path(dir_okay=False))
-@click.option("--engines", help="Comma-separated engines (default: the file's engines, else backtrader,zipline).")
+@click.option("--engines", help="Comma-separated engines (default: the file's engines: list, else backtrader,zipline).")
 @click.option("--out", type=click.Path(file_okay=False), help="Results folder (default: output.dir of the file).")
 @_set_option
 @click.option("--quiet", "-q", is_flag=True, help="Print only the comparison report path.")
@@ -133,7 +137,9 @@ def compare(experiment: str, engines: str | None, out: str | None, overrides: Se
 
     \b
     Each engine writes OUT/<name>/<engine>/; the comparison goes to OUT/<name>/compare/
-    (trades_diff.csv, differences.csv, metrics.csv, compare.json, compare.html).
+    (trades_diff.csv, differences.csv, metrics.csv, compare.json, compare.html); with --set
+    overrides that change the results, OUT/<name>@<config id>/ instead. The file needs no
+    engine: key: --engines, or its engines: list, names the engines.
     Exits 0 when the engines agree within tolerance, 1 when they differ. Example:
       algotrade compare experiments/quickstart.yaml --engines backtrader,zipline
     """
@@ -192,16 +198,35 @@ def sweep(experiment: str, executor: str, workers: int | None, address: str | No
 
 @cli.command()
 @click.argument("experiment", type=click.Path(dir_okay=False))
+@click.option("--resolved", is_flag=True, help="Also print the resolved experiment: every default filled in, as a run's config.yaml.")
 @click.option("--explain", is_flag=True, help="Also print the documentation of every field.")
 @_set_option
-def validate(experiment: str, explain: bool, overrides: Sequence[str]) -> None:
-    """Check an experiment file (keys, types, strategy parameters) without running it."""
+def validate(experiment: str, resolved: bool, explain: bool, overrides: Sequence[str]) -> None:
+    """Check an experiment file and its data without running it.
+
+    \b
+    Checks keys, types and strategy parameters, loads and validates the data, and prints one
+    line: the config id, strategy, engine(s), symbols and the sessions a run would use.
+    --resolved adds the resolved experiment, --explain the documentation of every field.
+    """
     from algotrade.config import dump_experiment, load_experiment
     from algotrade.config import explain as explain_fields
+    from algotrade.data import load_market, snapped
 
     exp = load_experiment(experiment, tuple(overrides))
-    click.echo(f"ok: {experiment} is valid (config id {exp.config_id})")
-    click.echo(dump_experiment(exp).rstrip())
+    market = load_market(exp.data)
+    syms, dates = exp.data.symbols, market.dates
+    shown = ", ".join(syms[:5]) + (", ..." if len(syms) > 5 else "")
+    click.echo(
+        f"ok: {experiment} is valid (config id {exp.config_id}): {exp.strategy.name} {exp.strategy.params} "
+        f"on {', '.join(exp.engine_names)}; {len(syms)} symbol{'s' if len(syms) > 1 else ''} ({shown}) "
+        f"from {exp.data.source}; {len(dates)} sessions {dates[0].date()} .. {dates[-1].date()} ({market.calendar})"
+    )
+    note = snapped(exp.data, market)
+    if note:
+        click.echo(f"  {note}")
+    if resolved:
+        click.echo(dump_experiment(exp).rstrip())
     if explain:
         click.echo("\nfields:\n" + explain_fields())
 
@@ -233,31 +258,51 @@ def data_list() -> None:
 
 @data.command("validate")
 @click.argument("experiment", type=click.Path(dir_okay=False))
+@click.option("--all", "show_all", is_flag=True,
+              help="List every problem and repair, one per line (by default repairs are counted per kind).")
 @_set_option
-def data_validate(experiment: str, overrides: Sequence[str]) -> None:
-    """Check the experiment's data: every problem with symbol, date and value."""
+def data_validate(experiment: str, show_all: bool, overrides: Sequence[str]) -> None:
+    """Check the experiment's data: every problem with symbol, date and value.
+
+    \b
+    Problems that stop a run are listed (the first 20; --all lists every one). Repairs the
+    data.repair policy makes by design (missing sessions filled, prices rounded to 3 decimals,
+    volume clipped) are one line of counts per kind; --all lists each with symbol, date and value.
+    Exits 2 when a problem stops a run.
+    """
     from algotrade.config import load_experiment
-    from algotrade.data import inspect
+    from algotrade.data import inspect, snapped
 
     exp = load_experiment(experiment, tuple(overrides))
-    frames, _sessions, problems = inspect(exp.data)
+    frames, sessions, problems = inspect(exp.data)
     policy = exp.data.repair
     fatal = [p for p in problems if not p.repairable or policy == "none"]
     repairable = [p for p in problems if p.repairable and policy != "none"]
-    for sym, frame in frames.items():
+    items = list(frames.items())
+    for sym, frame in items if show_all or len(items) <= 10 else items[:5]:
         click.echo(f"{sym}: {len(frame)} bars {frame.index[0].date()} .. {frame.index[-1].date()}")
+    if len(items) > 10 and not show_all:
+        click.echo(f"... and {len(items) - 5} more symbols ({len(items)} in all; --all lists each)")
+    if len(sessions):
+        click.echo(f"sessions: {len(sessions)}, {sessions[0].date()} .. {sessions[-1].date()} ({exp.data.calendar})")
+        note = snapped(exp.data, sessions)
+        if note:
+            click.echo(f"  {note}")
     if repairable:
         counts: dict[str, int] = {}
         for p in repairable:
             counts[p.code] = counts.get(p.code, 0) + 1
-        click.echo(f"repaired by policy {policy}: " + ", ".join(f"{k} x{v}" for k, v in sorted(counts.items())))
-        for p in repairable[:10]:
+        click.echo(f"repaired by policy {policy}, the same for every engine: "
+                   + ", ".join(f"{k} x{v}" for k, v in sorted(counts.items()))
+                   + ("" if show_all else " (--all lists each)"))
+        for p in repairable if show_all else ():
             click.echo(f"  {p}")
-        if len(repairable) > 10:
-            click.echo(f"  ... {len(repairable) - 10} more")
     if fatal:
-        for p in fatal:
+        limit = len(fatal) if show_all else 20
+        for p in fatal[:limit]:
             click.echo(f"error: {p}", err=True)
+        if len(fatal) > limit:
+            click.echo(f"error: ... and {len(fatal) - limit} more (--all lists every one)", err=True)
         click.echo(f"{len(fatal)} problem(s) stop a run; fix the data", err=True)
         sys.exit(2)
     click.echo("ok: the data is usable")
