@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import math
 from collections.abc import Sequence
 from itertools import cycle
 from pathlib import Path
@@ -115,8 +116,9 @@ class _MoneyTicks(Formatter):
         return fmt.money(x, 0)
 
     def format_ticks(self, values: Any) -> list[str]:
-        steps = np.diff(np.asarray(values, dtype=float))
-        decimals = 2 if len(steps) and 0 < np.min(np.abs(steps)) < 10 else 0
+        steps = np.abs(np.diff(np.asarray(values, dtype=float)))
+        step = float(np.min(steps)) if len(steps) else 0.0
+        decimals = 0 if step >= 10 or step == 0 else min(6, max(2, math.ceil(-math.log10(step))))
         return [fmt.money(v, decimals) for v in values]
 
 
@@ -206,6 +208,11 @@ def _price_figures(market: Market, tbl: Tables, limit: int = 4) -> list[Any]:
     return figs
 
 
+def _signed_amount(x: float) -> str:
+    """A difference of money: ``+250.00``, or ``+4e-4`` when it is real but below a cent."""
+    return fmt.signed_money(x) if abs(x) >= 0.005 else ("+" if x > 0 else "-") + fmt.sci(abs(x))
+
+
 def _differences(curve: pd.Series, base: pd.Series, index: pd.Index) -> tuple[np.ndarray, bool]:
     """``curve - base`` on each session of ``index`` with float noise as 0 (NaN where either is
     missing), and whether all of it was noise."""
@@ -255,7 +262,7 @@ def equity_comparison(curves: Sequence[tuple[str, pd.Series]], *, base: int, tit
             ax2.plot(index, diff, color=colour, lw=1.1, label=what)
             k = int(np.nanargmax(np.abs(diff)))
             largest.append(abs(diff[k]))
-            notes.append(("note", f"{what}: largest difference {fmt.signed_money(diff[k])} on {index[k]:%Y-%m-%d}; "
+            notes.append(("note", f"{what}: largest difference {_signed_amount(diff[k])} on {index[k]:%Y-%m-%d}; "
                                   f"{int(np.count_nonzero(np.nan_to_num(diff)))} of {len(diff)} sessions differ by "
                                   f"more than {fmt.sci(fmt.NOISE_RTOL)} of equity."))
     if largest:

@@ -10,6 +10,7 @@ import math
 import numbers
 import re
 from collections.abc import Iterable, Sequence
+from decimal import Decimal
 from typing import Any
 
 #: values that differ by at most this much relative to their size are equal: the last bits of a float
@@ -107,12 +108,26 @@ def number(x: Any) -> str:
 
 
 def param(x: Any) -> str:
-    """A parameter value as typed by a person: ``10``, ``0.3`` (not ``0.30000000000000004``), ``SPX``."""
+    """A parameter value as a person types it: ``10``, ``0.005``, ``2.5``, ``SPX``; a computed or drawn
+    float (``0.30000000000000004``, ``1.1882634567``) with 4 significant digits, never in e-notation."""
     if isinstance(x, float) and math.isfinite(x):
-        return f"{x:.6g}"
+        typed = repr(x)
+        if "e" not in typed and len(typed.partition(".")[2]) <= 4:
+            return typed
+        if abs(x) >= 1000:
+            return f"{x:,.2f}"
+        return format(Decimal(repr(float(f"{x:.4g}"))), "f")
     if isinstance(x, list | tuple):
         return "[" + ", ".join(param(v) for v in x) + "]"
     return str(x)
+
+
+_PARAM_IN_LABEL = re.compile(r"=(-?\d+\.\d+(?:e[-+]?\d+)?)(?![\w.])", re.IGNORECASE)
+
+
+def param_label(text: str) -> str:
+    """A point's label (``fast=5 nbdev=1.188257``) with each float value shown by :func:`param`."""
+    return _PARAM_IN_LABEL.sub(lambda m: "=" + param(float(m.group(1))), text)
 
 
 def params(values: dict[str, Any]) -> str:

@@ -184,7 +184,7 @@ def write_sweep_report(result: SweepResult, analysis: Analysis) -> None:
     if analysis.best:
         b = analysis.best
         parts.append(
-            f"<p>By {_esc(metric)} on {_esc(b['engine'])}: <b>{_esc(b['label'])}</b> — {metric} {_num(b['value'], metric=metric)}, "
+            f"<p>By {_esc(metric)} on {_esc(b['engine'])}: <b>{_esc(fmt.param_label(b['label']))}</b> — {metric} {_num(b['value'], metric=metric)}, "
             f"total return {_num(b['total_return'], True)}, max drawdown {_num(b['max_drawdown'], True)}, "
             f"{b['trade_count']} trades (config id <code>{_esc(b['config_id'])}</code>).</p>"
             f"<p>Every run is an ordinary <code>algotrade run</code>; this one re-runs alone with<br>"
@@ -254,7 +254,7 @@ def write_sweep_report(result: SweepResult, analysis: Analysis) -> None:
             for w in wf.windows:
                 purge = f"{w['purge'][0]} .. {w['purge'][1]}" if w["purge"] else "none"
                 cells = [str(w["window"]), _esc(w["engine"]), f"{w['train_start']} .. {w['train_end']}", purge,
-                         f"{w['test_start']} .. {w['test_end']}", _esc(w["chosen"] or "none eligible"),
+                         f"{w['test_start']} .. {w['test_end']}", _esc(fmt.param_label(w["chosen"] or "none eligible")),
                          _num(w["is_metric"], metric=metric), _num(w["oos_metric"], metric=metric), _num(w["oos_total_return"], True)]
                 body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
         parts.append(scroll(f"<table><tr>{head}</tr>{''.join(body)}</table>"))
@@ -264,7 +264,7 @@ def write_sweep_report(result: SweepResult, analysis: Analysis) -> None:
         head = "<tr><th>phase</th><th>window</th><th class='l'>point</th><th>engine</th><th class='l'>error</th></tr>"
         rows_html = "".join(
             f"<tr><td>{_esc(r['phase'])}</td><td>{'' if r['window'] is None else r['window']}</td>"
-            f"<td class='l'>{_esc(plan.points[r['point']].label() if r['point'] is not None else '')}</td>"
+            f"<td class='l'>{_esc(fmt.param_label(plan.points[r['point']].label()) if r['point'] is not None else '')}</td>"
             f"<td>{_esc(r['engine'])}</td><td class='l'>{_esc(r['error'])}</td></tr>"
             for r in failed[:50]
         )

@@ -110,6 +110,17 @@ def test_a_difference_of_float_noise_is_identical_and_a_real_one_is_drawn() -> N
     assert not identical and (diff[:200] == 0).all() and np.allclose(diff[200:], 250.0)
 
 
+def test_a_real_difference_below_a_cent_is_drawn_with_readable_ticks() -> None:
+    dates = _sessions(50)
+    equity = np.full(50, 1e5)
+    page = report.equity_comparison([("a", _curve(equity, dates)), ("b", _curve(equity + 5e-4, dates))], base=0,
+                                    title="t", difference_title="d")
+    assert "identical" not in page and "largest difference +5e-4 on " in page  # 5e-9 of equity: not float noise
+    ticks = report._MoneyTicks().format_ticks([0.0, 0.0002, 0.0004, 0.0006])
+    assert ticks == ["0.0000", "0.0002", "0.0004", "0.0006"]
+    assert report._MoneyTicks().format_ticks([-10000.0, -5000.0, 0.0]) == ["-10,000", "-5,000", "0"]
+
+
 def test_a_difference_with_no_common_session_is_not_called_identical() -> None:
     dates = _sessions(20)
     page = report.equity_comparison([("a", _curve(np.full(20, 1e5), dates)),

@@ -63,6 +63,11 @@ def test_numbers_and_parameters_as_people_write_them() -> None:
     assert fmt.number(0.123456) == "0.1235" and fmt.number(-2.91038e-11) == "-2.9e-11"
     assert fmt.number(np.int64(12345)) == "12,345" and fmt.number("SPX") == "SPX"
     assert fmt.param(0.1 + 0.2) == "0.3" and fmt.param(10) == "10" and fmt.param(["SPX", "IXIC"]) == "[SPX, IXIC]"
+    assert fmt.param(1.1882634567) == "1.188" and fmt.param(2.03348) == "2.033" and fmt.param(2.0) == "2.0"
+    assert fmt.param(0.0005) == "0.0005" and fmt.param(1.25e-05) == "0.0000125" and fmt.param(100000.0) == "100000.0"
+    assert fmt.param(12345.67891) == "12,345.68" and fmt.param(12345.6789) == "12345.6789" and fmt.param(-0.5) == "-0.5"
+    assert fmt.param_label("period=36 nbdev=1.188257") == "period=36 nbdev=1.188"
+    assert fmt.param_label("fast=5 slow=20 symbols=SPX") == "fast=5 slow=20 symbols=SPX"
     assert fmt.params({"fast": 10, "alpha": 0.30000000000000004}) == "fast=10, alpha=0.3"
 
 

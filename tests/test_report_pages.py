@@ -2,10 +2,10 @@
 
 Pages: report.html of the quickstart and of very short runs (6 and 31 sessions), compare.html of
 engines that agree (their difference is float noise) and of engines that differ, burnin.html with
-a GO and a NO-GO verdict, and sweep.html. For each: the page never scrolls sideways (wide tables
-scroll inside their own box), no number is a raw float, no image is cut off by the page or has a
-label cut off at its own edge, and a difference panel of pure float noise is a flat line that
-says so, while a real difference is still drawn.
+a GO and a NO-GO verdict, and sweep.html of a grid and of a random search. For each: the page
+never scrolls sideways (wide tables scroll inside their own box), no number is a raw float, no
+image is cut off by the page or has a label cut off at its own edge, and a difference panel of
+pure float noise is a flat line that says so, while a real difference is still drawn.
 
 Set ALGOTRADE_SCREENSHOTS=DIR to keep the screenshots for a look.
 """
@@ -37,7 +37,8 @@ QUICKSTART = ROOT / "experiments" / "quickstart.yaml"
 PAPER = ROOT / "experiments" / "paper_quickstart.yaml"
 SHORT = {"run_6": ("data.start=2012-12-21", "data.end=2012-12-31"),
          "run_31": ("data.start=2012-11-15", "data.end=2012-12-31", "strategy.params.fast=3", "strategy.params.slow=5")}
-PAGES = ("run", "run_6", "run_31", "compare_same", "compare_differ", "burnin_go", "burnin_nogo", "sweep")
+PAGES = ("run", "run_6", "run_31", "compare_same", "compare_differ", "burnin_go", "burnin_nogo", "sweep",
+         "sweep_random")
 
 #: what a number must never look like on a page
 RAW = {
@@ -77,13 +78,13 @@ def _burnins(out: Path) -> tuple[Path, Path]:
     return go.folder / "burnin.html", nogo
 
 
-def _sweep(out: Path) -> Path:
+def _sweep(out: Path, name: str, strategy: dict[str, Any], **section: Any) -> Path:
     out.mkdir(parents=True)
-    path = write_experiment(out, "sw", data={"source": "sample", "symbols": ["SPX"], "start": "2010-01-04",
+    walkforward = section.pop("walkforward", None)
+    extra = {"walkforward": walkforward} if walkforward else {}
+    path = write_experiment(out, name, data={"source": "sample", "symbols": ["SPX"], "start": "2010-01-04",
                                              "end": "2012-12-31"},
-                            sweep={"space": {"strategy.params.fast": [5, 10], "strategy.params.slow": [20, 50]},
-                                   "constraints": ["fast < slow"], "metric": "sharpe", "min_trades": 1},
-                            walkforward={"train": 252, "test": 126, "purge": 5})
+                            strategy=strategy, sweep={"min_trades": 1, **section}, **extra)
     return run_sweep(path, out=out / "out", workers=1).report_path
 
 
@@ -98,7 +99,15 @@ def pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     found["compare_same"] = same.folder / "compare.html"
     found["compare_differ"] = _compare_differ(out / "differ", same.runs[1].folder)
     found["burnin_go"], found["burnin_nogo"] = _burnins(out / "burnin")
-    found["sweep"] = _sweep(out / "sweep")
+    found["sweep"] = _sweep(out / "sweep", "grid", {"name": "sma_cross"},
+                            space={"strategy.params.fast": [5, 10], "strategy.params.slow": [20, 50]},
+                            constraints=["fast < slow"], metric="sharpe",
+                            walkforward={"train": 252, "test": 126, "purge": 5})
+    # drawn floats (nbdev 1.1882634567...) must show as a person would write them
+    found["sweep_random"] = _sweep(out / "random", "drawn", {"name": "bollinger_breakout"}, method="random",
+                                   samples=6, seed=3, metric="total_return",
+                                   space={"strategy.params.period": {"low": 10, "high": 40},
+                                          "strategy.params.nbdev": {"low": 1.0, "high": 3.0}})
     assert set(found) == set(PAGES)
     return found
 
