@@ -165,7 +165,7 @@ def paper_simulated(path: str | Path, overrides: tuple[str, ...] = (), out: str 
     write_verdict(folder / "burnin.json", result)
     from algotrade.burnin_report import write_burnin_html
 
-    write_burnin_html(folder / "burnin.html", exp, result, paper, shadow)
+    write_burnin_html(folder / "burnin.html", exp, result, paper, shadow, experiment_file=path, overrides=overrides)
     return PaperResult(folder, result, paper, shadow)
 
 
@@ -373,7 +373,7 @@ def paper_gateway(path: str | Path, overrides: tuple[str, ...] = (), out: str | 
     write_verdict(folder / "burnin.json", result)
     from algotrade.burnin_report import write_burnin_html
 
-    write_burnin_html(folder / "burnin.html", exp, result, paper, shadow)
+    write_burnin_html(folder / "burnin.html", exp, result, paper, shadow, experiment_file=path, overrides=overrides)
     return PaperResult(folder, result, paper, shadow)
 
 
