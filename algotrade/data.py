@@ -298,8 +298,10 @@ def inspect(cfg: DataConfig) -> tuple[dict[str, pd.DataFrame], pd.DatetimeIndex,
         start = pd.Timestamp(cfg.start or dt.date(2010, 1, 4))
         end = pd.Timestamp(cfg.end or dt.date(2019, 12, 31))
         if cal is not None:
-            start = max(start, cal.first_session)  # a start before a calendar's first possible session
-            return cal.sessions_in_range(start, end).tz_localize(None) if cal.sessions.tz else cal.sessions_in_range(start, end)
+            covering = get_calendar(cfg.calendar, start.date(), end.date())  # refused if it cannot be built
+            start = max(start, covering.first_session)  # a start before the calendar's first session
+            sessions = covering.sessions_in_range(start, end) if start <= end else pd.DatetimeIndex([])
+            return sessions.tz_localize(None) if sessions.tz else sessions
         return pd.bdate_range(start, end)
 
     raw = _load_raw(cfg, synthetic_sessions)

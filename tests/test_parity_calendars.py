@@ -164,11 +164,13 @@ def test_csv_history_from_1986_without_data_start(tmp_path: Path) -> None:
         ("XTKS", "1995-01-04", "1999-12-30", ["XTKS", "from 1997-01-01", "1995-01-04", "data.start to 1997-01-01"]),
         ("XBOM", "2025-01-01", "2027-06-30", ["XBOM", "to 2026-12-31", "2027-06-30", "data.end to 2026-12-31"]),
         ("XSAU", "2019-01-01", "2021-06-30", ["XSAU", "from 2021-01-01", "data.start to 2021-01-01"]),
+        ("XSAU", None, None, ["XSAU", "from 2021-01-01", "2010-01-04"]),  # the generator's default range
     ],
 )
-def test_a_range_the_calendar_cannot_cover_is_refused_in_one_line(calendar: str, start: str, end: str,
+def test_a_range_the_calendar_cannot_cover_is_refused_in_one_line(calendar: str, start: str | None, end: str | None,
                                                                    words: list[str], tmp_path: Path) -> None:
-    data = {"source": "synthetic", "symbols": ["AAA"], "start": start, "end": end, "calendar": calendar}
+    data = {"source": "synthetic", "symbols": ["AAA"], "calendar": calendar}
+    data.update({k: v for k, v in (("start", start), ("end", end)) if v is not None})
     for command in ("run", "compare"):
         code, text = _cli(command, str(_write(tmp_path, "refused", data)))
         assert code == 2, text
@@ -178,6 +180,17 @@ def test_a_range_the_calendar_cannot_cover_is_refused_in_one_line(calendar: str,
             assert word in lines[0], (word, text)
         assert "Traceback" not in text and "internal error" not in text
         assert not (tmp_path / "results").exists()
+
+
+def test_csv_history_before_the_calendars_first_date_is_refused_in_one_line(tmp_path: Path) -> None:
+    frame = generate(("X",), pd.bdate_range("1995-01-04", "1998-12-30"), SyntheticConfig(seed=2))["X"]
+    frame.rename(columns=str.title).rename_axis("Date").to_csv(tmp_path / "x.csv")
+    path = _write(tmp_path, "tks", {"source": "csv", "symbols": ["7203.T"], "path": str(tmp_path / "x.csv"),
+                                    "calendar": "XTKS"})
+    code, text = _cli("compare", str(path))
+    assert code == 2, text
+    assert text.strip().count("\n") == 0 and "XTKS" in text and "from 1997-01-01" in text and "1995-01-04" in text
+    assert not (tmp_path / "results").exists()
 
 
 # --------------------------------------------------------------------------------------------
