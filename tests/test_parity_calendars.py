@@ -263,6 +263,22 @@ def test_real_nvda_csv_in_lower_case(tmp_path: Path) -> None:
     assert set(_trades(out / "zipline")["symbol"]) == {"nvda"}
 
 
+def test_the_simulated_ib_gateway_sees_the_users_spelling(tmp_path: Path) -> None:
+    from algotrade.paper import paper_simulated
+
+    symbols = ("brk.b", "BRK_B", "BRK B")
+    doc = {"name": "ibsym", "data": _synthetic("XNYS", "2015-01-01", "2015-12-31", symbols, seed=8),
+           "strategy": {"name": "momentum_rebalance", "params": {"lookback": 21, "top_n": 2}},
+           "engine": "backtrader", "output": {"dir": str(tmp_path / "results"), "report": False},
+           "burnin": {"min_sessions": 100, "min_trades": 5}}
+    path = tmp_path / "ibsym.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    result = paper_simulated(path)
+    paper = [(f.date, f.symbol, f.quantity, f.price) for f in result.paper.fills]
+    assert paper == [(f.date, f.symbol, f.quantity, f.price) for f in result.shadow.fills]
+    assert {s for _, s, _, _ in paper} == set(symbols)
+
+
 # --------------------------------------------------------------------------------------------
 # the bundle cache
 
