@@ -31,8 +31,23 @@ Examples:
 """
 
 
-class _Group(click.Group):
+class _FullShortHelp(click.Command):
+    """In a group's list of commands, a command's whole first paragraph: click would cut it at ~45 chars."""
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        if self.short_help or not self.help or self.deprecated:
+            return super().get_short_help_str(limit)
+        import inspect
+
+        first = inspect.cleandoc(self.help).partition("\n\n")[0]
+        return " ".join(word for word in first.split() if word != "\b")
+
+
+class _Group(_FullShortHelp, click.Group):
     """Turns algotrade errors into one clear message and an exit code (no traceback)."""
+
+    command_class = _FullShortHelp
+    group_class = type  # subgroups (algotrade data) are _Group too
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -80,7 +95,8 @@ def _version() -> str:
         return "unknown"
 
 
-@click.group(cls=_Group, epilog=EXAMPLES, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Group, epilog=EXAMPLES,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 120})
 @click.option("--debug", is_flag=True, help="Show full tracebacks and debug logs.")
 @click.version_option(message="algotrade %(version)s", version=None, package_name="algotrade")
 @click.pass_context
@@ -310,16 +326,10 @@ def data_validate(experiment: str, show_all: bool, overrides: Sequence[str]) -> 
 
 @cli.command()
 def strategies() -> None:
-    """List the strategies with their parameters and defaults."""
-    from algotrade.registry import STRATEGIES, resolve_strategy
+    """List the strategies with their parameters, defaults and meaning."""
+    from algotrade.listing import strategy_lines, terminal_width
 
-    for alias in sorted(STRATEGIES):
-        cls = resolve_strategy(alias)
-        params = ", ".join(
-            f"{name}={field.default!r}" for name, field in cls.config_class.model_fields.items()
-        )
-        doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
-        click.echo(f"{alias:<20} {doc}\n{'':<20} params: {params or '(none)'}")
+    click.echo("\n".join(strategy_lines(terminal_width())))
 
 
 @cli.command()
@@ -494,19 +504,14 @@ def recipes(check: bool, write_to: str | None) -> None:
     """
     from pathlib import Path
 
+    from algotrade.listing import recipe_lines, terminal_width
+    from algotrade.recipes_table import chapter_titles, markdown, rows
     from algotrade.recipes_table import check as check_row
-    from algotrade.recipes_table import markdown, rows
 
     table = rows()
     if check:
         table = [check_row(r) if r.wrapped_by else r for r in table]
-    chapter = ""
-    for r in table:
-        if r.chapter != chapter:
-            chapter = r.chapter
-            click.echo(f"\n{chapter}")
-        wrapper = f"  -> {r.wrapped_by} on {r.engine}: {r.status or 'declared'}" if r.wrapped_by else ""
-        click.echo(f"  {r.module.rsplit('.', 1)[-1]:<42} {r.title[:60]}{wrapper}")
+    click.echo("\n".join(recipe_lines(table, terminal_width(), chapter_titles())))
     if write_to:
         Path(write_to).write_text(markdown(table, check))
         click.echo(f"\nwrote {write_to}")
@@ -516,11 +521,10 @@ def recipes(check: bool, write_to: str | None) -> None:
 
 @cli.command()
 def engines() -> None:
-    """List the engine adapters and whether each is installed."""
-    from algotrade.registry import ENGINES, engine_status
+    """List the backtest engines and the IB broker, and whether each is installed."""
+    from algotrade.listing import engine_lines, terminal_width
 
-    for name, (target, _package) in ENGINES.items():
-        click.echo(f"{name:<12} {engine_status(name):<34} {target}")
+    click.echo("\n".join(engine_lines(terminal_width())))
 
 
 def main(argv: Sequence[str] | None = None) -> None:

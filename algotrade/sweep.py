@@ -159,7 +159,9 @@ class SweepResult:
 
 
 def _zipline_root() -> str:
-    return os.environ.get("ZIPLINE_ROOT") or str(Path.cwd() / ".cache" / "zipline")
+    from recipes.ch05_zipline import zipline_root  # the one default: the project's .cache/zipline
+
+    return str(zipline_root())
 
 
 def _prepare_zipline(plan: Plan, markets: dict[str, Any]) -> None:

@@ -20,16 +20,11 @@ from pathlib import Path
 from adapters.zipline.mapping import BUNDLE_PREFIX, SYMBOLS, bundle_name
 from algotrade.data import Market
 from algotrade.symbols import SymbolMap, map_symbols
+from recipes.ch05_zipline import zipline_root  # $ZIPLINE_ROOT, else the project's .cache/zipline
 from recipes.ch05_zipline.r01_bundle_from_our_data import make_ingest  # the cookbook's ingest, not a copy
 
 log = logging.getLogger("algotrade.zipline")
 KEEP_BUNDLES = 24
-
-
-def zipline_root() -> Path:
-    root = os.environ.get("ZIPLINE_ROOT") or str(Path.cwd() / ".cache" / "zipline")
-    os.environ["ZIPLINE_ROOT"] = root
-    return Path(root)
 
 
 def asset_symbols(market: Market) -> SymbolMap:
