@@ -27,7 +27,7 @@ from typing import Any
 
 from algotrade.config import Experiment, load_experiment
 from algotrade.errors import ConfigError
-from algotrade.executors import Outcome, PointTask, WorkerSettings, make_executor, warm_imports
+from algotrade.executors import Outcome, PointTask, WorkerSettings, find_cluster, make_executor, warm_imports
 from algotrade.sweep_plan import Plan, Point, Run, plan_grid, plan_walkforward, table_cell
 from algotrade.walkforward import choose, eligible
 
@@ -233,6 +233,7 @@ def run_sweep(
             f"{path}: has no sweep: section; add one (see experiments/sweep_sma.yaml), or use `algotrade run` for one run"
         )
     plan = plan_grid(exp)
+    cluster = find_cluster(executor, address)  # before the data: an unreachable cluster fails within seconds
     markets: dict[str, Any] = {}
     for run in plan.grid:
         if run.market_key not in markets:
@@ -245,7 +246,7 @@ def run_sweep(
         zipline_root=_zipline_root(),
     )
     warm_imports(settings)  # once here: forked workers start warm
-    pool = make_executor(executor, workers, address, markets, settings)
+    pool = make_executor(executor, workers, cluster, markets, settings)
     folder = Path(out or exp.output.dir) / exp.name
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -377,6 +378,7 @@ def _drive(
     summary: dict[str, Any] = {
         "name": exp.name,
         "executor": pool.kind,
+        "address": pool.address,  # the Ray cluster joined, or None
         "workers": pool.workers,
         "runs": total,
         "ran": ran,
@@ -508,7 +510,8 @@ def summary_text(result: SweepResult) -> str:
         f"{exp.name}: {len(result.plan.grid)} grid runs"
         + (f" + {len(result.plan.train) + len(result.plan.windows) * len(result.plan.engines)} walk-forward runs"
            f" ({len(result.plan.windows)} windows)" if result.plan.windows else "")
-        + f" on {', '.join(result.plan.engines)} ({s['executor']}, {s['workers']} workers)",
+        + f" on {', '.join(result.plan.engines)} ({s['executor']}{' at ' + s['address'] if s.get('address') else ''},"
+        f" {s['workers']} workers)",
         f"  ran {s['ran']}, resumed {s['resumed']}, failed {s['failed']} in {s['seconds']:.1f} s"
         + (f" ({s['runs_per_s']:.1f} runs/s while running)" if s.get("runs_per_s") else ""),
     ]
