@@ -180,15 +180,15 @@ def sweep(experiment: str, executor: str, workers: int | None, address: str | No
 
     result = run_sweep(experiment, tuple(overrides), executor, workers, address, out, progress=not quiet)
     if result.interrupted:
-        import shlex
+        from algotrade.shell import command
 
-        again = ["algotrade", "sweep", experiment, *(["--executor", executor] if executor != "local" else []),
-                 *(["--workers", str(workers)] if workers else []), *(["--address", address] if address else []),
-                 *(["--out", out] if out else []), *(a for o in overrides for a in ("--set", o))]
+        again = command("sweep", experiment, *(["--executor", executor] if executor != "local" else []),
+                        *(["--workers", str(workers)] if workers else []), *(["--address", address] if address else []),
+                        *(["--out", out] if out else []), *(a for o in overrides for a in ("--set", o)))
         click.echo(summary_text(result), err=True)
         click.echo(
             f"interrupted: {result.summary['ok']} of {result.summary['runs']} runs are finished and recorded in "
-            f"{result.folder / 'points.jsonl'}; resume with: {shlex.join(again)}", err=True,
+            f"{result.folder / 'points.jsonl'}; resume with: {again}", err=True,
         )
         sys.exit(130)
     click.echo(result.report_path if quiet else summary_text(result))

@@ -497,8 +497,23 @@ def write_table(rows: Sequence[dict[str, Any]], folder: Path) -> None:
 # the summary printed at the end
 
 
+#: the folder, inside the sweep's, where the re-run commands write
+RERUN_DIR = "rerun"
+
+
 def rerun_command(folder: Path, row: dict[str, Any]) -> str:
-    return f"algotrade run {folder / row['folder'] / 'config.yaml'}"
+    """The command that re-runs one run of the table alone, as ``algotrade run`` of its
+    config.yaml, writing a full results folder with report.html at :func:`rerun_folder`."""
+    from algotrade.shell import command
+
+    return command("run", folder / row["folder"] / "config.yaml", "--out", folder / RERUN_DIR,
+                   "--set", "output.report=true")
+
+
+def rerun_folder(folder: Path, row: dict[str, Any]) -> Path:
+    """Where :func:`rerun_command` writes: ``OUT/<name>/rerun/<config id>/<engine>/`` (a run's
+    experiment is named by its config id)."""
+    return folder / RERUN_DIR / str(row["config_id"]) / str(row["engine"])
 
 
 def summary_text(result: SweepResult) -> str:
@@ -519,9 +534,10 @@ def summary_text(result: SweepResult) -> str:
     if best:
         lines.append(
             f"  best by {metric}: {best['label']}  {metric} {_fmt(best['value'])}  total return {_pct(best['total_return'])}"
-            f"  max drawdown {_pct(best['max_drawdown'])}  trades {best['trade_count']}"
+            f"  max drawdown {_pct(best['max_drawdown'])}  trades {best['trade_count']}  (config id {best['config_id']})"
         )
-        lines.append(f"    config id {best['config_id']}   re-run: {best['rerun']}")
+        lines.append(f"  re-run it alone, with its report ({best['rerun_report']}):")
+        lines.append(f"    {best['rerun']}")
     elif not result.interrupted:
         lines.append(f"  no grid run is eligible to be the best (ok, a {metric}, at least {exp.sweep.min_trades} trades)")
     spa = s.get("spa")
