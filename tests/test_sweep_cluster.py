@@ -129,6 +129,15 @@ def test_a_cluster_that_refuses_us_is_one_line_that_says_how_to_get_in(token_clu
     assert seconds < FAST and not (tmp_path / "out").exists()
 
 
+def test_more_workers_than_the_cluster_has_cpus_is_refused_at_once(token_cluster: RayCluster, tmp_path: Path) -> None:
+    proc, _ = _sweep([str(sweep_file(tmp_path)), "--executor", "ray", "--address", token_cluster.address,
+                      "--workers", "3", "--out", "out"], base_env(token_cluster.home), tmp_path)
+    lines = (proc.stdout + proc.stderr).strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1, lines
+    assert lines[0].startswith("config error: --workers 3: ") and "has 2 CPU(s)" in lines[0], lines
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize(
     ("env", "words"),
     [
