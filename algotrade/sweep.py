@@ -17,7 +17,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import signal
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -136,6 +138,33 @@ class SweepProgress:
 
 # --------------------------------------------------------------------------------------------
 # running
+
+
+class CtrlC:
+    """Ctrl-C while the runs go: the first press only sets :attr:`pressed`, which the sweep reads
+    between results (so that no finished run is lost half-recorded) to stop sending runs and let
+    those in progress finish; a second press raises KeyboardInterrupt to abandon them. Outside
+    the main thread (where signals cannot be handled) it does nothing."""
+
+    def __init__(self) -> None:
+        self.pressed = 0
+        self._previous: Any = None
+        self._installed = False
+
+    def __enter__(self) -> CtrlC:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+            self._installed = True
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.pressed += 1
+        if self.pressed > 1:
+            raise KeyboardInterrupt
+
+    def __exit__(self, *exc: object) -> None:
+        if self._installed:
+            signal.signal(signal.SIGINT, self._previous)
 
 
 @dataclass
@@ -333,43 +362,47 @@ def _drive(
     ran = failed = 0
     interrupted = False
     t_runs = time.perf_counter()
-    try:
-        while True:
-            schedule_tests()
-            while queue and pool.in_flight() < pool.capacity:
-                run = queue.popleft()
-                by_key[run.key] = run
-                pool.submit(PointTask(run.key, run.experiment, run.engine, run.market_key, runs_dir, source))
-            if not pool.in_flight():
-                break
-            for task, outcome in pool.wait(0.5):
-                run = by_key[task.key]
-                outcomes[run.key] = outcome
-                store.append(_record(run, outcome, plan.points[run.point], hashes[run.market_key]))
-                finished(run.key)
-                ran += 1
-                failed += outcome.status != "ok"
-                bar.update(outcome.status != "ok")
-    except KeyboardInterrupt:
-        interrupted = True
-        bar.draw(final=True)
-        sys.stderr.write(
-            f"\n{exp.name}: stopping; waiting for {pool.in_flight()} run(s) in progress to finish "
-            "(Ctrl-C again to abandon them)\n"
-        )
+
+    def keep(run: Run, outcome: Outcome) -> None:
+        outcomes[run.key] = outcome
+        store.append(_record(run, outcome, plan.points[run.point], hashes[run.market_key]))
+
+    with CtrlC() as ctrl_c:
         try:
-            pool.cancel_queued()
-            while pool.in_flight():
+            while not ctrl_c.pressed:
+                schedule_tests()
+                while queue and pool.in_flight() < pool.capacity:
+                    run = queue.popleft()
+                    by_key[run.key] = run
+                    pool.submit(PointTask(run.key, run.experiment, run.engine, run.market_key, runs_dir, source))
+                if not pool.in_flight():
+                    break
                 for task, outcome in pool.wait(0.5):
-                    if outcome.status == "ok":  # a failure now may be the interrupt itself: retried on resume
-                        run = by_key[task.key]
-                        outcomes[run.key] = outcome
-                        store.append(_record(run, outcome, plan.points[run.point], hashes[run.market_key]))
-                        ran += 1
-        except KeyboardInterrupt:
+                    run = by_key[task.key]
+                    keep(run, outcome)
+                    finished(run.key)
+                    ran += 1
+                    failed += outcome.status != "ok"
+                    bar.update(outcome.status != "ok")
+            schedule_tests()  # so that "nothing left" below counts the test runs the last results allow
+            if ctrl_c.pressed and (queue or pool.in_flight()):  # a press as the last run came back stops nothing
+                interrupted = True
+                bar.draw(final=True)
+                sys.stderr.write(
+                    f"\n{exp.name}: stopping; waiting for {pool.in_flight()} run(s) in progress to finish "
+                    "(Ctrl-C again to abandon them)\n"
+                )
+                pool.cancel_queued()
+                while pool.in_flight():
+                    for task, outcome in pool.wait(0.5):
+                        if outcome.status == "ok":  # a failure now may be the interrupt itself: retried on resume
+                            keep(by_key[task.key], outcome)
+                            ran += 1
+        except KeyboardInterrupt:  # the second Ctrl-C: abandon the runs in progress (they rerun on resume)
+            interrupted = True
             pool.close(abort=True)
-    finally:
-        store.close()
+        finally:
+            store.close()
     run_s = time.perf_counter() - t_runs
     bar.draw(final=True)
     rows = table_rows(plan, outcomes, tests)
