@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack, closing, contextmanager, suppress
 from dataclasses import dataclass, field
@@ -55,20 +56,23 @@ class RayNode:
     log: Path
     ready: threading.Event = field(default_factory=threading.Event)
 
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 10.0)):
-                try:
-                    os.killpg(self.proc.pid, sig)
-                except ProcessLookupError:
-                    break
-                try:
-                    self.proc.wait(timeout=wait)
-                    break
-                except subprocess.TimeoutExpired:
-                    continue
+    def signal(self, sig: int) -> None:
         with suppress(ProcessLookupError, PermissionError):  # its children (gcs_server, raylet, workers) share its group
-            os.killpg(self.proc.pid, signal.SIGKILL)
+            os.killpg(self.proc.pid, sig)
+
+
+def stop_nodes(nodes: list[RayNode], grace: float = 10.0) -> None:
+    """SIGTERM to every node's process group at once, SIGKILL to whatever is left after ``grace``."""
+    for node in nodes:
+        if node.proc.poll() is None:
+            node.signal(signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for node in nodes:
+        with suppress(subprocess.TimeoutExpired):
+            node.proc.wait(timeout=max(deadline - time.monotonic(), 0.1))
+    for node in nodes:  # the leader may be gone while a child of it lingers: the group is killed either way
+        node.signal(signal.SIGKILL)
+        node.proc.wait()
 
 
 def _start_node(args: list[str], env: dict[str, str], log: Path) -> RayNode:
@@ -141,8 +145,7 @@ def ray_cluster(
             _wait_ready(node, False)
         yield RayCluster(address, home, nodes)
     finally:
-        for node in reversed(nodes):
-            node.stop()
+        stop_nodes(nodes)
         shutil.rmtree(temp, ignore_errors=True)
 
 

@@ -12,7 +12,8 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -88,17 +89,6 @@ def test_a_sweep_joins_a_token_cluster_of_two_nodes_and_equals_the_local_table(
             assert (local.folder / folder / name).read_bytes() == (tmp_path / "ray" / "sw" / folder / name).read_bytes()
 
 
-def test_ray_address_and_ray_auth_token_in_the_environment_work_like_the_options(
-    token_cluster: RayCluster, tmp_path: Path
-) -> None:
-    token = (token_cluster.home / ".ray" / "auth_token").read_text().strip()
-    path = sweep_file(tmp_path, space={"strategy.params.fast": [5], "strategy.params.slow": [50]}, heatmap=None)
-    env = base_env(tmp_path, RAY_AUTH_TOKEN=token, RAY_ADDRESS=token_cluster.address)  # no token file in this HOME
-    proc, _ = _sweep([str(path), "--executor", "ray", "--workers", "1", "--out", "out", "-q"], env, tmp_path)
-    assert proc.returncode == 0, proc.stderr
-    assert json.loads((tmp_path / "out" / "sw" / "sweep.json").read_text())["ok"] == 1
-
-
 def _probe(monkeypatch: pytest.MonkeyPatch, address: str, home: Path, **env: str) -> Joined:
     """The check `sweep` makes before joining, in this process's environment set to ``env``."""
     for key in [k for k in os.environ if k.startswith("RAY_")]:
@@ -109,13 +99,16 @@ def _probe(monkeypatch: pytest.MonkeyPatch, address: str, home: Path, **env: str
     return probe(Target(address, f"--address {address}"))
 
 
-def test_a_token_file_named_by_ray_auth_token_path_is_used(
-    token_cluster: RayCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("source", ["RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH", "RAY_AUTH_MODE=token"])
+def test_a_token_from_the_environment_is_used(
+    token_cluster: RayCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: str
 ) -> None:
-    (tmp_path / "token.txt").write_text((token_cluster.home / ".ray" / "auth_token").read_text())
-    joined = _probe(monkeypatch, token_cluster.address, tmp_path, RAY_AUTH_TOKEN_PATH=str(tmp_path / "token.txt"))
-    assert joined.auth == "token"
-    assert _probe(monkeypatch, token_cluster.address, token_cluster.home, RAY_AUTH_MODE="token").auth == "token"
+    token = (token_cluster.home / ".ray" / "auth_token").read_text().strip()
+    (tmp_path / "token.txt").write_text(token + "\n")
+    env = {"RAY_AUTH_TOKEN": {"RAY_AUTH_TOKEN": token}, "RAY_AUTH_TOKEN_PATH": {"RAY_AUTH_TOKEN_PATH": str(tmp_path / "token.txt")},
+           "RAY_AUTH_MODE=token": {"RAY_AUTH_MODE": "token"}}[source]
+    home = token_cluster.home if source == "RAY_AUTH_MODE=token" else tmp_path  # tmp_path: no token file
+    assert _probe(monkeypatch, token_cluster.address, home, **env).auth == "token"
 
 
 def test_a_cluster_that_refuses_us_is_one_line_that_says_how_to_get_in(token_cluster: RayCluster, tmp_path: Path) -> None:
@@ -129,9 +122,12 @@ def test_a_cluster_that_refuses_us_is_one_line_that_says_how_to_get_in(token_clu
     assert seconds < FAST and not (tmp_path / "out").exists()
 
 
-def test_more_workers_than_the_cluster_has_cpus_is_refused_at_once(token_cluster: RayCluster, tmp_path: Path) -> None:
-    proc, _ = _sweep([str(sweep_file(tmp_path)), "--executor", "ray", "--address", token_cluster.address,
-                      "--workers", "3", "--out", "out"], base_env(token_cluster.home), tmp_path)
+def test_ray_address_and_ray_auth_token_join_like_the_options(token_cluster: RayCluster, tmp_path: Path) -> None:
+    """Joined through the environment alone (no token file here): the cluster's 2 CPUs are read,
+    and 3 workers are refused at once, before any actor starts."""
+    token = (token_cluster.home / ".ray" / "auth_token").read_text().strip()
+    env = base_env(tmp_path, RAY_ADDRESS=token_cluster.address, RAY_AUTH_TOKEN=token)
+    proc, _ = _sweep([str(sweep_file(tmp_path)), "--executor", "ray", "--workers", "3", "--out", "out"], env, tmp_path)
     lines = (proc.stdout + proc.stderr).strip().splitlines()
     assert proc.returncode == 2 and len(lines) == 1, lines
     assert lines[0].startswith("config error: --workers 3: ") and "has 2 CPU(s)" in lines[0], lines
@@ -157,22 +153,23 @@ def test_a_wrong_token_or_auth_turned_off_here_is_named(
         assert word in text, (word, text)
 
 
-@pytest.mark.parametrize(
-    ("head_env", "client", "auth"),
-    [
-        ({"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": TOKEN}, {"RAY_AUTH_TOKEN": TOKEN}, "token"),
-        ({"RAY_AUTH_MODE": "disabled"}, {}, "disabled"),  # a head without tokens; this HOME has a (stale) token file
-    ],
-    ids=["head-RAY_AUTH_MODE=token", "head-RAY_AUTH_MODE=disabled"],
-)
-def test_heads_started_with_the_mode_variable_are_joined(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, head_env: dict[str, str], client: dict[str, str], auth: str
-) -> None:
+HEADS = {  # heads whose auth the mode variable decides; their HOME also holds a (stale) token file
+    "RAY_AUTH_MODE=token": ({"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": TOKEN}, {"RAY_AUTH_TOKEN": TOKEN}, "token"),
+    "RAY_AUTH_MODE=disabled": ({"RAY_AUTH_MODE": "disabled"}, {}, "disabled"),
+}
+
+
+def test_heads_started_with_the_mode_variable_are_joined(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     home = tmp_path / "home"
     (home / ".ray").mkdir(parents=True)
-    (home / ".ray" / "auth_token").write_text("e" * 32)  # on the head, ignored: the variables decide
-    with _started(home, 0, head_env, {}) as cluster:
-        assert _probe(monkeypatch, cluster.address, home, **client).auth == auth
+    (home / ".ray" / "auth_token").write_text("e" * 32)  # ignored by both heads: the variables decide
+    with ExitStack() as stack, ThreadPoolExecutor(len(HEADS)) as pool:  # the heads start side by side
+        started = {name: pool.submit(stack.enter_context, _started(home, 0, head, {}))
+                   for name, (head, _client, _auth) in HEADS.items()}
+        for name, future in started.items():
+            cluster = future.result()
+            _head, client, auth = HEADS[name]
+            assert _probe(monkeypatch, cluster.address, home, **client).auth == auth, name
 
 
 # --------------------------------------------------------------------------------------------
