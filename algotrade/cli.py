@@ -68,10 +68,11 @@ class _Group(_FullShortHelp, click.Group):
             from algotrade.errors import AlgotradeError
 
             if isinstance(exc, AlgotradeError):
-                from algotrade.errors import BrokerError, ConfigError, DataError, StrategyError
+                from algotrade.errors import BrokerError, ClusterError, ConfigError, DataError, StrategyError
 
                 kind = next((label for cls, label in ((ConfigError, "config error"), (DataError, "data error"),
-                                                      (BrokerError, "broker error"), (StrategyError, "strategy error"))
+                                                      (BrokerError, "broker error"), (StrategyError, "strategy error"),
+                                                      (ClusterError, "cluster error"))
                              if isinstance(exc, cls)), "error")
                 click.echo(f"{kind}: {exc}", err=True)
                 sys.exit(exc.exit_code)
@@ -172,7 +173,9 @@ def compare(experiment: str, engines: str | None, out: str | None, overrides: Se
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="local: a process pool on this machine; ray: Ray actors (a local Ray, or --address).")
 @click.option("--workers", type=int, default=None, help="Worker processes (default: one per CPU).")
-@click.option("--address", default=None, help="A Ray cluster to join (HOST:PORT, ray://HOST:PORT or auto); needs --executor ray.")
+@click.option("--address", default=None,
+              help="A Ray cluster to join: HOST:PORT as `ray start --head` prints it, or auto (default: RAY_ADDRESS, "
+                   "else a private Ray on this machine); needs --executor ray.")
 @click.option("--out", type=click.Path(file_okay=False), help="Results folder (default: output.dir of the file).")
 @_set_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar; print only the report path.")
@@ -186,7 +189,11 @@ def sweep(experiment: str, executor: str, workers: int | None, address: str | No
     OUT/<name>/sweep.csv and sweep.parquet (one row per run), sweep.html (heatmap, in-sample vs
     out-of-sample, stitched walk-forward equity, Hansen's SPA data-snooping test) and
     points.jsonl, from which a stopped or killed sweep resumes: run the same command again.
-    Ctrl-C stops cleanly (exit 130). Exit 1 when every run failed. Examples:
+    A cluster (--address or RAY_ADDRESS) is checked first, within seconds; a head that checks
+    tokens is joined with the token from RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token.
+    Exit codes: 0 ok, 1 every run failed, 2 a problem in the file, the data or the options,
+    5 the Ray cluster is unreachable or refuses to let us join, 130 interrupted (Ctrl-C).
+    Examples:
       algotrade sweep experiments/sweep_sma.yaml
       algotrade sweep experiments/sweep_sma.yaml --executor ray --workers 2
       algotrade sweep experiments/sweep_sma.yaml --executor ray --address 10.0.0.5:6379
@@ -195,15 +202,15 @@ def sweep(experiment: str, executor: str, workers: int | None, address: str | No
 
     result = run_sweep(experiment, tuple(overrides), executor, workers, address, out, progress=not quiet)
     if result.interrupted:
-        import shlex
+        from algotrade.shell import command
 
-        again = ["algotrade", "sweep", experiment, *(["--executor", executor] if executor != "local" else []),
-                 *(["--workers", str(workers)] if workers else []), *(["--address", address] if address else []),
-                 *(["--out", out] if out else []), *(a for o in overrides for a in ("--set", o))]
+        again = command("sweep", experiment, *(["--executor", executor] if executor != "local" else []),
+                        *(["--workers", str(workers)] if workers else []), *(["--address", address] if address else []),
+                        *(["--out", out] if out else []), *(a for o in overrides for a in ("--set", o)))
         click.echo(summary_text(result), err=True)
         click.echo(
             f"interrupted: {result.summary['ok']} of {result.summary['runs']} runs are finished and recorded in "
-            f"{result.folder / 'points.jsonl'}; resume with: {shlex.join(again)}", err=True,
+            f"{result.folder / 'points.jsonl'}; resume with: {again}", err=True,
         )
         sys.exit(130)
     click.echo(result.report_path if quiet else summary_text(result))

@@ -187,8 +187,8 @@ def write_sweep_report(result: SweepResult, analysis: Analysis) -> None:
             f"<p>By {_esc(metric)} on {_esc(b['engine'])}: <b>{_esc(fmt.param_label(b['label']))}</b> — {metric} {_num(b['value'], metric=metric)}, "
             f"total return {_num(b['total_return'], True)}, max drawdown {_num(b['max_drawdown'], True)}, "
             f"{b['trade_count']} trades (config id <code>{_esc(b['config_id'])}</code>).</p>"
-            f"<p>Every run is an ordinary <code>algotrade run</code>; this one re-runs alone with<br>"
-            f"<code>{_esc(b['rerun'])}</code></p>"
+            f"<p>Every run is an ordinary <code>algotrade run</code>; this one re-runs alone, writing its results and "
+            f"report to <code>{_esc(b['rerun_report'])}</code>, with<br><code>{_esc(b['rerun'])}</code></p>"
         )
     else:
         parts.append("<p>No run is eligible to be the best (finished, with a metric, and enough trades).</p>")
