@@ -31,8 +31,23 @@ Examples:
 """
 
 
-class _Group(click.Group):
+class _FullShortHelp(click.Command):
+    """In a group's list of commands, a command's whole first paragraph: click would cut it at ~45 chars."""
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        if self.short_help or not self.help or self.deprecated:
+            return super().get_short_help_str(limit)
+        import inspect
+
+        first = inspect.cleandoc(self.help).partition("\n\n")[0]
+        return " ".join(word for word in first.split() if word != "\b")
+
+
+class _Group(_FullShortHelp, click.Group):
     """Turns algotrade errors into one clear message and an exit code (no traceback)."""
+
+    command_class = _FullShortHelp
+    group_class = type  # subgroups (algotrade data) are _Group too
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -41,6 +56,11 @@ class _Group(click.Group):
             raise
         except (click.ClickException, click.Abort):
             raise
+        except BrokenPipeError:  # `algotrade ... | head`: the reader has what it wanted
+            import os
+
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(141)
         except Exception as exc:
             debug = bool((ctx.obj or {}).get("debug"))
             if debug:
@@ -48,10 +68,11 @@ class _Group(click.Group):
             from algotrade.errors import AlgotradeError
 
             if isinstance(exc, AlgotradeError):
-                from algotrade.errors import BrokerError, ConfigError, DataError, StrategyError
+                from algotrade.errors import BrokerError, ClusterError, ConfigError, DataError, StrategyError
 
                 kind = next((label for cls, label in ((ConfigError, "config error"), (DataError, "data error"),
-                                                      (BrokerError, "broker error"), (StrategyError, "strategy error"))
+                                                      (BrokerError, "broker error"), (StrategyError, "strategy error"),
+                                                      (ClusterError, "cluster error"))
                              if isinstance(exc, cls)), "error")
                 click.echo(f"{kind}: {exc}", err=True)
                 sys.exit(exc.exit_code)
@@ -75,7 +96,8 @@ def _version() -> str:
         return "unknown"
 
 
-@click.group(cls=_Group, epilog=EXAMPLES, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Group, epilog=EXAMPLES,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 120})
 @click.option("--debug", is_flag=True, help="Show full tracebacks and debug logs.")
 @click.version_option(message="algotrade %(version)s", version=None, package_name="algotrade")
 @click.pass_context
@@ -114,20 +136,19 @@ def run(experiment: str, out: str | None, engine: str | None, overrides: Sequenc
     """Run a backtest and write trades, orders, equity, metrics and report.html.
 
     \b
-    Results go to OUT/<name>/<engine>/. Example:
+    Results go to OUT/<name>/<engine>/; a run with --set overrides that change the results goes
+    to OUT/<name>@<config id>/<engine>/, so variants never overwrite each other. Example:
       algotrade run experiments/quickstart.yaml --set broker.fill=next_open
     """
     from algotrade.run import run_experiment, summary_text
 
-    if engine:
-        overrides = (*overrides, f"engine={engine}", "engines=null")
-    result = run_experiment(experiment, overrides=tuple(overrides), out=out, progress=not quiet)
+    result = run_experiment(experiment, overrides=tuple(overrides), out=out, progress=not quiet, engine=engine)
     click.echo(result.report_path if quiet else summary_text(result))
 
 
 @cli.command()
 @click.argument("experiment", type=click.Path(dir_okay=False))
-@click.option("--engines", help="Comma-separated engines (default: the file's engines, else backtrader,zipline).")
+@click.option("--engines", help="Comma-separated engines (default: the file's engines: list, else backtrader,zipline).")
 @click.option("--out", type=click.Path(file_okay=False), help="Results folder (default: output.dir of the file).")
 @_set_option
 @click.option("--quiet", "-q", is_flag=True, help="Print only the comparison report path.")
@@ -136,7 +157,9 @@ def compare(experiment: str, engines: str | None, out: str | None, overrides: Se
 
     \b
     Each engine writes OUT/<name>/<engine>/; the comparison goes to OUT/<name>/compare/
-    (trades_diff.csv, differences.csv, metrics.csv, compare.json, compare.html).
+    (trades_diff.csv, differences.csv, metrics.csv, compare.json, compare.html); with --set
+    overrides that change the results, OUT/<name>@<config id>/ instead. The file needs no
+    engine: key: --engines, or its engines: list, names the engines.
     Exits 0 when the engines agree within tolerance, 1 when they differ. Example:
       algotrade compare experiments/quickstart.yaml --engines backtrader,zipline
     """
@@ -153,7 +176,9 @@ def compare(experiment: str, engines: str | None, out: str | None, overrides: Se
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="local: a process pool on this machine; ray: Ray actors (a local Ray, or --address).")
 @click.option("--workers", type=int, default=None, help="Worker processes (default: one per CPU).")
-@click.option("--address", default=None, help="A Ray cluster to join (HOST:PORT, ray://HOST:PORT or auto); needs --executor ray.")
+@click.option("--address", default=None,
+              help="A Ray cluster to join: HOST:PORT as `ray start --head` prints it, or auto (default: RAY_ADDRESS, "
+                   "else a private Ray on this machine); needs --executor ray.")
 @click.option("--out", type=click.Path(file_okay=False), help="Results folder (default: output.dir of the file).")
 @_set_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar; print only the report path.")
@@ -167,7 +192,11 @@ def sweep(experiment: str, executor: str, workers: int | None, address: str | No
     OUT/<name>/sweep.csv and sweep.parquet (one row per run), sweep.html (heatmap, in-sample vs
     out-of-sample, stitched walk-forward equity, Hansen's SPA data-snooping test) and
     points.jsonl, from which a stopped or killed sweep resumes: run the same command again.
-    Ctrl-C stops cleanly (exit 130). Exit 1 when every run failed. Examples:
+    A cluster (--address or RAY_ADDRESS) is checked first, within seconds; a head that checks
+    tokens is joined with the token from RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token.
+    Exit codes: 0 ok, 1 every run failed, 2 a problem in the file, the data or the options,
+    5 the Ray cluster is unreachable or refuses to let us join, 130 interrupted (Ctrl-C).
+    Examples:
       algotrade sweep experiments/sweep_sma.yaml
       algotrade sweep experiments/sweep_sma.yaml --executor ray --workers 2
       algotrade sweep experiments/sweep_sma.yaml --executor ray --address 10.0.0.5:6379
@@ -176,15 +205,15 @@ def sweep(experiment: str, executor: str, workers: int | None, address: str | No
 
     result = run_sweep(experiment, tuple(overrides), executor, workers, address, out, progress=not quiet)
     if result.interrupted:
-        import shlex
+        from algotrade.shell import command
 
-        again = ["algotrade", "sweep", experiment, *(["--executor", executor] if executor != "local" else []),
-                 *(["--workers", str(workers)] if workers else []), *(["--address", address] if address else []),
-                 *(["--out", out] if out else []), *(a for o in overrides for a in ("--set", o))]
+        again = command("sweep", experiment, *(["--executor", executor] if executor != "local" else []),
+                        *(["--workers", str(workers)] if workers else []), *(["--address", address] if address else []),
+                        *(["--out", out] if out else []), *(a for o in overrides for a in ("--set", o)))
         click.echo(summary_text(result), err=True)
         click.echo(
             f"interrupted: {result.summary['ok']} of {result.summary['runs']} runs are finished and recorded in "
-            f"{result.folder / 'points.jsonl'}; resume with: {shlex.join(again)}", err=True,
+            f"{result.folder / 'points.jsonl'}; resume with: {again}", err=True,
         )
         sys.exit(130)
     click.echo(result.report_path if quiet else summary_text(result))
@@ -195,16 +224,35 @@ def sweep(experiment: str, executor: str, workers: int | None, address: str | No
 
 @cli.command()
 @click.argument("experiment", type=click.Path(dir_okay=False))
+@click.option("--resolved", is_flag=True, help="Also print the resolved experiment: every default filled in, as a run's config.yaml.")
 @click.option("--explain", is_flag=True, help="Also print the documentation of every field.")
 @_set_option
-def validate(experiment: str, explain: bool, overrides: Sequence[str]) -> None:
-    """Check an experiment file (keys, types, strategy parameters) without running it."""
+def validate(experiment: str, resolved: bool, explain: bool, overrides: Sequence[str]) -> None:
+    """Check an experiment file and its data without running it.
+
+    \b
+    Checks keys, types and strategy parameters, loads and validates the data, and prints one
+    line: the config id, strategy, engine(s), symbols and the sessions a run would use.
+    --resolved adds the resolved experiment, --explain the documentation of every field.
+    """
     from algotrade.config import dump_experiment, load_experiment
     from algotrade.config import explain as explain_fields
+    from algotrade.data import load_market, snapped
 
     exp = load_experiment(experiment, tuple(overrides))
-    click.echo(f"ok: {experiment} is valid (config id {exp.config_id})")
-    click.echo(dump_experiment(exp).rstrip())
+    market = load_market(exp.data)
+    syms, dates = exp.data.symbols, market.dates
+    shown = ", ".join(syms[:5]) + (", ..." if len(syms) > 5 else "")
+    click.echo(
+        f"ok: {experiment} is valid (config id {exp.config_id}): {exp.strategy.name} {exp.strategy.params} "
+        f"on {', '.join(exp.engine_names)}; {len(syms)} symbol{'s' if len(syms) > 1 else ''} ({shown}) "
+        f"from {exp.data.source}; {len(dates)} sessions {dates[0].date()} .. {dates[-1].date()} ({market.calendar})"
+    )
+    note = snapped(exp.data, market)
+    if note:
+        click.echo(f"  {note}")
+    if resolved:
+        click.echo(dump_experiment(exp).rstrip())
     if explain:
         click.echo("\nfields:\n" + explain_fields())
 
@@ -236,31 +284,51 @@ def data_list() -> None:
 
 @data.command("validate")
 @click.argument("experiment", type=click.Path(dir_okay=False))
+@click.option("--all", "show_all", is_flag=True,
+              help="List every problem and repair, one per line (by default repairs are counted per kind).")
 @_set_option
-def data_validate(experiment: str, overrides: Sequence[str]) -> None:
-    """Check the experiment's data: every problem with symbol, date and value."""
+def data_validate(experiment: str, show_all: bool, overrides: Sequence[str]) -> None:
+    """Check the experiment's data: every problem with symbol, date and value.
+
+    \b
+    Problems that stop a run are listed (the first 20; --all lists every one). Repairs the
+    data.repair policy makes by design (missing sessions filled, prices rounded to 3 decimals,
+    volume clipped) are one line of counts per kind; --all lists each with symbol, date and value.
+    Exits 2 when a problem stops a run.
+    """
     from algotrade.config import load_experiment
-    from algotrade.data import inspect
+    from algotrade.data import inspect, snapped
 
     exp = load_experiment(experiment, tuple(overrides))
-    frames, _sessions, problems = inspect(exp.data)
+    frames, sessions, problems = inspect(exp.data)
     policy = exp.data.repair
     fatal = [p for p in problems if not p.repairable or policy == "none"]
     repairable = [p for p in problems if p.repairable and policy != "none"]
-    for sym, frame in frames.items():
+    items = list(frames.items())
+    for sym, frame in items if show_all or len(items) <= 10 else items[:5]:
         click.echo(f"{sym}: {len(frame)} bars {frame.index[0].date()} .. {frame.index[-1].date()}")
+    if len(items) > 10 and not show_all:
+        click.echo(f"... and {len(items) - 5} more symbols ({len(items)} in all; --all lists each)")
+    if len(sessions):
+        click.echo(f"sessions: {len(sessions)}, {sessions[0].date()} .. {sessions[-1].date()} ({exp.data.calendar})")
+        note = snapped(exp.data, sessions)
+        if note:
+            click.echo(f"  {note}")
     if repairable:
         counts: dict[str, int] = {}
         for p in repairable:
             counts[p.code] = counts.get(p.code, 0) + 1
-        click.echo(f"repaired by policy {policy}: " + ", ".join(f"{k} x{v}" for k, v in sorted(counts.items())))
-        for p in repairable[:10]:
+        click.echo(f"repaired by policy {policy}, the same for every engine: "
+                   + ", ".join(f"{k} x{v}" for k, v in sorted(counts.items()))
+                   + ("" if show_all else " (--all lists each)"))
+        for p in repairable if show_all else ():
             click.echo(f"  {p}")
-        if len(repairable) > 10:
-            click.echo(f"  ... {len(repairable) - 10} more")
     if fatal:
-        for p in fatal:
+        limit = len(fatal) if show_all else 20
+        for p in fatal[:limit]:
             click.echo(f"error: {p}", err=True)
+        if len(fatal) > limit:
+            click.echo(f"error: ... and {len(fatal) - limit} more (--all lists every one)", err=True)
         click.echo(f"{len(fatal)} problem(s) stop a run; fix the data", err=True)
         sys.exit(2)
     click.echo("ok: the data is usable")
@@ -268,16 +336,10 @@ def data_validate(experiment: str, overrides: Sequence[str]) -> None:
 
 @cli.command()
 def strategies() -> None:
-    """List the strategies with their parameters and defaults."""
-    from algotrade.registry import STRATEGIES, resolve_strategy
+    """List the strategies with their parameters, defaults and meaning."""
+    from algotrade.listing import strategy_lines, terminal_width
 
-    for alias in sorted(STRATEGIES):
-        cls = resolve_strategy(alias)
-        params = ", ".join(
-            f"{name}={field.default!r}" for name, field in cls.config_class.model_fields.items()
-        )
-        doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
-        click.echo(f"{alias:<20} {doc}\n{'':<20} params: {params or '(none)'}")
+    click.echo("\n".join(strategy_lines(terminal_width())))
 
 
 def _ib_run(mode: str, run: Callable[[Any], Any]) -> None:
@@ -512,19 +574,14 @@ def recipes(check: bool, write_to: str | None) -> None:
     """
     from pathlib import Path
 
+    from algotrade.listing import recipe_lines, terminal_width
+    from algotrade.recipes_table import chapter_titles, markdown, rows
     from algotrade.recipes_table import check as check_row
-    from algotrade.recipes_table import markdown, rows
 
     table = rows()
     if check:
         table = [check_row(r) if r.wrapped_by else r for r in table]
-    chapter = ""
-    for r in table:
-        if r.chapter != chapter:
-            chapter = r.chapter
-            click.echo(f"\n{chapter}")
-        wrapper = f"  -> {r.wrapped_by} on {r.engine}: {r.status or 'declared'}" if r.wrapped_by else ""
-        click.echo(f"  {r.module.rsplit('.', 1)[-1]:<42} {r.title[:60]}{wrapper}")
+    click.echo("\n".join(recipe_lines(table, terminal_width(), chapter_titles())))
     if write_to:
         Path(write_to).write_text(markdown(table, check))
         click.echo(f"\nwrote {write_to}")
@@ -534,11 +591,10 @@ def recipes(check: bool, write_to: str | None) -> None:
 
 @cli.command()
 def engines() -> None:
-    """List the engine adapters and whether each is installed."""
-    from algotrade.registry import ENGINES, engine_status
+    """List the backtest engines and the IB broker, and whether each is installed."""
+    from algotrade.listing import engine_lines, terminal_width
 
-    for name, (target, _package) in ENGINES.items():
-        click.echo(f"{name:<12} {engine_status(name):<34} {target}")
+    click.echo("\n".join(engine_lines(terminal_width())))
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -51,6 +51,13 @@ class StrategyError(AlgotradeError):
     template = "strategy {strategy} failed on {date} ({symbol}): {message}"
 
 
+class ClusterError(AlgotradeError):
+    """A compute cluster (Ray) is unreachable or refuses to let us join: start it, or fix its
+    address or credentials; nothing in the experiment file is wrong."""
+
+    exit_code = 5
+
+
 class EngineNotInstalled(ConfigError):
     """The experiment names an engine whose package is not installed."""
 
@@ -63,6 +70,7 @@ class EngineNotInstalled(ConfigError):
 __all__ = [
     "AlgotradeError",
     "BrokerError",
+    "ClusterError",
     "ConfigError",
     "DataError",
     "EngineNotInstalled",

@@ -224,12 +224,12 @@ def paper_simulated(path: str | Path, overrides: tuple[str, ...] = (), out: str 
             broker.disconnect()
     # judged against a backtest on the bars it traded (all of them, unless stopped or --sessions)
     return _judge(exp, folder, runner, paper, _market_of(paper, exp.data.calendar), broker, mode="simulate",
-                  missed_bars=0, stopped=stopped, signals=signals)
+                  missed_bars=0, stopped=stopped, signals=signals, path=path, overrides=overrides)
 
 
 def _judge(exp: Experiment, folder: Path, runner: Any, paper: StrategyHost, market: Market, broker: Any, *,
            mode: str, missed_bars: int, stopped: str | None, signals: StopSignals | None,
-           live_from: int = 0) -> PaperResult:
+           path: str | Path, overrides: tuple[str, ...], live_from: int = 0) -> PaperResult:
     """The shadow backtest on ``market``, the verdict (burnin.json) and its page (burnin.html); a
     stop signal meanwhile waits for them to be written (a second one abandons them)."""
     if not len(paper.bars):
@@ -247,7 +247,8 @@ def _judge(exp: Experiment, folder: Path, runner: Any, paper: StrategyHost, mark
         write_verdict(folder / "burnin.json", result)
         from algotrade.burnin_report import write_burnin_html
 
-        write_burnin_html(folder / "burnin.html", exp, result, paper, shadow)
+        write_burnin_html(folder / "burnin.html", exp, result, paper, shadow, experiment_file=path,
+                          overrides=overrides)
     return PaperResult(folder, result, paper, shadow, stopped)
 
 
@@ -451,7 +452,7 @@ def paper_gateway(path: str | Path, overrides: tuple[str, ...] = (), out: str | 
         broker.disconnect()
     return _judge(exp, folder, runner, paper, _market_of(paper, exp.data.calendar), broker, mode=mode,
                   missed_bars=missed_sessions(paper, schedule), stopped=stopped, signals=signals,
-                  live_from=runner.live_from)
+                  path=path, overrides=overrides, live_from=runner.live_from)
 
 
 def missed_sessions(host: StrategyHost, schedule: SessionSchedule) -> int:
