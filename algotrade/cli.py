@@ -7,7 +7,7 @@ inside the command that needs them, so ``algotrade --help`` answers at once.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import click
@@ -105,7 +105,10 @@ def cli(ctx: click.Context, debug: bool) -> None:
     """algotrade: cookbook strategies, run unchanged on Backtrader, Zipline and IB.
 
     Every command takes an experiment file (YAML); `algotrade schema` documents every key.
-    Exit codes: 0 ok, 2 a problem in the experiment file or the data, 1 anything else.
+    Exit codes: 0 ok (paper, live: the verdict is GO), 1 anything else, 2 a problem in the
+    experiment file, the data or the options, 3 paper, live: the verdict is NO-GO, 4 the strategy
+    raised, 5 the broker (IB) refused or failed, 130 interrupted (sweep: Ctrl-C; paper, live:
+    Ctrl-C, SIGTERM or SIGHUP; the gateway exits 0 on those).
     """
     ctx.obj = {"debug": debug}
     import logging
@@ -339,15 +342,37 @@ def strategies() -> None:
     click.echo("\n".join(strategy_lines(terminal_width())))
 
 
+def _ib_run(mode: str, run: Callable[[Any], Any]) -> None:
+    """Runs a paper or live run under the stop signals, prints its summary and exits with its code
+    (0 GO, 3 NO-GO, 130 stopped by a signal: algotrade.paper.EXIT_*)."""
+    from algotrade.gateway.signals import StopSignals
+    from algotrade.paper import EXIT_INTERRUPTED, summary_text
+
+    with StopSignals() as signals:
+        try:
+            result = run(signals)
+        except KeyboardInterrupt:
+            click.echo(f"{mode}: stopped by {signals.name} before the first session; nothing to judge (the "
+                       "journal is kept: run the same command to start again)", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+    click.echo(summary_text(result))
+    sys.exit(result.exit_code)
+
+
 @cli.command()
 @click.argument("experiment", type=click.Path(dir_okay=False))
 @click.option("--simulate", is_flag=True,
-              help="Run offline against the gateway simulator, started on a free port and replayed at full speed.")
+              help="Run offline against the gateway simulator, replayed at full speed.")
+@click.option("--port", type=click.IntRange(0, 65535), default=None,
+              help="With --simulate: the simulator's port on 127.0.0.1, where another IB client may connect to "
+                   "watch (default and 0: any free port; the run says which).")
 @click.option("--sessions", type=click.IntRange(min=1),
-              help="Stop after this many traded sessions in total (default: run until Ctrl-C or stale data).")
+              help="Stop after this many traded sessions in total (default: run until Ctrl-C or stale data; "
+                   "with --simulate: every session of the data).")
 @click.option("--out", type=click.Path(file_okay=False), help="Results folder (default: output.dir of the file).")
 @_set_option
-def paper(experiment: str, simulate: bool, sessions: int | None, out: str | None, overrides: Sequence[str]) -> None:
+def paper(experiment: str, simulate: bool, port: int | None, sessions: int | None, out: str | None,
+          overrides: Sequence[str]) -> None:
     """A paper burn-in through Interactive Brokers, with a go/no-go verdict.
 
     \b
@@ -355,21 +380,37 @@ def paper(experiment: str, simulate: bool, sessions: int | None, out: str | None
     ALGOTRADE_IB_HOST / ALGOTRADE_IB_PORT; the account id only from ALGOTRADE_IB_ACCOUNT), warms the
     strategy up on IB's daily history and trades each session as its bar becomes final on the
     exchange calendar. Run the same command again after a crash: it resumes from its journal.
-    Writes OUT/<name>/paper/: journal.sqlite (every intent and broker event), burnin.json (the
-    verdict against the experiment's burnin: gates, tied to its config id) and burnin.html (paper
-    vs its shadow backtest on the same bars, fill-by-fill slippage, tracking difference).
+    Ctrl-C, SIGTERM and SIGHUP stop it cleanly (the session in progress finishes, the verdict of
+    what ran is written). Writes OUT/<name>/paper/: journal.sqlite (every intent and broker
+    event; a --simulate run has its own, simulate-journal.sqlite, started afresh each time),
+    burnin.json (the verdict against the experiment's burnin: gates, tied to its config id) and
+    burnin.html (paper vs its shadow backtest on the same bars, fill-by-fill slippage, tracking
+    difference).
+    Exit codes: 0 verdict GO, 3 verdict NO-GO, 2 a problem in the file, the data or the options,
+    5 IB refused or failed, 130 stopped by Ctrl-C, SIGTERM or SIGHUP before the end (run it again
+    to resume), 1 anything else.
     Examples:
       algotrade paper experiments/paper_quickstart.yaml --simulate
+      algotrade paper experiments/paper_quickstart.yaml --simulate --port 7497   # watch it on 7497
       ALGOTRADE_IB_PORT=4002 algotrade paper experiments/paper_quickstart.yaml --sessions 250
     """
-    from algotrade.paper import paper_gateway, paper_simulated, summary_text
+    from algotrade.paper import paper_gateway, paper_simulated
+
+    if port is not None and not simulate:
+        from algotrade.errors import ConfigError
+
+        raise ConfigError(f"--port {port}: only with --simulate (the simulator's port); a paper TWS or IB Gateway "
+                          "is reached at ib.port in the file, or ALGOTRADE_IB_PORT")
+
+    def echo(line: str) -> None:
+        click.echo(line, err=True)
 
     if simulate:
-        result = paper_simulated(experiment, tuple(overrides), out)
+        _ib_run("paper", lambda signals: paper_simulated(experiment, tuple(overrides), out, port=port or 0,
+                                                         sessions=sessions, signals=signals, echo=echo))
     else:
-        result = paper_gateway(experiment, tuple(overrides), out, sessions=sessions,
-                               echo=lambda line: click.echo(line, err=True))
-    click.echo(summary_text(result))
+        _ib_run("paper", lambda signals: paper_gateway(experiment, tuple(overrides), out, sessions=sessions,
+                                                       echo=echo, signals=signals))
 
 
 @cli.command()
@@ -389,24 +430,28 @@ def live(experiment: str, burnin_path: str | None, confirm_live: bool, sessions:
     source (same config id); a live port (7496 TWS or 4001 IB Gateway, from ib.port or
     ALGOTRADE_IB_PORT); a live account id in ALGOTRADE_IB_ACCOUNT (never in the file); and
     --confirm-live. It shows what would trade before anything starts, then runs exactly as
-    `algotrade paper` does (journal, reconcile, kill switch) into OUT/<name>/live/. Example:
+    `algotrade paper` does (journal, reconcile, kill switch; Ctrl-C, SIGTERM and SIGHUP stop it
+    cleanly) into OUT/<name>/live/, and judges the run against its shadow backtest by the same gates.
+    Exit codes: 0 the gates say GO, 3 they say NO-GO, 2 refused (the message names what to fix) or
+    a problem in the file or the data, 5 IB refused or failed, 130 stopped by Ctrl-C, SIGTERM or
+    SIGHUP (run it again to resume), 1 anything else. Example:
       ALGOTRADE_IB_PORT=4001 ALGOTRADE_IB_ACCOUNT=U1234567 algotrade live experiments/paper_quickstart.yaml --confirm-live
     """
     from pathlib import Path
 
     from algotrade.config import load_experiment
+    from algotrade.gateway.serve import few_names
     from algotrade.live_guard import check_live_allowed
-    from algotrade.paper import ib_endpoint, paper_gateway, summary_text
+    from algotrade.paper import ib_endpoint, paper_gateway
 
     exp = load_experiment(experiment, tuple(overrides))
     host, port = ib_endpoint(exp)
     path = Path(burnin_path) if burnin_path else Path(out or exp.output.dir) / exp.name / "paper" / "burnin.json"
-    click.echo(f"live: {exp.strategy.name} {exp.strategy.params} on {', '.join(exp.data.symbols)}, sizing "
+    click.echo(f"live: {exp.strategy.name} {exp.strategy.params} on {few_names(exp.data.symbols)}, sizing "
                f"{exp.sizing.model_dump()}, risk {exp.risk.model_dump(exclude_defaults=True)}, via {host}:{port}")
-    check_live_allowed(exp, path, port, confirm_flag=confirm_live)
-    result = paper_gateway(experiment, tuple(overrides), out, sessions=sessions, mode="live",
-                           echo=lambda line: click.echo(line, err=True))
-    click.echo(summary_text(result))
+    check_live_allowed(exp, path, port, confirm_flag=confirm_live, experiment_path=experiment)
+    _ib_run("live", lambda signals: paper_gateway(experiment, tuple(overrides), out, sessions=sessions, mode="live",
+                                                  echo=lambda line: click.echo(line, err=True), signals=signals))
 
 
 @cli.command()
@@ -457,45 +502,63 @@ def kill(experiment: str, journal_path: str | None, out: str | None, reason: str
                + (f"flattening orders sent: {', '.join(refs)}" if refs else "no position to flatten"))
 
 
+def _speed(ctx: click.Context, param: click.Parameter, value: str) -> Any:
+    from algotrade.gateway.serve import parse_speed
+
+    try:
+        return parse_speed(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 @cli.command()
 @click.argument("experiment", type=click.Path(dir_okay=False))
-@click.option("--port", type=int, default=7497, show_default=True, help="TCP port on 127.0.0.1 (0: any free port).")
-@click.option("--speed", default="manual", show_default=True,
-              help="Sessions replayed per second, 'max', or 'manual' (press Enter to replay one session).")
+@click.option("--port", type=click.IntRange(0, 65535), default=7497, show_default=True,
+              help="TCP port to listen on (0: any free port; the banner says which).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (0.0.0.0: every interface, e.g. inside a container).")
+@click.option("--speed", default="auto", show_default=True, callback=_speed,
+              help="What replays the sessions: 'manual' (Enter replays one), 'hold' (each SIGUSR1 replays "
+                   "one), N sessions a second, 'max', or 'auto': manual when stdin is a terminal, else hold.")
 @click.option("--start", "start_at", default=None, help="Session to start at: an index, or a date (default: the first).")
 @click.option("--account", default="DU0000001", show_default=True, help="The simulated (paper) account id.")
 @_set_option
-def gateway(experiment: str, port: int, speed: str, start_at: str | None, account: str, overrides: Sequence[str]) -> None:
+def gateway(experiment: str, port: int, host: str, speed: Any, start_at: str | None, account: str,
+            overrides: Sequence[str]) -> None:
     """Serve an experiment's data as a simulated IB Gateway (the TWS API) until stopped.
 
     \b
     Any IB client (ib_async, ib_insync, IB's ibapi) can connect to it, qualify the experiment's
     symbols as STK/SMART/USD, read and stream bars, and trade a simulated paper account that
-    fills by the experiment's broker settings. Example:
-      algotrade gateway experiments/quickstart.yaml --port 7497 --speed 5
+    fills by the experiment's broker settings. It serves until SIGTERM, SIGINT (Ctrl-C) or SIGHUP,
+    which close the client connections and exit 0; neither the end of stdin nor of the replay
+    stops it. In every mode SIGUSR1 (kill -USR1 PID) replays one session. Started in the
+    background, under nohup, docker, systemd or CI (stdin not a terminal) it holds by default.
+    Examples:
+      algotrade gateway experiments/quickstart.yaml                  # Enter replays a session
+      algotrade gateway experiments/quickstart.yaml --speed 5 &      # 5 sessions a second
+      algotrade gateway experiments/quickstart.yaml </dev/null &     # holds; kill -USR1 $! steps
     """
-    import threading
+    from algotrade.gateway.signals import StepCounter, StopSignals
 
-    from algotrade.config import load_experiment
-    from algotrade.gateway import GatewaySimulator, run_in_thread
-
-    exp = load_experiment(experiment, tuple(overrides))
-    start: int | str | None = int(start_at) if start_at and start_at.lstrip("-").isdigit() else start_at
-    sim = GatewaySimulator.from_experiment(exp, account=account, start=start)
-    with run_in_thread(sim, port=port) as (host, bound):
-        click.echo(f"gateway: serving {', '.join(sim.market.frames)} ({len(sim.dates)} sessions, at "
-                   f"{sim.current_date}) on {host}:{bound} as account {account}; Ctrl-C stops it")
-        if speed not in ("manual",):
-            sim.play(speed if speed == "max" else float(speed))
+    # first: a stop signal while the market loads ends the command cleanly, and an early SIGUSR1
+    # (a step) is kept for when the server listens instead of killing the process
+    with StopSignals(), StepCounter() as early:
         try:
-            if speed == "manual":
-                while sim.sessions_left:
-                    input()
-                    sim.advance()
-                    click.echo(f"gateway: replayed {sim.current_date} ({sim.sessions_left} sessions left)")
-            threading.Event().wait()
-        except (KeyboardInterrupt, EOFError):
-            click.echo("gateway: stopped")
+            from algotrade.config import load_experiment
+            from algotrade.data import load_market
+            from algotrade.gateway import GatewaySimulator
+            from algotrade.gateway.serve import check_account, serve, start_index
+
+            account = check_account(account)
+            exp = load_experiment(experiment, tuple(overrides))
+            market = load_market(exp.data)
+            start = start_index(start_at, [d.date() for d in market.dates])
+            sim = GatewaySimulator(market, exp.broker, account=account, start=start)
+        except KeyboardInterrupt:
+            click.echo("gateway: stopped before it served")
+            return
+        serve(sim, speed, host=host, port=port, echo=click.echo, early=early)
 
 
 @cli.command()

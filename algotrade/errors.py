@@ -37,7 +37,7 @@ class DataError(AlgotradeError):
 class BrokerError(AlgotradeError):
     """The broker or engine refused or failed."""
 
-    exit_code = 3
+    exit_code = 5  # 3 is a NO-GO verdict of `algotrade paper` / `live`
 
 
 class TransientBrokerError(BrokerError):
