@@ -7,7 +7,7 @@ inside the command that needs them, so ``algotrade --help`` answers at once.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import click
@@ -31,8 +31,23 @@ Examples:
 """
 
 
-class _Group(click.Group):
+class _FullShortHelp(click.Command):
+    """In a group's list of commands, a command's whole first paragraph: click would cut it at ~45 chars."""
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        if self.short_help or not self.help or self.deprecated:
+            return super().get_short_help_str(limit)
+        import inspect
+
+        first = inspect.cleandoc(self.help).partition("\n\n")[0]
+        return " ".join(word for word in first.split() if word != "\b")
+
+
+class _Group(_FullShortHelp, click.Group):
     """Turns algotrade errors into one clear message and an exit code (no traceback)."""
+
+    command_class = _FullShortHelp
+    group_class = type  # subgroups (algotrade data) are _Group too
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -41,6 +56,11 @@ class _Group(click.Group):
             raise
         except (click.ClickException, click.Abort):
             raise
+        except BrokenPipeError:  # `algotrade ... | head`: the reader has what it wanted
+            import os
+
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(141)
         except Exception as exc:
             debug = bool((ctx.obj or {}).get("debug"))
             if debug:
@@ -48,10 +68,11 @@ class _Group(click.Group):
             from algotrade.errors import AlgotradeError
 
             if isinstance(exc, AlgotradeError):
-                from algotrade.errors import BrokerError, ConfigError, DataError, StrategyError
+                from algotrade.errors import BrokerError, ClusterError, ConfigError, DataError, StrategyError
 
                 kind = next((label for cls, label in ((ConfigError, "config error"), (DataError, "data error"),
-                                                      (BrokerError, "broker error"), (StrategyError, "strategy error"))
+                                                      (BrokerError, "broker error"), (StrategyError, "strategy error"),
+                                                      (ClusterError, "cluster error"))
                              if isinstance(exc, cls)), "error")
                 click.echo(f"{kind}: {exc}", err=True)
                 sys.exit(exc.exit_code)
@@ -75,7 +96,8 @@ def _version() -> str:
         return "unknown"
 
 
-@click.group(cls=_Group, epilog=EXAMPLES, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Group, epilog=EXAMPLES,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 120})
 @click.option("--debug", is_flag=True, help="Show full tracebacks and debug logs.")
 @click.version_option(message="algotrade %(version)s", version=None, package_name="algotrade")
 @click.pass_context
@@ -83,7 +105,10 @@ def cli(ctx: click.Context, debug: bool) -> None:
     """algotrade: cookbook strategies, run unchanged on Backtrader, Zipline and IB.
 
     Every command takes an experiment file (YAML); `algotrade schema` documents every key.
-    Exit codes: 0 ok, 2 a problem in the experiment file or the data, 1 anything else.
+    Exit codes: 0 ok (paper, live: the verdict is GO), 1 anything else, 2 a problem in the
+    experiment file, the data or the options, 3 paper, live: the verdict is NO-GO, 4 the strategy
+    raised, 5 the broker (IB) refused or failed, 130 interrupted (sweep: Ctrl-C; paper, live:
+    Ctrl-C, SIGTERM or SIGHUP; the gateway exits 0 on those).
     """
     ctx.obj = {"debug": debug}
     import logging
@@ -111,20 +136,19 @@ def run(experiment: str, out: str | None, engine: str | None, overrides: Sequenc
     """Run a backtest and write trades, orders, equity, metrics and report.html.
 
     \b
-    Results go to OUT/<name>/<engine>/. Example:
+    Results go to OUT/<name>/<engine>/; a run with --set overrides that change the results goes
+    to OUT/<name>@<config id>/<engine>/, so variants never overwrite each other. Example:
       algotrade run experiments/quickstart.yaml --set broker.fill=next_open
     """
     from algotrade.run import run_experiment, summary_text
 
-    if engine:
-        overrides = (*overrides, f"engine={engine}", "engines=null")
-    result = run_experiment(experiment, overrides=tuple(overrides), out=out, progress=not quiet)
+    result = run_experiment(experiment, overrides=tuple(overrides), out=out, progress=not quiet, engine=engine)
     click.echo(result.report_path if quiet else summary_text(result))
 
 
 @cli.command()
 @click.argument("experiment", type=click.Path(dir_okay=False))
-@click.option("--engines", help="Comma-separated engines (default: the file's engines, else backtrader,zipline).")
+@click.option("--engines", help="Comma-separated engines (default: the file's engines: list, else backtrader,zipline).")
 @click.option("--out", type=click.Path(file_okay=False), help="Results folder (default: output.dir of the file).")
 @_set_option
 @click.option("--quiet", "-q", is_flag=True, help="Print only the comparison report path.")
@@ -133,7 +157,9 @@ def compare(experiment: str, engines: str | None, out: str | None, overrides: Se
 
     \b
     Each engine writes OUT/<name>/<engine>/; the comparison goes to OUT/<name>/compare/
-    (trades_diff.csv, differences.csv, metrics.csv, compare.json, compare.html).
+    (trades_diff.csv, differences.csv, metrics.csv, compare.json, compare.html); with --set
+    overrides that change the results, OUT/<name>@<config id>/ instead. The file needs no
+    engine: key: --engines, or its engines: list, names the engines.
     Exits 0 when the engines agree within tolerance, 1 when they differ. Example:
       algotrade compare experiments/quickstart.yaml --engines backtrader,zipline
     """
@@ -150,7 +176,9 @@ def compare(experiment: str, engines: str | None, out: str | None, overrides: Se
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="local: a process pool on this machine; ray: Ray actors (a local Ray, or --address).")
 @click.option("--workers", type=int, default=None, help="Worker processes (default: one per CPU).")
-@click.option("--address", default=None, help="A Ray cluster to join (HOST:PORT, ray://HOST:PORT or auto); needs --executor ray.")
+@click.option("--address", default=None,
+              help="A Ray cluster to join: HOST:PORT as `ray start --head` prints it, or auto (default: RAY_ADDRESS, "
+                   "else a private Ray on this machine); needs --executor ray.")
 @click.option("--out", type=click.Path(file_okay=False), help="Results folder (default: output.dir of the file).")
 @_set_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar; print only the report path.")
@@ -164,7 +192,11 @@ def sweep(experiment: str, executor: str, workers: int | None, address: str | No
     OUT/<name>/sweep.csv and sweep.parquet (one row per run), sweep.html (heatmap, in-sample vs
     out-of-sample, stitched walk-forward equity, Hansen's SPA data-snooping test) and
     points.jsonl, from which a stopped or killed sweep resumes: run the same command again.
-    Ctrl-C stops cleanly (exit 130). Exit 1 when every run failed. Examples:
+    A cluster (--address or RAY_ADDRESS) is checked first, within seconds; a head that checks
+    tokens is joined with the token from RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token.
+    Exit codes: 0 ok, 1 every run failed, 2 a problem in the file, the data or the options,
+    5 the Ray cluster is unreachable or refuses to let us join, 130 interrupted (Ctrl-C).
+    Examples:
       algotrade sweep experiments/sweep_sma.yaml
       algotrade sweep experiments/sweep_sma.yaml --executor ray --workers 2
       algotrade sweep experiments/sweep_sma.yaml --executor ray --address 10.0.0.5:6379
@@ -173,15 +205,15 @@ def sweep(experiment: str, executor: str, workers: int | None, address: str | No
 
     result = run_sweep(experiment, tuple(overrides), executor, workers, address, out, progress=not quiet)
     if result.interrupted:
-        import shlex
+        from algotrade.shell import command
 
-        again = ["algotrade", "sweep", experiment, *(["--executor", executor] if executor != "local" else []),
-                 *(["--workers", str(workers)] if workers else []), *(["--address", address] if address else []),
-                 *(["--out", out] if out else []), *(a for o in overrides for a in ("--set", o))]
+        again = command("sweep", experiment, *(["--executor", executor] if executor != "local" else []),
+                        *(["--workers", str(workers)] if workers else []), *(["--address", address] if address else []),
+                        *(["--out", out] if out else []), *(a for o in overrides for a in ("--set", o)))
         click.echo(summary_text(result), err=True)
         click.echo(
             f"interrupted: {result.summary['ok']} of {result.summary['runs']} runs are finished and recorded in "
-            f"{result.folder / 'points.jsonl'}; resume with: {shlex.join(again)}", err=True,
+            f"{result.folder / 'points.jsonl'}; resume with: {again}", err=True,
         )
         sys.exit(130)
     click.echo(result.report_path if quiet else summary_text(result))
@@ -192,16 +224,35 @@ def sweep(experiment: str, executor: str, workers: int | None, address: str | No
 
 @cli.command()
 @click.argument("experiment", type=click.Path(dir_okay=False))
+@click.option("--resolved", is_flag=True, help="Also print the resolved experiment: every default filled in, as a run's config.yaml.")
 @click.option("--explain", is_flag=True, help="Also print the documentation of every field.")
 @_set_option
-def validate(experiment: str, explain: bool, overrides: Sequence[str]) -> None:
-    """Check an experiment file (keys, types, strategy parameters) without running it."""
+def validate(experiment: str, resolved: bool, explain: bool, overrides: Sequence[str]) -> None:
+    """Check an experiment file and its data without running it.
+
+    \b
+    Checks keys, types and strategy parameters, loads and validates the data, and prints one
+    line: the config id, strategy, engine(s), symbols and the sessions a run would use.
+    --resolved adds the resolved experiment, --explain the documentation of every field.
+    """
     from algotrade.config import dump_experiment, load_experiment
     from algotrade.config import explain as explain_fields
+    from algotrade.data import load_market, snapped
 
     exp = load_experiment(experiment, tuple(overrides))
-    click.echo(f"ok: {experiment} is valid (config id {exp.config_id})")
-    click.echo(dump_experiment(exp).rstrip())
+    market = load_market(exp.data)
+    syms, dates = exp.data.symbols, market.dates
+    shown = ", ".join(syms[:5]) + (", ..." if len(syms) > 5 else "")
+    click.echo(
+        f"ok: {experiment} is valid (config id {exp.config_id}): {exp.strategy.name} {exp.strategy.params} "
+        f"on {', '.join(exp.engine_names)}; {len(syms)} symbol{'s' if len(syms) > 1 else ''} ({shown}) "
+        f"from {exp.data.source}; {len(dates)} sessions {dates[0].date()} .. {dates[-1].date()} ({market.calendar})"
+    )
+    note = snapped(exp.data, market)
+    if note:
+        click.echo(f"  {note}")
+    if resolved:
+        click.echo(dump_experiment(exp).rstrip())
     if explain:
         click.echo("\nfields:\n" + explain_fields())
 
@@ -233,31 +284,51 @@ def data_list() -> None:
 
 @data.command("validate")
 @click.argument("experiment", type=click.Path(dir_okay=False))
+@click.option("--all", "show_all", is_flag=True,
+              help="List every problem and repair, one per line (by default repairs are counted per kind).")
 @_set_option
-def data_validate(experiment: str, overrides: Sequence[str]) -> None:
-    """Check the experiment's data: every problem with symbol, date and value."""
+def data_validate(experiment: str, show_all: bool, overrides: Sequence[str]) -> None:
+    """Check the experiment's data: every problem with symbol, date and value.
+
+    \b
+    Problems that stop a run are listed (the first 20; --all lists every one). Repairs the
+    data.repair policy makes by design (missing sessions filled, prices rounded to 3 decimals,
+    volume clipped) are one line of counts per kind; --all lists each with symbol, date and value.
+    Exits 2 when a problem stops a run.
+    """
     from algotrade.config import load_experiment
-    from algotrade.data import inspect
+    from algotrade.data import inspect, snapped
 
     exp = load_experiment(experiment, tuple(overrides))
-    frames, _sessions, problems = inspect(exp.data)
+    frames, sessions, problems = inspect(exp.data)
     policy = exp.data.repair
     fatal = [p for p in problems if not p.repairable or policy == "none"]
     repairable = [p for p in problems if p.repairable and policy != "none"]
-    for sym, frame in frames.items():
+    items = list(frames.items())
+    for sym, frame in items if show_all or len(items) <= 10 else items[:5]:
         click.echo(f"{sym}: {len(frame)} bars {frame.index[0].date()} .. {frame.index[-1].date()}")
+    if len(items) > 10 and not show_all:
+        click.echo(f"... and {len(items) - 5} more symbols ({len(items)} in all; --all lists each)")
+    if len(sessions):
+        click.echo(f"sessions: {len(sessions)}, {sessions[0].date()} .. {sessions[-1].date()} ({exp.data.calendar})")
+        note = snapped(exp.data, sessions)
+        if note:
+            click.echo(f"  {note}")
     if repairable:
         counts: dict[str, int] = {}
         for p in repairable:
             counts[p.code] = counts.get(p.code, 0) + 1
-        click.echo(f"repaired by policy {policy}: " + ", ".join(f"{k} x{v}" for k, v in sorted(counts.items())))
-        for p in repairable[:10]:
+        click.echo(f"repaired by policy {policy}, the same for every engine: "
+                   + ", ".join(f"{k} x{v}" for k, v in sorted(counts.items()))
+                   + ("" if show_all else " (--all lists each)"))
+        for p in repairable if show_all else ():
             click.echo(f"  {p}")
-        if len(repairable) > 10:
-            click.echo(f"  ... {len(repairable) - 10} more")
     if fatal:
-        for p in fatal:
+        limit = len(fatal) if show_all else 20
+        for p in fatal[:limit]:
             click.echo(f"error: {p}", err=True)
+        if len(fatal) > limit:
+            click.echo(f"error: ... and {len(fatal) - limit} more (--all lists every one)", err=True)
         click.echo(f"{len(fatal)} problem(s) stop a run; fix the data", err=True)
         sys.exit(2)
     click.echo("ok: the data is usable")
@@ -265,27 +336,43 @@ def data_validate(experiment: str, overrides: Sequence[str]) -> None:
 
 @cli.command()
 def strategies() -> None:
-    """List the strategies with their parameters and defaults."""
-    from algotrade.registry import STRATEGIES, resolve_strategy
+    """List the strategies with their parameters, defaults and meaning."""
+    from algotrade.listing import strategy_lines, terminal_width
 
-    for alias in sorted(STRATEGIES):
-        cls = resolve_strategy(alias)
-        params = ", ".join(
-            f"{name}={field.default!r}" for name, field in cls.config_class.model_fields.items()
-        )
-        doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
-        click.echo(f"{alias:<20} {doc}\n{'':<20} params: {params or '(none)'}")
+    click.echo("\n".join(strategy_lines(terminal_width())))
+
+
+def _ib_run(mode: str, run: Callable[[Any], Any]) -> None:
+    """Runs a paper or live run under the stop signals, prints its summary and exits with its code
+    (0 GO, 3 NO-GO, 130 stopped by a signal: algotrade.paper.EXIT_*)."""
+    from algotrade.gateway.signals import StopSignals
+    from algotrade.paper import EXIT_INTERRUPTED, summary_text
+
+    with StopSignals() as signals:
+        try:
+            result = run(signals)
+        except KeyboardInterrupt:
+            click.echo(f"{mode}: stopped by {signals.name} before the first session; nothing to judge (the "
+                       "journal is kept: run the same command to start again)", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+    click.echo(summary_text(result))
+    sys.exit(result.exit_code)
 
 
 @cli.command()
 @click.argument("experiment", type=click.Path(dir_okay=False))
 @click.option("--simulate", is_flag=True,
-              help="Run offline against the gateway simulator, started on a free port and replayed at full speed.")
+              help="Run offline against the gateway simulator, replayed at full speed.")
+@click.option("--port", type=click.IntRange(0, 65535), default=None,
+              help="With --simulate: the simulator's port on 127.0.0.1, where another IB client may connect to "
+                   "watch (default and 0: any free port; the run says which).")
 @click.option("--sessions", type=click.IntRange(min=1),
-              help="Stop after this many traded sessions in total (default: run until Ctrl-C or stale data).")
+              help="Stop after this many traded sessions in total (default: run until Ctrl-C or stale data; "
+                   "with --simulate: every session of the data).")
 @click.option("--out", type=click.Path(file_okay=False), help="Results folder (default: output.dir of the file).")
 @_set_option
-def paper(experiment: str, simulate: bool, sessions: int | None, out: str | None, overrides: Sequence[str]) -> None:
+def paper(experiment: str, simulate: bool, port: int | None, sessions: int | None, out: str | None,
+          overrides: Sequence[str]) -> None:
     """A paper burn-in through Interactive Brokers, with a go/no-go verdict.
 
     \b
@@ -293,21 +380,37 @@ def paper(experiment: str, simulate: bool, sessions: int | None, out: str | None
     ALGOTRADE_IB_HOST / ALGOTRADE_IB_PORT; the account id only from ALGOTRADE_IB_ACCOUNT), warms the
     strategy up on IB's daily history and trades each session as its bar becomes final on the
     exchange calendar. Run the same command again after a crash: it resumes from its journal.
-    Writes OUT/<name>/paper/: journal.sqlite (every intent and broker event), burnin.json (the
-    verdict against the experiment's burnin: gates, tied to its config id) and burnin.html (paper
-    vs its shadow backtest on the same bars, fill-by-fill slippage, tracking difference).
+    Ctrl-C, SIGTERM and SIGHUP stop it cleanly (the session in progress finishes, the verdict of
+    what ran is written). Writes OUT/<name>/paper/: journal.sqlite (every intent and broker
+    event; a --simulate run has its own, simulate-journal.sqlite, started afresh each time),
+    burnin.json (the verdict against the experiment's burnin: gates, tied to its config id) and
+    burnin.html (paper vs its shadow backtest on the same bars, fill-by-fill slippage, tracking
+    difference).
+    Exit codes: 0 verdict GO, 3 verdict NO-GO, 2 a problem in the file, the data or the options,
+    5 IB refused or failed, 130 stopped by Ctrl-C, SIGTERM or SIGHUP before the end (run it again
+    to resume), 1 anything else.
     Examples:
       algotrade paper experiments/paper_quickstart.yaml --simulate
+      algotrade paper experiments/paper_quickstart.yaml --simulate --port 7497   # watch it on 7497
       ALGOTRADE_IB_PORT=4002 algotrade paper experiments/paper_quickstart.yaml --sessions 250
     """
-    from algotrade.paper import paper_gateway, paper_simulated, summary_text
+    from algotrade.paper import paper_gateway, paper_simulated
+
+    if port is not None and not simulate:
+        from algotrade.errors import ConfigError
+
+        raise ConfigError(f"--port {port}: only with --simulate (the simulator's port); a paper TWS or IB Gateway "
+                          "is reached at ib.port in the file, or ALGOTRADE_IB_PORT")
+
+    def echo(line: str) -> None:
+        click.echo(line, err=True)
 
     if simulate:
-        result = paper_simulated(experiment, tuple(overrides), out)
+        _ib_run("paper", lambda signals: paper_simulated(experiment, tuple(overrides), out, port=port or 0,
+                                                         sessions=sessions, signals=signals, echo=echo))
     else:
-        result = paper_gateway(experiment, tuple(overrides), out, sessions=sessions,
-                               echo=lambda line: click.echo(line, err=True))
-    click.echo(summary_text(result))
+        _ib_run("paper", lambda signals: paper_gateway(experiment, tuple(overrides), out, sessions=sessions,
+                                                       echo=echo, signals=signals))
 
 
 @cli.command()
@@ -327,24 +430,28 @@ def live(experiment: str, burnin_path: str | None, confirm_live: bool, sessions:
     source (same config id); a live port (7496 TWS or 4001 IB Gateway, from ib.port or
     ALGOTRADE_IB_PORT); a live account id in ALGOTRADE_IB_ACCOUNT (never in the file); and
     --confirm-live. It shows what would trade before anything starts, then runs exactly as
-    `algotrade paper` does (journal, reconcile, kill switch) into OUT/<name>/live/. Example:
+    `algotrade paper` does (journal, reconcile, kill switch; Ctrl-C, SIGTERM and SIGHUP stop it
+    cleanly) into OUT/<name>/live/, and judges the run against its shadow backtest by the same gates.
+    Exit codes: 0 the gates say GO, 3 they say NO-GO, 2 refused (the message names what to fix) or
+    a problem in the file or the data, 5 IB refused or failed, 130 stopped by Ctrl-C, SIGTERM or
+    SIGHUP (run it again to resume), 1 anything else. Example:
       ALGOTRADE_IB_PORT=4001 ALGOTRADE_IB_ACCOUNT=U1234567 algotrade live experiments/paper_quickstart.yaml --confirm-live
     """
     from pathlib import Path
 
     from algotrade.config import load_experiment
+    from algotrade.gateway.serve import few_names
     from algotrade.live_guard import check_live_allowed
-    from algotrade.paper import ib_endpoint, paper_gateway, summary_text
+    from algotrade.paper import ib_endpoint, paper_gateway
 
     exp = load_experiment(experiment, tuple(overrides))
     host, port = ib_endpoint(exp)
     path = Path(burnin_path) if burnin_path else Path(out or exp.output.dir) / exp.name / "paper" / "burnin.json"
-    click.echo(f"live: {exp.strategy.name} {exp.strategy.params} on {', '.join(exp.data.symbols)}, sizing "
+    click.echo(f"live: {exp.strategy.name} {exp.strategy.params} on {few_names(exp.data.symbols)}, sizing "
                f"{exp.sizing.model_dump()}, risk {exp.risk.model_dump(exclude_defaults=True)}, via {host}:{port}")
-    check_live_allowed(exp, path, port, confirm_flag=confirm_live)
-    result = paper_gateway(experiment, tuple(overrides), out, sessions=sessions, mode="live",
-                           echo=lambda line: click.echo(line, err=True))
-    click.echo(summary_text(result))
+    check_live_allowed(exp, path, port, confirm_flag=confirm_live, experiment_path=experiment)
+    _ib_run("live", lambda signals: paper_gateway(experiment, tuple(overrides), out, sessions=sessions, mode="live",
+                                                  echo=lambda line: click.echo(line, err=True), signals=signals))
 
 
 @cli.command()
@@ -395,45 +502,63 @@ def kill(experiment: str, journal_path: str | None, out: str | None, reason: str
                + (f"flattening orders sent: {', '.join(refs)}" if refs else "no position to flatten"))
 
 
+def _speed(ctx: click.Context, param: click.Parameter, value: str) -> Any:
+    from algotrade.gateway.serve import parse_speed
+
+    try:
+        return parse_speed(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 @cli.command()
 @click.argument("experiment", type=click.Path(dir_okay=False))
-@click.option("--port", type=int, default=7497, show_default=True, help="TCP port on 127.0.0.1 (0: any free port).")
-@click.option("--speed", default="manual", show_default=True,
-              help="Sessions replayed per second, 'max', or 'manual' (press Enter to replay one session).")
+@click.option("--port", type=click.IntRange(0, 65535), default=7497, show_default=True,
+              help="TCP port to listen on (0: any free port; the banner says which).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (0.0.0.0: every interface, e.g. inside a container).")
+@click.option("--speed", default="auto", show_default=True, callback=_speed,
+              help="What replays the sessions: 'manual' (Enter replays one), 'hold' (each SIGUSR1 replays "
+                   "one), N sessions a second, 'max', or 'auto': manual when stdin is a terminal, else hold.")
 @click.option("--start", "start_at", default=None, help="Session to start at: an index, or a date (default: the first).")
 @click.option("--account", default="DU0000001", show_default=True, help="The simulated (paper) account id.")
 @_set_option
-def gateway(experiment: str, port: int, speed: str, start_at: str | None, account: str, overrides: Sequence[str]) -> None:
+def gateway(experiment: str, port: int, host: str, speed: Any, start_at: str | None, account: str,
+            overrides: Sequence[str]) -> None:
     """Serve an experiment's data as a simulated IB Gateway (the TWS API) until stopped.
 
     \b
     Any IB client (ib_async, ib_insync, IB's ibapi) can connect to it, qualify the experiment's
     symbols as STK/SMART/USD, read and stream bars, and trade a simulated paper account that
-    fills by the experiment's broker settings. Example:
-      algotrade gateway experiments/quickstart.yaml --port 7497 --speed 5
+    fills by the experiment's broker settings. It serves until SIGTERM, SIGINT (Ctrl-C) or SIGHUP,
+    which close the client connections and exit 0; neither the end of stdin nor of the replay
+    stops it. In every mode SIGUSR1 (kill -USR1 PID) replays one session. Started in the
+    background, under nohup, docker, systemd or CI (stdin not a terminal) it holds by default.
+    Examples:
+      algotrade gateway experiments/quickstart.yaml                  # Enter replays a session
+      algotrade gateway experiments/quickstart.yaml --speed 5 &      # 5 sessions a second
+      algotrade gateway experiments/quickstart.yaml </dev/null &     # holds; kill -USR1 $! steps
     """
-    import threading
+    from algotrade.gateway.signals import StepCounter, StopSignals
 
-    from algotrade.config import load_experiment
-    from algotrade.gateway import GatewaySimulator, run_in_thread
-
-    exp = load_experiment(experiment, tuple(overrides))
-    start: int | str | None = int(start_at) if start_at and start_at.lstrip("-").isdigit() else start_at
-    sim = GatewaySimulator.from_experiment(exp, account=account, start=start)
-    with run_in_thread(sim, port=port) as (host, bound):
-        click.echo(f"gateway: serving {', '.join(sim.market.frames)} ({len(sim.dates)} sessions, at "
-                   f"{sim.current_date}) on {host}:{bound} as account {account}; Ctrl-C stops it")
-        if speed not in ("manual",):
-            sim.play(speed if speed == "max" else float(speed))
+    # first: a stop signal while the market loads ends the command cleanly, and an early SIGUSR1
+    # (a step) is kept for when the server listens instead of killing the process
+    with StopSignals(), StepCounter() as early:
         try:
-            if speed == "manual":
-                while sim.sessions_left:
-                    input()
-                    sim.advance()
-                    click.echo(f"gateway: replayed {sim.current_date} ({sim.sessions_left} sessions left)")
-            threading.Event().wait()
-        except (KeyboardInterrupt, EOFError):
-            click.echo("gateway: stopped")
+            from algotrade.config import load_experiment
+            from algotrade.data import load_market
+            from algotrade.gateway import GatewaySimulator
+            from algotrade.gateway.serve import check_account, serve, start_index
+
+            account = check_account(account)
+            exp = load_experiment(experiment, tuple(overrides))
+            market = load_market(exp.data)
+            start = start_index(start_at, [d.date() for d in market.dates])
+            sim = GatewaySimulator(market, exp.broker, account=account, start=start)
+        except KeyboardInterrupt:
+            click.echo("gateway: stopped before it served")
+            return
+        serve(sim, speed, host=host, port=port, echo=click.echo, early=early)
 
 
 @cli.command()
@@ -449,19 +574,14 @@ def recipes(check: bool, write_to: str | None) -> None:
     """
     from pathlib import Path
 
+    from algotrade.listing import recipe_lines, terminal_width
+    from algotrade.recipes_table import chapter_titles, markdown, rows
     from algotrade.recipes_table import check as check_row
-    from algotrade.recipes_table import markdown, rows
 
     table = rows()
     if check:
         table = [check_row(r) if r.wrapped_by else r for r in table]
-    chapter = ""
-    for r in table:
-        if r.chapter != chapter:
-            chapter = r.chapter
-            click.echo(f"\n{chapter}")
-        wrapper = f"  -> {r.wrapped_by} on {r.engine}: {r.status or 'declared'}" if r.wrapped_by else ""
-        click.echo(f"  {r.module.rsplit('.', 1)[-1]:<42} {r.title[:60]}{wrapper}")
+    click.echo("\n".join(recipe_lines(table, terminal_width(), chapter_titles())))
     if write_to:
         Path(write_to).write_text(markdown(table, check))
         click.echo(f"\nwrote {write_to}")
@@ -471,11 +591,10 @@ def recipes(check: bool, write_to: str | None) -> None:
 
 @cli.command()
 def engines() -> None:
-    """List the engine adapters and whether each is installed."""
-    from algotrade.registry import ENGINES, engine_status
+    """List the backtest engines and the IB broker, and whether each is installed."""
+    from algotrade.listing import engine_lines, terminal_width
 
-    for name, (target, _package) in ENGINES.items():
-        click.echo(f"{name:<12} {engine_status(name):<34} {target}")
+    click.echo("\n".join(engine_lines(terminal_width())))
 
 
 def main(argv: Sequence[str] | None = None) -> None:

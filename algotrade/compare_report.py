@@ -3,83 +3,131 @@
 from __future__ import annotations
 
 import html
-import math
 from typing import Any
 
 import pandas as pd
 
+from algotrade import report_format as fmt
 from algotrade.compare import Comparison, RunFolder, metrics_side_by_side
-from algotrade.report import CSS, _png, plt  # report.py selects the Agg backend first
+from algotrade.report import equity_comparison, head, scroll  # report.py selects the Agg backend first
 
-
-def _cell(value: Any) -> Any:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    return f"{value:.6g}" if isinstance(value, float) else value
+_TRADE_FIELDS = ("date", "symbol", "quantity", "price", "commission")
 
 
 def _overlay(runs: list[RunFolder]) -> str:
-    fig, (ax, ax2) = plt.subplots(2, 1, figsize=(11, 5), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
-    base = None
-    for r, style in zip(runs, ("-", "--", ":"), strict=False):
-        eq = r.equity.set_index(pd.to_datetime(r.equity["date"]))["equity"]
-        ax.plot(eq.index, eq.to_numpy(), ls=style, lw=1.2, label=r.engine)
-        if base is None:
-            base = eq
-        else:
-            ax2.plot(eq.index, (eq - base).to_numpy(), lw=1, label=f"{r.engine} - {runs[0].engine}")
-    ax.set_title("Equity curves overlaid")
-    ax.legend(loc="upper left")
-    ax.grid(alpha=0.3)
-    ax2.set_title("Equity difference ($)")
-    ax2.grid(alpha=0.3)
-    if len(runs) > 1:
-        ax2.legend(loc="upper left")
-    return _png(fig)
+    curves = [(r.engine, r.equity.set_index(pd.to_datetime(r.equity["date"]))["equity"]) for r in runs]
+    others = " and ".join(r.engine for r in runs[1:]) or runs[0].engine
+    return equity_comparison(curves, base=0, title="Equity curves overlaid",
+                             difference_title=f"Equity difference ($): {others} minus {runs[0].engine}")
 
 
-def _table(frame: pd.DataFrame, highlight: str | None = None, limit: int = 400) -> str:
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and pd.isna(value))
+
+
+def _prices(a: Any, b: Any) -> tuple[str, str]:
+    """Two fill prices with 2 decimals, or with as many more (up to 8) as it takes to show that they differ."""
+    if _blank(a) or _blank(b) or a == b:
+        return ("" if _blank(a) else fmt.money(a)), ("" if _blank(b) else fmt.money(b))
+    for decimals in range(2, 9):
+        x, y = fmt.money(a, decimals), fmt.money(b, decimals)
+        if x != y or fmt.is_noise(a - b, max(abs(a), abs(b))):
+            return x, y
+    return x, y
+
+
+def _trade_cell(field: str, value: Any, shown: str | None = None) -> str:
+    if _blank(value):
+        return "<td></td>"
+    if field in ("date", "symbol"):
+        return f"<td class=l>{html.escape(str(value))}</td>"
+    if field == "quantity":
+        side = "buy" if value > 0 else "sell"
+        return f"<td class={side}>{fmt.count(value, signed=True)}</td>"
+    return f"<td>{shown if shown is not None else fmt.money(value)}</td>"
+
+
+def _trades_table(comparison: Comparison, limit: int = 400) -> str:
+    """Both trade lists side by side, one group of columns per engine; the first real difference in red."""
+    engines = (comparison.a.engine, comparison.b.engine)
+    frame = comparison.trades_diff
+    top = ("<tr><th rowspan=2>row</th>" + "".join(f"<th class=c colspan={len(_TRADE_FIELDS)}>{html.escape(e)}</th>"
+                                                  for e in engines)
+           + "<th rowspan=2>match</th><th rowspan=2 class=l>category</th></tr>")
+    sub = "<tr>" + "".join(f"<th{' class=l' if f in ('date', 'symbol') else ''}>{f}</th>"
+                           for _ in engines for f in _TRADE_FIELDS) + "</tr>"
     body = []
     for _, row in frame.head(limit).iterrows():
         style = ""
-        if highlight and bool(row.get(highlight)):
+        if bool(row.get("first_difference")):
             style = ' style="background:#ffd7d7"'
-        elif "match" in row and row["match"] is False:
+        elif not bool(row.get("match", True)):
             style = ' style="background:#fff3d6"'
-        cells = "".join(f"<td>{html.escape('' if pd.isna(v) else str(v))}</td>" for v in row)
-        body.append(f"<tr{style}>{cells}</tr>")
-    more = f"<p class=sub>{len(frame) - limit} more rows in the CSV</p>" if len(frame) > limit else ""
-    return f"<table><tr>{head}</tr>{''.join(body)}</table>{more}"
+        pa, pb = _prices(row.get(f"{engines[0]}_price"), row.get(f"{engines[1]}_price"))
+        cells = [f"<td>{fmt.count(row['row'])}</td>"]
+        for engine, price in zip(engines, (pa, pb), strict=True):
+            cells += [_trade_cell(f, row.get(f"{engine}_{f}"), price if f == "price" else None) for f in _TRADE_FIELDS]
+        cells.append(f"<td>{'yes' if bool(row.get('match')) else 'no'}</td>")
+        category = "" if _blank(row.get("category")) else str(row.get("category"))
+        if bool(row.get("first_difference")):
+            category += " (first difference)"
+        cells.append(f"<td class=l>{html.escape(category)}</td>")
+        body.append(f"<tr{style}>{''.join(cells)}</tr>")
+    more = f"<p class=sub>{len(frame) - limit} more rows in trades_diff.csv</p>" if len(frame) > limit else ""
+    return scroll(f"<table>{top}{sub}{''.join(body)}</table>") + more
+
+
+def _metrics_table(runs: list[RunFolder]) -> str:
+    metrics = metrics_side_by_side(runs)
+    engines = [r.engine for r in runs]
+    two = len(runs) == 2
+    head_row = ("<tr><th class=l>metric</th>" + "".join(f"<th>{html.escape(e)}</th>" for e in engines)
+                + (f"<th>difference ({html.escape(engines[1])} \u2212 {html.escape(engines[0])})</th>" if two else "")
+                + "</tr>")
+    body = []
+    for key, row in metrics.iterrows():
+        values = [None if _blank(row[e]) else row[e] for e in engines]
+        cells = "".join(f"<td>{html.escape(fmt.metric(str(key), v))}</td>" for v in values)
+        if two:
+            cells += f"<td>{html.escape(fmt.metric_difference(str(key), values[0], values[1]))}</td>"
+        body.append(f"<tr><td class=l title='{html.escape(str(key))}'>{html.escape(fmt.label(str(key)))}</td>{cells}</tr>")
+    return scroll(f"<table class=metrics>{head_row}{''.join(body)}</table>")
+
+
+def _differences_table(comparison: Comparison) -> str:
+    rows = "".join(
+        f"<tr><td>{fmt.count(d.row + 1)}</td><td class=l>{html.escape(d.category)}</td>"
+        f"<td class=wrap>{html.escape(fmt.humanize(d.explanation))}</td></tr>"
+        for d in comparison.differences
+    )
+    return scroll(f"<table><tr><th>row</th><th class=l>category</th><th class=l>explanation</th></tr>{rows}</table>")
+
+
+def _verdict(comparison: Comparison, summary: dict[str, Any]) -> str:
+    if not comparison.agree:
+        return (f"<p style='color:#b42318;font-weight:bold'>The engines differ, first at trade row "
+                f"{summary['first_difference_row']}. Each difference is explained below.</p>")
+    rel = summary["final_equity_rel_diff"]
+    equity = (f"final equity identical within {fmt.sci(fmt.NOISE_RTOL)} relative"
+              if rel <= fmt.NOISE_RTOL else
+              f"final equity {fmt.sci(rel)} apart (relative), within the {fmt.sci(summary['tolerance']['equity_rtol'])}"
+              " tolerance")
+    return f"<p style='color:#1a7f37;font-weight:bold'>The engines agree: identical trades, {equity}.</p>"
 
 
 def render_compare(comparison: Comparison, runs: list[RunFolder], summary: dict[str, Any], title: str) -> str:
-    verdict = (
-        "<p style='color:#1a7f37;font-weight:bold'>The engines agree: identical trades, final equity within "
-        f"{summary['final_equity_rel_diff']:.1e} relative.</p>"
-        if comparison.agree
-        else f"<p style='color:#b42318;font-weight:bold'>The engines differ, first at trade row "
-        f"{summary['first_difference_row']}. Each difference is explained below.</p>"
-    )
-    diffs = pd.DataFrame([d.__dict__ for d in comparison.differences], columns=["row", "category", "explanation"])
-    diffs["row"] = diffs["row"] + 1
-    metrics = metrics_side_by_side(runs)
-    if len(runs) == 2:
-        a, b = (runs[0].engine, runs[1].engine)
-        metrics["difference"] = [
-            (y - x) if isinstance(x, int | float) and isinstance(y, int | float) and x is not None and y is not None else None
-            for x, y in zip(metrics[a], metrics[b], strict=True)
-        ]
-    metrics = metrics.astype(object).map(_cell).reset_index()
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title><style>{CSS}</style></head>
+    tolerance = summary["tolerance"]
+    differences = _differences_table(comparison) if comparison.differences else "<p>None.</p>"
+    return f"""{head(title)}
 <body><h1>{html.escape(title)}</h1>
 <div class=sub>engines {", ".join(summary["engines"])} &middot; config id {summary["config_id"]} &middot;
-tolerance: prices {summary["tolerance"]["price_rtol"]:g}, final equity {summary["tolerance"]["equity_rtol"]:g} relative</div>
-{verdict}
+tolerance: prices {fmt.sci(tolerance["price_rtol"])}, final equity {fmt.sci(tolerance["equity_rtol"])} relative</div>
+{_verdict(comparison, summary)}
 <h2>Equity</h2>{_overlay(runs)}
-<h2>Differences ({len(diffs)})</h2>{_table(diffs) if len(diffs) else "<p>None.</p>"}
-<h2>Metrics side by side</h2>{_table(metrics)}
-<h2>Trades side by side</h2>{_table(comparison.trades_diff, highlight="first_difference")}
+<h2>Differences ({len(comparison.differences)})</h2>{differences}
+<h2>Metrics side by side</h2>{_metrics_table(runs)}
+<h2>Trades side by side</h2>
+<p class=sub>The first real difference is in red, later rows that do not match in amber.</p>
+{_trades_table(comparison)}
 </body></html>
 """

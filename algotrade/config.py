@@ -72,8 +72,20 @@ class DataConfig(Model):
     path: str | None = Field(
         None, description="File (csv, parquet) or folder (csvdir), relative to the experiment file."
     )
-    start: dt.date | None = Field(None, description="First session to use (default: first bar).")
-    end: dt.date | None = Field(None, description="Last session to use (default: last bar).")
+    start: dt.date | None = Field(
+        None,
+        description=(
+            "First day to use, any calendar date: the run starts at the first session on or after it "
+            "(default: the first bar). Refused when the data begins later by more than a weekend or holiday."
+        ),
+    )
+    end: dt.date | None = Field(
+        None,
+        description=(
+            "Last day to use, any calendar date: the run ends at the last session on or before it "
+            "(default: the last bar). Refused when the data ends earlier by more than a weekend or holiday."
+        ),
+    )
     calendar: str = Field(
         "XNYS",
         description='An exchange_calendars name such as XNYS, or "none" to use the data\'s own dates.',
@@ -456,8 +468,12 @@ class WalkForwardConfig(Model):
 class WindowConfig(Model):
     """A part of the loaded sessions to run on (written by `algotrade sweep` for walk-forward runs)."""
 
-    start: dt.date | None = Field(None, description="First session of the run (default: the first loaded).")
-    end: dt.date | None = Field(None, description="Last session of the run (default: the last loaded).")
+    start: dt.date | None = Field(
+        None, description="First day of the run, cut to the first loaded session on or after it (default: the first loaded)."
+    )
+    end: dt.date | None = Field(
+        None, description="Last day of the run, cut to the last loaded session on or before it (default: the last loaded)."
+    )
     evaluate_from: dt.date | None = Field(
         None,
         description="Results count from this session; the sessions before it only warm up indicators.",
@@ -483,9 +499,13 @@ class Experiment(Model):
     )
     data: DataConfig = Field(default_factory=DataConfig, description="The bars.")  # type: ignore[arg-type]
     strategy: StrategyRef = Field(description="What trades.")
-    engine: str | None = Field(None, description="One engine: backtrader or zipline.")
+    engine: str = Field(
+        "backtrader",
+        description="The engine `algotrade run` uses: backtrader (the default) or zipline (`algotrade engines`).",
+    )
     engines: tuple[str, ...] | None = Field(
-        None, description="Several engines, for `algotrade compare` (use instead of engine)."
+        None,
+        description="Several engines, for `algotrade compare` (instead of engine; `run` uses the first).",
     )
     broker: BrokerConfig = Field(default_factory=BrokerConfig, description="Account and execution.")  # type: ignore[arg-type]
     sizing: Sizing = Field(
@@ -514,10 +534,21 @@ class Experiment(Model):
         description="Run on part of the loaded sessions, counting results from evaluate_from (set by `algotrade sweep` for walk-forward runs).",
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _one_engine_key(cls, data: Any) -> Any:
+        """engine: null is the default engine; engine and engines together are refused."""
+        if isinstance(data, dict) and "engine" in data:
+            if data["engine"] is None:
+                data = {k: v for k, v in data.items() if k != "engine"}
+            elif data.get("engines"):
+                raise ValueError("set either engine or engines, not both")
+        return data
+
     @field_validator("engine")
     @classmethod
-    def _engine(cls, value: str | None) -> str | None:
-        return None if value is None else check_engine_name(value)
+    def _engine(cls, value: str) -> str:
+        return check_engine_name(value)
 
     @field_validator("engines")
     @classmethod
@@ -528,25 +559,17 @@ class Experiment(Model):
         return value
 
     @model_validator(mode="after")
-    def _one_engine_key(self) -> Experiment:
-        if self.engine is None and not self.engines:
-            raise ValueError("set engine: backtrader (or engines: [backtrader, zipline])")
-        if self.engine is not None and self.engines:
-            raise ValueError("set either engine or engines, not both")
-        return self
-
-    @model_validator(mode="after")
     def _benchmark_in_data(self) -> Experiment:
         if self.benchmark is not None and self.benchmark not in self.data.symbols:
             raise ValueError(
-                f"benchmark {self.benchmark!r} is not in data.symbols ({', '.join(self.data.symbols)}); "
+                f"benchmark {self.benchmark!r} is not in data.symbols ({symbols_text(self.data.symbols)}); "
                 "add it to data.symbols or remove benchmark"
             )
         return self
 
     @property
     def engine_names(self) -> tuple[str, ...]:
-        return (self.engine,) if self.engine else tuple(self.engines or ())
+        return tuple(self.engines) if self.engines else (self.engine,)
 
     @property
     def config_id(self) -> str:
@@ -559,6 +582,14 @@ class Experiment(Model):
         payload = self.model_dump(mode="json", exclude=exclude)
         text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def symbols_text(symbols: tuple[str, ...] | list[str], limit: int = 5) -> str:
+    """Symbols for a one-line summary: all of a few, else the first few and the count
+    ('A, B, C, D, E and 495 more: 500 symbols')."""
+    if len(symbols) <= limit + 1:
+        return ", ".join(symbols)
+    return f"{', '.join(symbols[:limit])} and {len(symbols) - limit} more: {len(symbols)} symbols"
 
 
 def check_engine_list(names: tuple[str, ...]) -> tuple[str, ...]:
@@ -593,6 +624,10 @@ def _node_lines(node: yaml.Node | None, prefix: tuple[str, ...] = ()) -> dict[tu
 
 
 _FIXES = {
+    "date_from_datetime_parsing": "write a date that exists, as YYYY-MM-DD",
+    "date_parsing": "write a date that exists, as YYYY-MM-DD",
+    "date_type": "write a date that exists, as YYYY-MM-DD",
+    "date_from_datetime_inexact": "write a date without a time, as YYYY-MM-DD",
     "literal_error": "use one of the values listed",
     "greater_than": "use a larger value",
     "greater_than_equal": "use a value that is not negative",
@@ -615,12 +650,34 @@ def _model_at(path: tuple[str | int, ...], model: type[BaseModel]) -> type[BaseM
     return current
 
 
+#: key path -> the command-line flag that set it (``--set broker.cash=1``, ``--engine zipline``)
+Origins = dict[tuple[str, ...], str]
+
+
+def _where(
+    path: tuple[str, ...], lines: dict[tuple[str, ...], int] | None, source: str, origins: Origins | None
+) -> str:
+    """Who to blame for a problem at ``path``: the flag that set it or a section above it, else
+    the file (and line); a flag that set something inside ``path`` is named next to the file."""
+    origins = origins or {}
+    for k in range(len(path), 0, -1):
+        if path[:k] in origins:
+            return f"{origins[path[:k]]}: "
+    line = (lines or {}).get(path)
+    inside = next((flag for key, flag in origins.items() if key[: len(path)] == path), None)
+    here = f"{source}:{line}" if source and line else source
+    if inside:
+        return f"{here} with {inside}: " if here else f"{inside}: "
+    return f"{here}: " if here else ""
+
+
 def format_validation_error(
     exc: ValidationError,
     model: type[BaseModel],
     prefix: tuple[str, ...] = (),
     lines: dict[tuple[str, ...], int] | None = None,
     source: str = "",
+    origins: Origins | None = None,
 ) -> ConfigError:
     """One readable ConfigError from a pydantic ValidationError (all problems, one per line)."""
     messages: list[str] = []
@@ -629,8 +686,7 @@ def format_validation_error(
         # drop union-branch tags such as 'PerShareCommission' from the location
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p[:1].isupper()))
         field = ".".join(str(p) for p in (*prefix, *loc)) or "(top level)"
-        line = (lines or {}).get(tuple(str(p) for p in (*prefix, *loc)))
-        where = f"{source}:{line}: " if source and line else (f"{source}: " if source else "")
+        where = _where(tuple(str(p) for p in (*prefix, *loc)), lines, source, origins)
         kind = err["type"]
         if kind == "extra_forbidden":
             owner = _model_at(loc, model)
@@ -656,16 +712,43 @@ def format_validation_error(
     return ConfigError("\n".join(messages))
 
 
-def _set_path(raw: dict[str, Any], dotted: str, value: Any) -> None:
+def _set_path(raw: dict[str, Any], dotted: str, value: Any, flag: str = "", origins: Origins | None = None) -> None:
+    """Set ``a.b.c`` in the raw document; record in ``origins`` that ``flag`` set it (and any
+    section it had to create)."""
+    flag = flag or f"--set {dotted}"
     parts = dotted.split(".")
     node: Any = raw
-    for part in parts[:-1]:
+    for i, part in enumerate(parts[:-1]):
         if not isinstance(node, dict):
-            raise ConfigError(f"--set {dotted}: {part!r} is not a section; check the field name")
+            raise ConfigError(f"{flag}: {parts[i - 1]!r} is not a section; check the field name")
+        if part not in node and origins is not None:
+            origins[tuple(parts[: i + 1])] = flag
         node = node.setdefault(part, {})
     if not isinstance(node, dict):
-        raise ConfigError(f"--set {dotted}: cannot set a key inside a non-section value")
+        raise ConfigError(f"{flag}: {'.'.join(parts[:-1])} is a value, not a section; set it whole")
     node[parts[-1]] = value
+    if origins is not None:
+        origins[tuple(parts)] = flag
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML as safe_load reads it, except that a date that does not exist (2010-02-30) stays a
+    string, so the field it belongs to reports it like any other bad value."""
+
+
+def _timestamp(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
+    try:
+        return loader.construct_yaml_timestamp(node)
+    except ValueError:
+        return loader.construct_scalar(node)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)  # type: ignore[arg-type]
+
+
+def load_yaml(text: str) -> Any:
+    """Parse YAML text the one way experiment files and --set values are parsed."""
+    return yaml.load(text, Loader=_Loader)  # a SafeLoader subclass: no arbitrary objects
 
 
 def parse_override(text: str) -> tuple[str, Any]:
@@ -674,7 +757,7 @@ def parse_override(text: str) -> tuple[str, Any]:
     if not sep or not key.strip():
         raise ConfigError(f"--set {text!r}: write it as field.path=value, e.g. strategy.params.fast=5")
     try:
-        return key.strip(), yaml.safe_load(value) if value.strip() else None
+        return key.strip(), load_yaml(value) if value.strip() else None
     except yaml.YAMLError:
         return key.strip(), value
 
@@ -686,7 +769,7 @@ def read_yaml(path: Path) -> tuple[dict[str, Any], dict[tuple[str, ...], int]]:
         raise ConfigError(f"{str(path)!r} is a folder; give the path of an experiment .yaml file")
     text = path.read_text(encoding="utf-8")
     try:
-        raw = yaml.safe_load(text)
+        raw = load_yaml(text)
         lines = _node_lines(yaml.compose(text))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -700,30 +783,48 @@ def read_yaml(path: Path) -> tuple[dict[str, Any], dict[tuple[str, ...], int]]:
     return raw, lines
 
 
-def validate_strategy_params(ref: StrategyRef) -> StrategyRef:
+def validate_strategy_params(
+    ref: StrategyRef,
+    lines: dict[tuple[str, ...], int] | None = None,
+    source: str = "",
+    origins: Origins | None = None,
+) -> StrategyRef:
     """Check params against the strategy's own config class; return them with defaults filled."""
     try:
         strategy_cls = resolve_strategy(ref.name)
     except ConfigError as exc:
-        raise ConfigError(f"strategy.name: {exc}") from None
+        raise ConfigError(f"{_where(('strategy', 'name'), lines, source, origins)}strategy.name: {exc}") from None
     config_cls: type[BaseModel] | None = getattr(strategy_cls, "config_class", None)
     if config_cls is None:
-        raise ConfigError(f"strategy {ref.name!r} has no config_class; is it an algotrade Strategy?")
+        raise ConfigError(
+            f"{_where(('strategy', 'name'), lines, source, origins)}strategy {ref.name!r} has no config_class; "
+            "is it an algotrade Strategy?"
+        )
     try:
         cfg = config_cls.model_validate(ref.params)
     except ValidationError as exc:
-        raise format_validation_error(exc, config_cls, prefix=("strategy", "params")) from None
+        raise format_validation_error(
+            exc, config_cls, prefix=("strategy", "params"), lines=lines, source=source, origins=origins
+        ) from None
     return StrategyRef(name=ref.name, params=cfg.model_dump())
 
 
-def load_experiment(path: str | Path, overrides: tuple[str, ...] = ()) -> Experiment:
-    """Read, override and validate an experiment file: the one way configs come in."""
+def load_experiment(path: str | Path, overrides: tuple[str, ...] = (), engine: str | None = None) -> Experiment:
+    """Read, override and validate an experiment file: the one way configs come in.
+
+    ``overrides`` are ``--set field.path=value`` items; ``engine`` is ``--engine NAME`` (the run's
+    one engine, replacing the file's engine or engines). A problem with either is blamed on the flag.
+    """
     path = Path(path)
     raw, lines = read_yaml(path)
+    origins: Origins = {}
     for item in overrides:
         key, value = parse_override(item)
-        _set_path(raw, key, value)
-    exp = experiment_from_dict(raw, lines=lines, source=str(path))
+        _set_path(raw, key, value, f"--set {item}", origins)
+    if engine is not None:
+        _set_path(raw, "engine", engine, f"--engine {engine}", origins)
+        _set_path(raw, "engines", None, f"--engine {engine}", origins)
+    exp = experiment_from_dict(raw, lines=lines, source=str(path), origins=origins)
     data = exp.data
     if data.path and not Path(data.path).is_absolute():
         data = data.model_copy(update={"path": str((path.parent / data.path).resolve())})
@@ -731,19 +832,19 @@ def load_experiment(path: str | Path, overrides: tuple[str, ...] = ()) -> Experi
 
 
 def experiment_from_dict(
-    raw: dict[str, Any], lines: dict[tuple[str, ...], int] | None = None, source: str = ""
+    raw: dict[str, Any], lines: dict[tuple[str, ...], int] | None = None, source: str = "",
+    origins: Origins | None = None,
 ) -> Experiment:
     try:
         exp = Experiment.model_validate(raw)
     except ValidationError as exc:
-        raise format_validation_error(exc, Experiment, lines=lines, source=source) from None
-    exp = exp.model_copy(update={"strategy": validate_strategy_params(exp.strategy)})
+        raise format_validation_error(exc, Experiment, lines=lines, source=source, origins=origins) from None
+    exp = exp.model_copy(update={"strategy": validate_strategy_params(exp.strategy, lines, source, origins)})
     if exp.walkforward is not None and exp.sweep is None:
-        line = (lines or {}).get(("walkforward",))
-        where = f"{source}:{line}: " if source and line else (f"{source}: " if source else "")
+        where = _where(("walkforward",), lines, source, origins)
         raise ConfigError(f"{where}walkforward: needs a sweep: section, whose space gives the parameters to choose from")
     if exp.sweep is not None:
-        check_sweep_names(exp, lines or {}, source)
+        check_sweep_names(exp, lines or {}, source, origins)
     return exp
 
 
@@ -751,14 +852,15 @@ def _config_fields(ref: StrategyRef) -> tuple[str, ...]:
     return tuple(resolve_strategy(ref.name).config_class.model_fields)
 
 
-def check_sweep_names(exp: Experiment, lines: dict[tuple[str, ...], int], source: str = "") -> None:
+def check_sweep_names(
+    exp: Experiment, lines: dict[tuple[str, ...], int], source: str = "", origins: Origins | None = None
+) -> None:
     """Swept strategy parameters exist, and constraints name only known fields (did you mean ...)."""
     assert exp.sweep is not None
     sweep = exp.sweep
 
     def where(*path: str) -> str:
-        line = lines.get(("sweep", *path))
-        return f"{source}:{line}: " if source and line else (f"{source}: " if source else "")
+        return _where(("sweep", *path), lines, source, origins)
 
     params = _config_fields(exp.strategy)
     for path in sweep.space:
@@ -796,6 +898,8 @@ _OMIT_UNSET = ("sweep", "walkforward", "window")
 
 def dump_experiment(exp: Experiment) -> str:
     omit = {k for k in _OMIT_UNSET if getattr(exp, k) is None}
+    if exp.engines:
+        omit.add("engine")  # the engines list says which engines; engine would be the unused default
     return yaml.safe_dump(exp.model_dump(mode="json", exclude=omit), sort_keys=False)
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from algotrade.config import DataConfig
+from algotrade.config import DataConfig, symbols_text
 from algotrade.errors import ConfigError, DataError
 from algotrade.host import FIELDS, Bars
 from algotrade.registry import suggest
@@ -135,7 +135,7 @@ def _load_raw(cfg: DataConfig, sessions: Callable[[], pd.DatetimeIndex]) -> dict
             if not file.exists():
                 raise ConfigError(
                     f"data.symbols: {sym!r} has no file {file.name} in {folder}{suggest(sym, available)} "
-                    f"available: {', '.join(available) or '(none)'}"
+                    f"available: {symbols_text(available, 20) or '(none)'}"
                 )
             frames[sym] = _canonical(_read_csv(file, f"data.path {file.name}"), str(file), cfg.adjust)
         return frames
@@ -155,7 +155,7 @@ def _load_raw(cfg: DataConfig, sessions: Callable[[], pd.DatetimeIndex]) -> dict
             if part.empty:
                 raise ConfigError(
                     f"data.symbols: {sym!r} is not in {path.name}{suggest(sym, available)} "
-                    f"available: {', '.join(available)}"
+                    f"available: {symbols_text(available, 20)}"
                 )
             frames[sym] = _canonical(part.drop(columns="symbol"), f"{path.name} {sym}", cfg.adjust)
         return frames
@@ -168,20 +168,68 @@ def _load_raw(cfg: DataConfig, sessions: Callable[[], pd.DatetimeIndex]) -> dict
 # calendars
 
 
-def get_calendar(name: str, start: dt.date) -> Any:
+def calendar_type(name: str) -> Any:
+    """The exchange_calendars class registered for ``name`` (a name or an alias), without building
+    it (None for a calendar registered as an instance); ConfigError for an unknown name."""
     import exchange_calendars as xc
+    from exchange_calendars.calendar_utils import global_calendar_dispatcher
 
     try:
-        # exchange_calendars spans only 20 years back from today unless told a start. Asking
-        # exactly as zipline does (from 1990, right-sided) lets both share one cached calendar.
-        first = min(pd.Timestamp(start), pd.Timestamp("1990-01-01"))
-        return xc.get_calendar(name, start=first, side="right")
+        canonical = xc.resolve_alias(name)
+        if not global_calendar_dispatcher.has_calendar(canonical):
+            raise xc.errors.InvalidCalendarName(calendar_name=name)
     except xc.errors.InvalidCalendarName:
         names = sorted(n for n in xc.get_calendar_names() if n.isupper())
         raise ConfigError(
             f"data.calendar: {name!r} is not a known exchange calendar{suggest(name, names)} "
             f"use an exchange_calendars name such as XNYS, XNAS, XLON, XTKS, or none for the data's own dates"
         ) from None
+    return global_calendar_dispatcher._calendar_factories.get(canonical)
+
+
+def get_calendar(name: str, start: dt.date | None = None, end: dt.date | None = None) -> Any:
+    """The exchange calendar ``name`` (an exchange_calendars name or alias), right-sided, covering
+    ``start`` to ``end`` (without them: exchange_calendars' default range, XNYS from 1990).
+
+    exchange_calendars spans only 20 years back from today unless told a start: the calendar is
+    built from a month before ``start`` to its default end (or a week past ``end`` when later).
+    XNYS starts in 1990 at the latest, exactly as zipline asks for it, so both share one cached
+    calendar. A range the calendar cannot be built for (``bound_min``/``bound_max``) is refused
+    in one line naming its first and last possible date.
+    """
+    import exchange_calendars as xc
+
+    factory = calendar_type(name)
+    canonical = xc.resolve_alias(name)
+    if factory is None:  # registered as an instance, not a factory: it is what it is
+        return xc.get_calendar(canonical)
+    lo, hi = factory.bound_min(), factory.bound_max()
+    first = pd.Timestamp(start) if start is not None else None
+    last = pd.Timestamp(end) if end is not None else first  # the latest date the calendar must reach
+    span = " ".join(([f"from {lo.date()}"] if lo is not None else []) + ([f"to {hi.date()}"] if hi is not None else []))
+    for when, outside, fix in (
+        (first, lo is not None and first is not None and first < lo, f"data.start to {lo and lo.date()} or later"),
+        (last, hi is not None and last is not None and last > hi, f"data.end to {hi and hi.date()} or earlier"),
+    ):
+        if outside:
+            raise ConfigError(
+                f"data.calendar: {name} can be built only {span} (exchange_calendars {xc.__version__}), "
+                f"not for {when and when.date()}; set {fix}, or use calendar: none to trade the data's own dates"
+            )
+    # XNYS from 1990 as zipline asks for it (one shared calendar); any other from a month before
+    # `start` (a holiday start still lies inside), as far back as exchange_calendars allows
+    first_ts = pd.Timestamp("1990-01-01") if canonical == "XNYS" else factory.default_start()
+    if first is not None:
+        margin = first - pd.Timedelta(days=31)
+        first_ts = min(first_ts, margin) if canonical == "XNYS" else margin
+    if lo is not None:
+        first_ts = max(first_ts, lo)
+    last_ts = None  # the default end (a year from today), or a week past the latest date needed
+    if last is not None and last + pd.Timedelta(days=7) > factory.default_end():
+        last_ts = last + pd.Timedelta(days=7)
+        if hi is not None:
+            last_ts = min(last_ts, hi)
+    return xc.get_calendar(canonical, start=first_ts, end=last_ts, side="right")
 
 
 # --------------------------------------------------------------------------------------------
@@ -212,6 +260,8 @@ class Market:
         hi = pd.Timestamp(end) if end else dates[-1]
         if lo == dates[0] and hi == dates[-1]:
             return self
+        if lo < dates[0] or hi > dates[-1]:  # calendar dates just outside the loaded sessions snap to them
+            check_covered("window", "the loaded sessions", start, end, dates, _Gaps.of(self.calendar, dates, lo))
         frames = {s: f.loc[lo:hi] for s, f in self.frames.items()}
         if not len(next(iter(frames.values()))):
             raise ConfigError(
@@ -240,18 +290,130 @@ class Market:
         return h.hexdigest()[:16]
 
 
-def inspect(cfg: DataConfig) -> tuple[dict[str, pd.DataFrame], pd.DatetimeIndex, list[Problem]]:
-    """Load the raw frames, cut them to the range and find every problem (repairs not applied)."""
-    cal = None
-    if cfg.calendar.lower() != "none":
-        cal = get_calendar(cfg.calendar, cfg.start or dt.date(1990, 1, 2))
+#: a stretch of this many days without a bar is always a calendar gap (Good Friday to Easter
+#: Monday), whatever the data's own dates say (calendar: none)
+MIN_GAP_DAYS = 4
 
+
+@dataclass(frozen=True)
+class _Gaps:
+    """Whether a stretch of days outside the data holds a session: by the exchange calendar,
+    or, with calendar: none, by the data's own dates (a stretch no longer than the longest gap
+    between two of its bars, and at least a long weekend, is a calendar gap, not missing data)."""
+
+    cal: Any | None
+    dates: pd.DatetimeIndex
+
+    @staticmethod
+    def of(calendar: str, dates: pd.DatetimeIndex, earliest: pd.Timestamp) -> _Gaps:
+        if calendar.lower() == "none":
+            return _Gaps(None, dates)
+        return _Gaps(get_calendar(calendar, earliest.date()), dates)
+
+    @property
+    def name(self) -> str:
+        return "the data's own dates" if self.cal is None else f"calendar {self.cal.name}"
+
+    def sessions(self, lo: pd.Timestamp, hi: pd.Timestamp) -> pd.DatetimeIndex:
+        """The sessions from lo to hi (both included) that the calendar knows."""
+        if self.cal is None:
+            return self.dates[(self.dates >= lo) & (self.dates <= hi)]
+        lo, hi = max(lo, _naive(self.cal.first_session)), min(hi, _naive(self.cal.last_session))
+        return _naive_index(self.cal.sessions_in_range(lo, hi)) if lo <= hi else pd.DatetimeIndex([])
+
+    def holds_session(self, lo: pd.Timestamp, hi: pd.Timestamp) -> bool:
+        """Whether lo .. hi (both included, outside the data) holds a session; days beyond what
+        the exchange calendar can tell are judged as with calendar: none."""
+        if lo > hi:
+            return False
+        if self.cal is None:
+            return self._longer_than_a_gap(lo, hi)
+        if len(self.sessions(lo, hi)):
+            return True
+        day = pd.Timedelta(days=1)
+        first, last = _naive(self.cal.first_session), _naive(self.cal.last_session)
+        unknown = ((lo, min(hi, first - day)), (max(lo, last + day), hi))
+        return any(a <= b and self._longer_than_a_gap(a, b) for a, b in unknown)
+
+    def _longer_than_a_gap(self, lo: pd.Timestamp, hi: pd.Timestamp) -> bool:
+        longest = int(np.diff(self.dates.asi8).max() // 86_400_000_000_000) - 1 if len(self.dates) > 1 else 0
+        return (hi - lo).days + 1 > max(MIN_GAP_DAYS, longest)
+
+
+def _naive(ts: Any) -> pd.Timestamp:
+    ts = pd.Timestamp(ts)
+    return ts.tz_localize(None) if ts.tz is not None else ts
+
+
+def _naive_index(index: pd.DatetimeIndex) -> pd.DatetimeIndex:
+    return index.tz_localize(None) if index.tz is not None else index
+
+
+def check_covered(
+    field: str, what: str, start: dt.date | None, end: dt.date | None, dates: pd.DatetimeIndex, gaps: _Gaps
+) -> None:
+    """Refuse a ``field.start``/``field.end`` that the dates do not cover: one outside them, one that
+    holds no session, or one that starts before the first date (ends after the last) by more than
+    a calendar gap. Calendar dates next to the data (a weekend, a holiday, a month's first day)
+    pass: the range is then cut at the nearest sessions."""
+    first, last = dates[0], dates[-1]
+    span = f"{what}, which runs {first.date()} .. {last.date()}"
+    lo = pd.Timestamp(start) if start else first
+    hi = pd.Timestamp(end) if end else last
+    asked = f"{start or 'the first bar'} .. {end or 'the last bar'}"
+    if lo > last or hi < first:
+        raise DataError(f"{field}.start/end: {asked} lies outside {span}; choose dates within that range")
+    if not len(gaps.sessions(max(lo, first), min(hi, last))):
+        raise DataError(
+            f"{field}.start/end: {asked} holds no session of {gaps.name}, only weekends or holidays "
+            f"({span}); widen the range"
+        )
+    if lo < first and gaps.holds_session(lo, first - pd.Timedelta(days=1)):
+        raise DataError(
+            f"{field}.start: {start} is before {span}, by more than a weekend or holiday; "
+            f"set {field}.start to {first.date()} or later, or leave it out"
+        )
+    if hi > last and gaps.holds_session(last + pd.Timedelta(days=1), hi):
+        raise DataError(
+            f"{field}.end: {end} is after {span}, by more than a weekend or holiday; "
+            f"set {field}.end to {last.date()} or earlier, or leave it out"
+        )
+
+
+def inspect(cfg: DataConfig) -> tuple[dict[str, pd.DataFrame], pd.DatetimeIndex, list[Problem]]:
+    """Load the raw frames, cut them to the range and find every problem (repairs not applied).
+
+    ``data.start``/``data.end`` may be any calendar dates: the range is cut at the first session on
+    or after start and the last on or before end (of the calendar, or of the data's own dates with
+    calendar: none). It is refused when the data does not cover it (see :func:`check_covered`)."""
+    cal = None
     def synthetic_sessions() -> pd.DatetimeIndex:
-        start = pd.Timestamp(cfg.start or dt.date(2010, 1, 4))
-        end = pd.Timestamp(cfg.end or dt.date(2019, 12, 31))
-        if cal is not None:
-            return cal.sessions_in_range(start, end).tz_localize(None) if cal.sessions.tz else cal.sessions_in_range(start, end)
-        return pd.bdate_range(start, end)
+        nonlocal cal
+        # 2010-01-04 .. 2019-12-31 by default; ten years before end or after start when only one is set
+        ten_years = pd.DateOffset(years=10)
+        start = pd.Timestamp(cfg.start) if cfg.start else pd.Timestamp("2010-01-04")
+        end = pd.Timestamp(cfg.end) if cfg.end else max(pd.Timestamp("2019-12-31"), start + ten_years)
+        if not cfg.start and start > end:
+            start = end - ten_years
+        if cfg.calendar.lower() != "none":
+            # a calendar built for the generator's range (refused in one line when it cannot be built)
+            cal = get_calendar(cfg.calendar, start.date(), end.date())
+            start = max(start, _naive(cal.first_session))
+        whose = "the weekdays (calendar: none)" if cal is None else f"calendar {cal.name}"
+        if cal is not None and end > _naive(cal.last_session):
+            if cfg.end:
+                raise DataError(
+                    f"data.end: {cfg.end} is after the last session {whose} knows "
+                    f"({_naive(cal.last_session).date()}); set data.end to that date or earlier"
+                )
+            end = _naive(cal.last_session)
+        sessions = _Gaps(cal, pd.bdate_range(start, end)).sessions(start, end)
+        if not len(sessions):
+            raise DataError(
+                f"data.start/end: {cfg.start or 'default'} .. {cfg.end or 'default'} holds no session of "
+                f"{whose}, only weekends or holidays; widen the range"
+            )
+        return pd.DatetimeIndex(sessions, name="date")
 
     raw = _load_raw(cfg, synthetic_sessions)
     problems: list[Problem] = []
@@ -259,23 +421,17 @@ def inspect(cfg: DataConfig) -> tuple[dict[str, pd.DataFrame], pd.DatetimeIndex,
         problems += check_rows(sym, frame)
     if any(not p.repairable for p in problems):
         return raw, pd.DatetimeIndex([]), problems
+    earliest = min(f.index[0] for f in raw.values())
+    if cfg.start and pd.Timestamp(cfg.start) < earliest:  # far enough back to tell a calendar gap from missing data
+        earliest = max(pd.Timestamp(cfg.start), earliest - pd.Timedelta(days=40))
+    if cal is None and cfg.calendar.lower() != "none":
+        cal = get_calendar(cfg.calendar, earliest.date())
+    union = pd.DatetimeIndex(sorted(set().union(*(f.index for f in raw.values()))))
+    gaps = _Gaps(cal, union)
+    for sym, frame in raw.items():
+        check_covered("data", f"the data of {sym}", cfg.start, cfg.end, frame.index, gaps)
     cut: dict[str, pd.DataFrame] = {}
     for sym, frame in raw.items():
-        first, last = frame.index[0].date(), frame.index[-1].date()
-        if (cfg.start and cfg.start > last) or (cfg.end and cfg.end < first):
-            raise DataError(
-                f"data.start/end: {cfg.start} to {cfg.end} lies outside the data of {sym} "
-                f"({first} to {last}); choose dates within that range"
-            )
-        if cfg.start and cfg.start < first:
-            raise DataError(
-                f"data.start: {cfg.start} is before the first bar of {sym} ({first}); "
-                f"set data.start to {first} or later"
-            )
-        if cfg.end and cfg.end > last:
-            raise DataError(
-                f"data.end: {cfg.end} is after the last bar of {sym} ({last}); set data.end to {last} or earlier"
-            )
         lo = pd.Timestamp(cfg.start) if cfg.start else frame.index[0]
         hi = pd.Timestamp(cfg.end) if cfg.end else frame.index[-1]
         cut[sym] = frame.loc[lo:hi]
@@ -284,9 +440,9 @@ def inspect(cfg: DataConfig) -> tuple[dict[str, pd.DataFrame], pd.DatetimeIndex,
     lo = min(f.index[0] for f in cut.values())
     hi = max(f.index[-1] for f in cut.values())
     if cal is not None:
-        sessions = cal.sessions_in_range(lo, hi)
-        if sessions.tz is not None:
-            sessions = sessions.tz_localize(None)
+        if lo < _naive(cal.first_session) or hi > _naive(cal.last_session):  # data beyond the calendar's default range
+            cal = get_calendar(cfg.calendar, lo.date(), hi.date())
+        sessions = _naive_index(cal.sessions_in_range(lo, hi))
     else:
         sessions = pd.DatetimeIndex(sorted(set().union(*(f.index for f in cut.values()))))
     sessions = pd.DatetimeIndex(sessions, name="date")
@@ -294,6 +450,22 @@ def inspect(cfg: DataConfig) -> tuple[dict[str, pd.DataFrame], pd.DatetimeIndex,
         problems += check_calendar(sym, frame, sessions)
         problems += check_storage(sym, frame)
     return cut, sessions, problems
+
+
+def snapped(cfg: DataConfig, data: Market | pd.DatetimeIndex) -> str:
+    """How data.start/end were cut to the sessions of ``data`` (a market, or its sessions) — ''
+    when they are sessions or unset — e.g. 'data.start 2006-01-01 -> 2006-01-03 (the nearest
+    sessions of XNYS)'."""
+    dates = data.dates if isinstance(data, Market) else data
+    if not len(dates):
+        return ""
+    first, last = dates[0].date(), dates[-1].date()
+    moves = [f"data.{name} {asked} -> {used}" for name, asked, used in (("start", cfg.start, first), ("end", cfg.end, last))
+             if asked is not None and asked != used]
+    if not moves:
+        return ""
+    whose = "the data's own dates" if cfg.calendar.lower() == "none" else cfg.calendar
+    return f"{', '.join(moves)} (the nearest sessions of {whose})"
 
 
 def load_market(cfg: DataConfig) -> Market:

@@ -37,7 +37,7 @@ class DataError(AlgotradeError):
 class BrokerError(AlgotradeError):
     """The broker or engine refused or failed."""
 
-    exit_code = 3
+    exit_code = 5  # 3 is a NO-GO verdict of `algotrade paper` / `live`
 
 
 class TransientBrokerError(BrokerError):
@@ -49,6 +49,13 @@ class StrategyError(AlgotradeError):
 
     exit_code = 4
     template = "strategy {strategy} failed on {date} ({symbol}): {message}"
+
+
+class ClusterError(AlgotradeError):
+    """A compute cluster (Ray) is unreachable or refuses to let us join: start it, or fix its
+    address or credentials; nothing in the experiment file is wrong."""
+
+    exit_code = 5
 
 
 class EngineNotInstalled(ConfigError):
@@ -63,6 +70,7 @@ class EngineNotInstalled(ConfigError):
 __all__ = [
     "AlgotradeError",
     "BrokerError",
+    "ClusterError",
     "ConfigError",
     "DataError",
     "EngineNotInstalled",

@@ -14,14 +14,16 @@ import logging
 import multiprocessing as mp
 import os
 import signal
-import socket
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from algotrade.config import Experiment
-from algotrade.errors import ConfigError
+from algotrade.errors import ClusterError, ConfigError
+
+if TYPE_CHECKING:
+    from algotrade.ray_join import Joined
 
 log = logging.getLogger("algotrade.sweep")
 
@@ -111,6 +113,7 @@ def run_point(task: PointTask) -> Outcome:
 class Executor(Protocol):
     kind: str
     workers: int
+    address: str | None  # the Ray cluster joined
 
     @property
     def capacity(self) -> int: ...
@@ -126,6 +129,11 @@ class Executor(Protocol):
     def close(self, abort: bool = False) -> None: ...
 
 
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
+
+
 def _failed(task: PointTask, message: str) -> Outcome:
     return Outcome(task.key, "failed", message)
 
@@ -134,6 +142,7 @@ class LocalExecutor:
     """A process pool on this machine; workers are started once and given the data once."""
 
     kind = "local"
+    address: str | None = None
 
     def __init__(self, workers: int, markets: dict[str, Any], settings: WorkerSettings) -> None:
         self.workers = workers
@@ -205,66 +214,55 @@ class _RayWorker:
         return os.getpid()
 
 
-def check_address(address: str, timeout: float = 3.0) -> None:
-    """Fail fast, with a clear message, when nothing listens at a Ray cluster address."""
-    if address == "auto":
-        return
-    target = address.removeprefix("ray://")
-    host, sep, port = target.rpartition(":")
-    if not sep or not host or not port.isdigit():
-        raise ConfigError(
-            f"--address {address!r}: write it as HOST:PORT (e.g. 10.0.0.5:6379, as `ray start --head` prints), "
-            "ray://HOST:10001 or auto"
-        )
-    try:
-        with socket.create_connection((host, int(port)), timeout=timeout):
-            pass
-    except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        raise ConfigError(
-            f"--address {address}: no Ray cluster answers there ({reason}); start one with `ray start --head` "
-            "and pass the address it prints, or leave out --address for a Ray on this machine"
-        ) from None
-
-
 class RayExecutor:
-    """Ray actors, one per worker CPU; on this machine unless ``address`` names a cluster.
+    """Ray actors, one per worker CPU; on this machine unless ``cluster`` names a cluster that
+    :func:`algotrade.ray_join.probe` found answering.
 
     A Ray session that is already running in this process (``ray.init`` done by the caller, as
     the tests do) is used as it is and left running."""
 
     kind = "ray"
 
-    def __init__(self, workers: int | None, address: str | None, markets: dict[str, Any], settings: WorkerSettings) -> None:
+    def __init__(self, workers: int | None, cluster: Joined | None, markets: dict[str, Any], settings: WorkerSettings) -> None:
+        from algotrade import ray_join
+
+        self.address = cluster.address if cluster else None
+        self._cluster = cluster
+        self._auth = ray_join.use_auth(cluster.auth) if cluster else None  # the RAY_AUTH_MODE to restore on close
+        self._actors: list[Any] = []
         import ray
 
         self._ray = ray
         self._started = False
+        where = cluster.label if cluster else "--executor ray"
         if not ray.is_initialized():
-            if address:
-                check_address(address)
             try:
-                if address:
-                    ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR)
+                if cluster:
+                    ray.init(address=cluster.address, log_to_driver=False, logging_level=logging.ERROR)
                 else:
-                    ray.init(num_cpus=workers or os.cpu_count() or 1, include_dashboard=False,
+                    ray.init(address="local", num_cpus=workers or os.cpu_count() or 1, include_dashboard=False,
                              log_to_driver=False, logging_level=logging.ERROR)
             except (ConnectionError, RuntimeError, ValueError, TimeoutError) as exc:
-                where = f"at {address}" if address else "on this machine"
-                raise ConfigError(f"--executor ray: could not start or join Ray {where}: {exc}") from None
+                self.close()
+                what = "join the Ray cluster" if cluster else "start Ray on this machine"
+                raise ClusterError(f"{where}: could not {what}: {_first_line(exc)}") from None
             self._started = True
         cpus = int(ray.cluster_resources().get("CPU", 1))
+        if cluster and workers and workers > cpus:
+            self.close()
+            raise ConfigError(f"--workers {workers}: the Ray cluster at {cluster.address} has {cpus} CPU(s); give at "
+                              f"most {cpus}, or leave out --workers for one worker per CPU of the cluster")
         self.workers = workers or max(cpus, 1)
         ref = ray.put(markets)  # the data goes into the object store once
         actor = ray.remote(num_cpus=1)(_RayWorker)
-        self._actors: list[Any] = [actor.remote(ref, settings) for _ in range(self.workers)]
+        self._actors = [actor.remote(ref, settings) for _ in range(self.workers)]
         try:  # every worker up (data in hand, engines imported) before the first run, or a clear error now
             ray.get([a.pid.remote() for a in self._actors], timeout=300)
         except Exception as exc:
             self.close()
-            raise ConfigError(
-                f"--executor ray: the Ray workers could not start ({type(exc).__name__}: {exc}); every node of a "
-                "cluster needs this project's environment (algotrade and its locked packages) installed"
+            raise ClusterError(
+                f"{where}: the Ray workers could not start ({_first_line(exc)}); every node of a cluster needs this "
+                "project's environment (algotrade and its locked packages) installed"
             ) from None
         self._load: dict[Any, int] = dict.fromkeys(self._actors, 0)
         self._refs: dict[Any, tuple[PointTask, Any]] = {}
@@ -320,14 +318,31 @@ class RayExecutor:
         ray = self._ray
         for actor in self._actors:
             ray.kill(actor)
-        self._actors.clear()
+        self._actors = []
         if self._started:
             ray.shutdown()
+            self._started = False
+        if self._cluster:
+            from algotrade import ray_join
+
+            ray_join.restore_auth(self._auth)
+            self._cluster = None
+
+
+def find_cluster(kind: str, address: str | None) -> Joined | None:
+    """The Ray cluster a sweep joins (``--address``, else ``RAY_ADDRESS``), probed before any data
+    is loaded so that an address nobody answers at fails within seconds; None: no cluster."""
+    if kind != "ray":
+        return None
+    from algotrade import ray_join
+
+    where = ray_join.target(address)
+    return ray_join.probe(where) if where else None
 
 
 def make_executor(
-    kind: str, workers: int | None, address: str | None, markets: dict[str, Any], settings: WorkerSettings
+    kind: str, workers: int | None, cluster: Joined | None, markets: dict[str, Any], settings: WorkerSettings
 ) -> Executor:
     if kind == "ray":
-        return RayExecutor(workers, address, markets, settings)
+        return RayExecutor(workers, cluster, markets, settings)
     return LocalExecutor(workers or os.cpu_count() or 1, markets, settings)

@@ -9,7 +9,7 @@ tied to the experiment's ``config_id``, and :func:`check_live_allowed` refuses (
 * the port is a live one (TWS 7496, Gateway 4001), not paper (7497, 4002),
 * the account id comes from the environment (``ALGOTRADE_IB_ACCOUNT``) and is not a paper
   account (``DU…``),
-* and the operator set the explicit confirmation flag.
+* and the operator passed the explicit confirmation flag (``--confirm-live``).
 
 Secrets are read only from the environment and held in :class:`Secret`, whose ``repr`` and
 ``str`` never show the value; messages never include it either.
@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from algotrade.errors import ConfigError
 
 ACCOUNT_ENV = "ALGOTRADE_IB_ACCOUNT"
+PORT_ENV = "ALGOTRADE_IB_PORT"
 LIVE_PORTS = {7496: "TWS live", 4001: "IB Gateway live"}
 PAPER_PORTS = {7497: "TWS paper", 4002: "IB Gateway paper"}
 
@@ -172,63 +173,83 @@ def check_live_allowed(
     account: Secret | None = None,
     confirm_flag: bool = False,
     environ: Mapping[str, str] | None = None,
+    experiment_path: str | Path | None = None,
 ) -> LiveApproval:
     """Refuse live trading unless every condition in the module docstring holds.
 
     ``account`` must be the :class:`Secret` read from ``ALGOTRADE_IB_ACCOUNT`` (read here when
-    None); a plain string, from a file or a flag, is refused.
+    None); a plain string, from a file or a flag, is refused. Every condition is checked, and the
+    refusal names each one that failed with its flag, variable or field and the fix, so that one
+    attempt shows everything to do. ``experiment_path`` (the file as the operator gave it) goes
+    into the command that produces a missing burn-in.
     """
-    config_id = exp.config_id
-    path = Path(burnin_path)
+    problems = [p for p in (
+        _burnin_problem(exp.config_id, Path(burnin_path), experiment_path),
+        _port_problem(port),
+    ) if p]
+    if account is None:
+        account = Secret.from_env(ACCOUNT_ENV, environ)
+    problems += [p for p in (_account_problem(account), _confirm_problem(confirm_flag)) if p]
+    if problems:
+        raise LiveTradingRefused("; also: ".join(problems))
+    assert account is not None
+    return LiveApproval(exp.config_id, port, account)
+
+
+def _burnin_problem(config_id: str, path: Path, experiment_path: str | Path | None) -> str | None:
+    produce = (f"run the burn-in with `algotrade paper {experiment_path or 'EXPERIMENT.yaml'}` (a paper TWS / IB "
+               "Gateway; add --simulate to run it offline) with the same --set and --out, or give its burnin.json "
+               "with --burnin")
     if not path.is_file():
-        raise LiveTradingRefused(
-            f"no burn-in verdict at {path}; run a paper burn-in of this experiment (config_id {config_id}) first"
-        )
+        return f"no burn-in verdict at {path} (--burnin) for config_id {config_id}; {produce}"
     try:
         burnin = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
-        raise LiveTradingRefused(f"burn-in verdict {path} is unreadable ({exc}); re-run the burn-in") from None
-    if not isinstance(burnin, dict) or burnin.get("config_id") != config_id:
-        found = burnin.get("config_id") if isinstance(burnin, dict) else None
-        raise LiveTradingRefused(
-            f"burn-in {path} is for config_id {found!r}, this experiment is {config_id!r}; any change "
-            "to the strategy, data or broker settings needs its own paper burn-in"
-        )
+        return f"the burn-in verdict {path} (--burnin) is unreadable ({exc}); {produce}"
+    found = burnin.get("config_id") if isinstance(burnin, dict) else None
+    if found != config_id:
+        return (f"the burn-in {path} (--burnin) is for config_id {found!r}, this experiment is {config_id!r}: any "
+                f"change to the strategy, data or broker settings needs its own burn-in; {produce}")
     if burnin.get("verdict") != "go":
         why = "; ".join(burnin.get("reasons") or []) or f"verdict is {burnin.get('verdict')!r}"
-        raise LiveTradingRefused(f"burn-in {path} did not pass: {why}; fix it and re-run the burn-in")
+        return f"the burn-in {path} (--burnin) did not pass: {why}; fix that, then {produce}"
+    return None
+
+
+def _port_problem(port: int) -> str | None:
+    fix = f"live trading connects to 7496 (TWS) or 4001 (IB Gateway): set {PORT_ENV}=4001 or ib.port in the file"
     if port in PAPER_PORTS:
-        raise LiveTradingRefused(
-            f"port {port} is {PAPER_PORTS[port]}; live trading connects to 7496 (TWS) or 4001 (IB Gateway)"
-        )
+        return f"port {port} ({PORT_ENV} or ib.port) is {PAPER_PORTS[port]}; {fix}"
     if port not in LIVE_PORTS:
-        raise LiveTradingRefused(
-            f"port {port} is not a known IB live port; use 7496 (TWS) or 4001 (IB Gateway)"
-        )
+        return f"port {port} ({PORT_ENV} or ib.port) is not a known IB live port; {fix}"
+    return None
+
+
+def _account_problem(account: Secret | None) -> str | None:
     if account is None:
-        account = Secret.from_env(ACCOUNT_ENV, environ)
-        if account is None:
-            raise LiveTradingRefused(f"set the live account id in the environment variable {ACCOUNT_ENV}")
+        return f"{ACCOUNT_ENV} is not set: set it to the live account id in the environment (never in the file)"
     if not isinstance(account, Secret) or account.name != ACCOUNT_ENV:
-        raise LiveTradingRefused(
-            f"the account id must come from the environment variable {ACCOUNT_ENV}, not from a file or a flag"
-        )
+        return f"the account id must come from the environment variable {ACCOUNT_ENV}, not from a file or a flag"
     value = account.reveal()
     if value.upper().startswith("DU"):
-        raise LiveTradingRefused(
-            f"the account in {ACCOUNT_ENV} is a paper account (DU...); set the live account id"
-        )
+        return f"{ACCOUNT_ENV} holds a paper account (DU...); set it to the live account id (such as U plus 7 digits)"
     if not (value[:1].isalpha() and value[1:].strip() and value.isalnum()):
-        raise LiveTradingRefused(f"the account in {ACCOUNT_ENV} does not look like an IB account id (letters then digits, such as U plus 7 digits)")
+        return (f"{ACCOUNT_ENV} does not look like an IB account id; set it to letters then digits, such as U plus "
+                "7 digits")
+    return None
+
+
+def _confirm_problem(confirm_flag: bool) -> str | None:
     if confirm_flag is not True:
-        raise LiveTradingRefused("live trading needs the explicit confirmation flag; set it only for a deliberate live start")
-    return LiveApproval(config_id, port, account)
+        return "pass --confirm-live: it is the explicit confirmation that real money will trade, never implied"
+    return None
 
 
 __all__ = [
     "ACCOUNT_ENV",
     "LIVE_PORTS",
     "PAPER_PORTS",
+    "PORT_ENV",
     "BurnInGates",
     "LiveApproval",
     "LiveTradingRefused",

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import itertools
 import logging
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ from typing import Any
 from algotrade.config import Experiment, load_experiment
 from algotrade.data import Market, load_market
 from algotrade.errors import BrokerError, ConfigError, TransientBrokerError
+from algotrade.gateway.signals import StopSignals
 from algotrade.host import StrategyHost
 from algotrade.journal import Journal
 from algotrade.live_guard import slippage_bps, tracking_error, verdict, write_verdict
@@ -30,7 +33,14 @@ from algotrade.run import execute
 from algotrade.sessions import Backoff, SessionSchedule
 
 BAR_WAIT_S = 30.0
+SIMULATE_JOURNAL = "simulate-journal.sqlite"
 log = logging.getLogger("algotrade.paper")
+
+#: exit codes of `algotrade paper` and `algotrade live` by their verdict (the errors keep theirs:
+#: 2 a problem in the file, the data or the options, including a refused live start; 5 IB)
+EXIT_GO = 0
+EXIT_NO_GO = 3
+EXIT_INTERRUPTED = 130
 
 
 @dataclass(frozen=True)
@@ -39,6 +49,44 @@ class PaperResult:
     burnin: dict[str, Any]
     paper: StrategyHost
     shadow: StrategyHost
+    #: the stop signal (SIGINT, SIGTERM, SIGHUP) that ended the run before its end, if one did
+    interrupted: str | None = None
+
+    @property
+    def exit_code(self) -> int:
+        if self.interrupted:
+            return EXIT_INTERRUPTED
+        return EXIT_GO if self.burnin["verdict"] == "go" else EXIT_NO_GO
+
+
+def _waiting(signals: StopSignals | None) -> Waiting:
+    return signals.interruptible if signals is not None else contextlib.nullcontext
+
+
+class NothingRun(KeyboardInterrupt):
+    """Stopped before the first session arrived: there is nothing to judge (the journal is kept)."""
+
+
+Waiting = Callable[[], AbstractContextManager[Any]]
+
+
+def _trade(runner: Any, stream: Iterator[tuple[dt.date, Mapping[str, Any]]],
+           signals: StopSignals | None) -> tuple[StrategyHost, str | None]:
+    """``runner.run(stream)`` under the stop signals: one that arrives while a session is traded
+    (journal, orders, acknowledgements) lets the session finish and takes effect where the stream
+    next waits (for a bar, to reconnect), which it interrupts at once. Returns the host and the
+    stop signal's name (None when the stream ended by itself)."""
+    if signals is None:
+        try:
+            return runner.run(stream), None
+        except KeyboardInterrupt:
+            return runner.host, "SIGINT"
+    try:
+        with signals.deferred():
+            host = runner.run(stream)
+    except KeyboardInterrupt:
+        return runner.host, signals.name
+    return host, signals.name if signals.received is not None else None
 
 
 def _bar_dict(bar: Any) -> dict[str, float]:
@@ -55,16 +103,19 @@ def _subscribe(broker: Any, symbols: tuple[str, ...], history: str = "30 Y") -> 
     return {s: broker.daily_bars(s, keep_up_to_date=True, duration=history) for s in symbols}
 
 
-def simulated_stream(broker: Any, sim: Any, symbols: tuple[str, ...]) -> Iterator[tuple[dt.date, Mapping[str, Any]]]:
+def simulated_stream(broker: Any, sim: Any, symbols: tuple[str, ...],
+                     waiting: Waiting = contextlib.nullcontext) -> Iterator[tuple[dt.date, Mapping[str, Any]]]:
     """Bars as the IB client receives them: the history up to the simulator's current session
     (so a restarted run can replay what its journal already processed), then, subscribed with
     keepUpToDate, each session the simulator closes, once every symbol's bar has arrived.
 
     A dropped connection (a network cut, a gateway restart) ends the client's subscriptions: the
     stream reconnects and subscribes again, and the new subscription's history brings the session
-    it missed. The runner learns of the drop from the broker's DisconnectEvent and reconciles."""
-    broker.connect()
-    lists = _subscribe(broker, symbols)
+    it missed. The runner learns of the drop from the broker's DisconnectEvent and reconciles.
+    Its waits (for the connection, for a bar) run inside ``waiting()``."""
+    with waiting():
+        broker.connect()
+        lists = _subscribe(broker, symbols)
     history = {s: {_bar_date(b): b for b in lst} for s, lst in lists.items()}
     for date in sorted(set.intersection(*(set(h) for h in history.values()))):
         if date < sim.current_date:
@@ -72,21 +123,22 @@ def simulated_stream(broker: Any, sim: Any, symbols: tuple[str, ...]) -> Iterato
     while True:
         date = sim.current_date
         deadline = time.monotonic() + BAR_WAIT_S
-        while not all(lst and _bar_date(lst[-1]) == date for lst in lists.values()):
-            if time.monotonic() > deadline:
-                raise BrokerError(f"no bar for {date} arrived from IB within {BAR_WAIT_S:.0f} s")
-            if not broker.is_connected():
-                try:
-                    broker.connect()
-                except TransientBrokerError:
-                    time.sleep(0.05)  # the gateway is not back yet
+        with waiting():
+            while not all(lst and _bar_date(lst[-1]) == date for lst in lists.values()):
+                if time.monotonic() > deadline:
+                    raise BrokerError(f"no bar for {date} arrived from IB within {BAR_WAIT_S:.0f} s")
+                if not broker.is_connected():
+                    try:
+                        broker.connect()
+                    except TransientBrokerError:
+                        time.sleep(0.05)  # the gateway is not back yet
+                        continue
+                    lists = _subscribe(broker, symbols)
                     continue
-                lists = _subscribe(broker, symbols)
-                continue
-            # run the client's loop briefly: the update may already be in the socket buffer
-            # (waitOnUpdate would wait for the *next* update and sleep out its timeout)
-            with contextlib.suppress(ConnectionError):  # a drop is handled on the next turn
-                broker.ib.sleep(0.001)
+                # run the client's loop briefly: the update may already be in the socket buffer
+                # (waitOnUpdate would wait for the *next* update and sleep out its timeout)
+                with contextlib.suppress(ConnectionError):  # a drop is handled on the next turn
+                    broker.ib.sleep(0.001)
         yield date, {s: _bar_dict(lst[-1]) for s, lst in lists.items()}
         if not sim.sessions_left:
             return
@@ -123,7 +175,8 @@ def burnin_report(exp: Experiment, paper: StrategyHost, shadow: StrategyHost, *,
         "paper_fills": len(paper_fills),
         "backtest_fills": len(shadow_fills),
         "first_difference": next((k + 1 for k, (p, s) in enumerate(zip(paper_fills, shadow_fills, strict=False))
-                                  if p != s), None),
+                                  if p != s), None if paper_fills == shadow_fills
+                                 else min(len(paper_fills), len(shadow_fills)) + 1),
         "final_equity": {"paper": paper_eq[-1] if paper_eq else None, "backtest": shadow_eq[-1] if shadow_eq else None},
         "orders": statuses,
         "rejects": statuses.get("rejected", 0),
@@ -137,8 +190,11 @@ def burnin_report(exp: Experiment, paper: StrategyHost, shadow: StrategyHost, *,
 
 
 def paper_simulated(path: str | Path, overrides: tuple[str, ...] = (), out: str | Path | None = None,
-                    run_id: str | None = None) -> PaperResult:
-    """A burn-in against the gateway simulator started on a free port, replayed at full speed."""
+                    run_id: str | None = None, *, port: int = 0, sessions: int | None = None,
+                    signals: StopSignals | None = None, echo: Callable[[str], None] = lambda line: None) -> PaperResult:
+    """A burn-in against the gateway simulator, replayed at full speed on 127.0.0.1:``port``
+    (0: any free port), where any other IB client may connect to watch it; it ends after the
+    last session, or after ``sessions`` sessions."""
     from adapters.ib.broker import IbBroker
     from algotrade.broker import LiveRunner, ib_restart_window
     from algotrade.gateway import GatewaySimulator, run_in_thread
@@ -148,25 +204,52 @@ def paper_simulated(path: str | Path, overrides: tuple[str, ...] = (), out: str 
     folder = Path(out or exp.output.dir) / exp.name / "paper"
     folder.mkdir(parents=True, exist_ok=True)
     sim = GatewaySimulator(market, exp.broker, start=0)
-    journal = Journal(folder / "journal.sqlite")
-    with run_in_thread(sim, port=0) as (host, port):
-        broker = IbBroker(host, port, client_id=exp.ib.client_id, account=sim.account_id, timeout=exp.ib.timeout)
+    # the simulator's account starts empty every time, so an earlier rehearsal's journal would not
+    # reconcile with it: a simulated burn-in starts afresh, in a journal of its own (journal.sqlite
+    # next to it belongs to a paper run against TWS / IB Gateway, which it never touches)
+    for suffix in ("", "-wal", "-shm"):
+        (folder / f"{SIMULATE_JOURNAL}{suffix}").unlink(missing_ok=True)
+    journal = Journal(folder / SIMULATE_JOURNAL)
+    with run_in_thread(sim, port=port) as (host, bound):
+        echo(f"paper: the gateway simulator serves {exp.name} on {host}:{bound} as account {sim.account_id} "
+             f"({len(sim.dates)} sessions, replayed as fast as the run trades them)")
+        broker = IbBroker(host, bound, client_id=exp.ib.client_id, account=sim.account_id, timeout=exp.ib.timeout)
         # the simulated clock (each session's close) drives the restart-window and stale-data checks
         runner = LiveRunner.from_experiment(exp, broker, journal, run_id=run_id, clock=sim.now,
                                             restart_window=ib_restart_window)
         try:
-            paper = runner.run(simulated_stream(broker, sim, exp.data.symbols))
+            stream = simulated_stream(broker, sim, exp.data.symbols, _waiting(signals))
+            paper, stopped = _trade(runner, itertools.islice(stream, sessions), signals)
         finally:
             broker.disconnect()
-    shadow, _ = execute(exp, market, "backtrader")
-    unreconciled = sum(len(p.mismatches) for p in runner.plans)
-    result = burnin_report(exp, paper, shadow, disconnects=broker.disconnects - 1 if broker.disconnects else 0,
-                           missed_bars=0, unreconciled=unreconciled, mode="simulate")
-    write_verdict(folder / "burnin.json", result)
-    from algotrade.burnin_report import write_burnin_html
+    # judged against a backtest on the bars it traded (all of them, unless stopped or --sessions)
+    return _judge(exp, folder, runner, paper, _market_of(paper, exp.data.calendar), broker, mode="simulate",
+                  missed_bars=0, stopped=stopped, signals=signals, path=path, overrides=overrides)
 
-    write_burnin_html(folder / "burnin.html", exp, result, paper, shadow)
-    return PaperResult(folder, result, paper, shadow)
+
+def _judge(exp: Experiment, folder: Path, runner: Any, paper: StrategyHost, market: Market, broker: Any, *,
+           mode: str, missed_bars: int, stopped: str | None, signals: StopSignals | None,
+           path: str | Path, overrides: tuple[str, ...], live_from: int = 0) -> PaperResult:
+    """The shadow backtest on ``market``, the verdict (burnin.json) and its page (burnin.html); a
+    stop signal meanwhile waits for them to be written (a second one abandons them)."""
+    if not len(paper.bars):
+        if stopped:
+            raise NothingRun(stopped)
+        raise BrokerError(f"no daily bar of {', '.join(exp.data.symbols[:5])} arrived from IB: nothing to judge")
+    with signals.deferred() if signals is not None else contextlib.nullcontext():
+        shadow, _ = execute(exp, market, "backtrader", live_from=live_from)
+        unreconciled = sum(len(p.mismatches) for p in runner.plans)
+        lost = broker.disconnects - 1 if broker.disconnects else 0
+        result = burnin_report(exp, paper, shadow, disconnects=lost, missed_bars=missed_bars,
+                               unreconciled=unreconciled, mode=mode)
+        result["halted"] = runner.halted
+        result["interrupted"] = stopped
+        write_verdict(folder / "burnin.json", result)
+        from algotrade.burnin_report import write_burnin_html
+
+        write_burnin_html(folder / "burnin.html", exp, result, paper, shadow, experiment_file=path,
+                          overrides=overrides)
+    return PaperResult(folder, result, paper, shadow, stopped)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -237,19 +320,22 @@ def gateway_stream(broker: Any, symbols: tuple[str, ...], schedule: SessionSched
                    lists: dict[str, Any], *, history: str, backoff: Backoff, first: dt.date | None = None,
                    stop: Callable[[], bool] = lambda: False, stale: Callable[[], bool] = lambda: False,
                    on_session: Callable[[dt.date], None] = lambda d: None,
-                   poll_s: float = 1.0, slice_s: float = 0.002) -> Iterator[tuple[dt.date, Mapping[str, Any]]]:
+                   poll_s: float = 1.0, slice_s: float = 0.002,
+                   waiting: Waiting = contextlib.nullcontext) -> Iterator[tuple[dt.date, Mapping[str, Any]]]:
     """Daily bars from a TWS / IB Gateway session, each once it is final on the exchange's calendar
     (its close plus the settle time, by the gateway's clock): first the history (warm-up, or on a
     restart what the journal already processed and what was missed), then each session as it
     closes. A dropped connection or a gateway restart is retried with exponential backoff and the
     bars resubscribed (the new history brings any session missed meanwhile). Ends when ``stop``
     says so, or when ``stale`` does (no bar although one was due: the runner halts), also when
-    a later session's bar arrives but one in between never did."""
+    a later session's bar arrives but one in between never did. Its waits (for a bar, to
+    reconnect) run inside ``waiting()``."""
     last: dt.date | None = None
     tails = {s: _bar_date(lst[-1]) if lst else None for s, lst in lists.items()}
     while True:
         if not broker.is_connected():
-            lists = subscribe(broker, symbols, history, backoff)
+            with waiting():
+                lists = subscribe(broker, symbols, history, backoff)
             clock.sync()
         ready = final_sessions(lists, last, schedule.last_final(clock()), first)
         for date, bars in ready:
@@ -271,16 +357,17 @@ def gateway_stream(broker: Any, symbols: tuple[str, ...], schedule: SessionSched
         # and staleness). An update may already sit in the client's buffers from a request made
         # meanwhile, so waiting on the client's next update event could sleep it out.
         deadline = time.monotonic() + poll_s
-        while time.monotonic() < deadline and broker.is_connected():
-            with contextlib.suppress(ConnectionError):  # a drop is handled on the next turn
-                broker.ib.sleep(slice_s)
-            if stale():
-                return
-            now_tails = {s: _bar_date(lst[-1]) if lst else None for s, lst in lists.items()}
-            if now_tails != tails:
-                tails = now_tails
-                clock.sync()
-                break
+        with waiting():
+            while time.monotonic() < deadline and broker.is_connected():
+                with contextlib.suppress(ConnectionError):  # a drop is handled on the next turn
+                    broker.ib.sleep(slice_s)
+                if stale():
+                    return
+                now_tails = {s: _bar_date(lst[-1]) if lst else None for s, lst in lists.items()}
+                if now_tails != tails:
+                    tails = now_tails
+                    clock.sync()
+                    break
 
 
 def _market_of(host: StrategyHost, calendar: str) -> Market:
@@ -293,7 +380,7 @@ def _market_of(host: StrategyHost, calendar: str) -> Market:
 
 def paper_gateway(path: str | Path, overrides: tuple[str, ...] = (), out: str | Path | None = None, *,
                   sessions: int | None = None, mode: str = "paper", environ: Mapping[str, str] | None = None,
-                  echo: Callable[[str], None] = lambda line: None) -> PaperResult:
+                  echo: Callable[[str], None] = lambda line: None, signals: StopSignals | None = None) -> PaperResult:
     """A burn-in (``mode="paper"``) or a live run (``"live"``, only after the guards) through the
     TWS / IB Gateway at the experiment's ``ib:`` endpoint (or ALGOTRADE_IB_HOST / _PORT, account in
     ALGOTRADE_IB_ACCOUNT).
@@ -354,27 +441,18 @@ def paper_gateway(path: str | Path, overrides: tuple[str, ...] = (), out: str | 
 
         stream = gateway_stream(
             broker, exp.data.symbols, schedule, clock, lists, history=exp.ib.history, backoff=backoff, first=first,
-            stop=lambda: (sessions is not None and live_sessions() >= sessions) or runner.halted is not None,
-            stale=runner.check_stale, on_session=report,
+            stop=lambda: ((sessions is not None and live_sessions() >= sessions) or runner.halted is not None
+                          or (signals is not None and signals.received is not None)),
+            stale=runner.check_stale, on_session=report, waiting=_waiting(signals),
         )
-        try:
-            paper = runner.run(stream)
-        except KeyboardInterrupt:
-            echo(f"{mode}: interrupted; the journal keeps every step: run the same command to resume")
-            paper = runner.host
+        paper, stopped = _trade(runner, stream, signals)
+    except KeyboardInterrupt:  # while connecting, before any session
+        raise NothingRun(signals.name if signals is not None else "SIGINT") from None
     finally:
         broker.disconnect()
-    shadow, _ = execute(exp, _market_of(paper, exp.data.calendar), "backtrader", live_from=runner.live_from)
-    unreconciled = sum(len(p.mismatches) for p in runner.plans)
-    lost = broker.disconnects - 1 if broker.disconnects else 0
-    result = burnin_report(exp, paper, shadow, disconnects=lost, missed_bars=missed_sessions(paper, schedule),
-                           unreconciled=unreconciled, mode=mode)
-    result["halted"] = runner.halted
-    write_verdict(folder / "burnin.json", result)
-    from algotrade.burnin_report import write_burnin_html
-
-    write_burnin_html(folder / "burnin.html", exp, result, paper, shadow)
-    return PaperResult(folder, result, paper, shadow)
+    return _judge(exp, folder, runner, paper, _market_of(paper, exp.data.calendar), broker, mode=mode,
+                  missed_bars=missed_sessions(paper, schedule), stopped=stopped, signals=signals,
+                  path=path, overrides=overrides, live_from=runner.live_from)
 
 
 def missed_sessions(host: StrategyHost, schedule: SessionSchedule) -> int:
@@ -396,8 +474,20 @@ def mask_account(account: str) -> str:
 
 
 def ib_endpoint(exp: Experiment, environ: Mapping[str, str] | None = None) -> tuple[str, int]:
+    """ib.host:ib.port, or ALGOTRADE_IB_HOST / ALGOTRADE_IB_PORT when set."""
     env = os.environ if environ is None else environ
-    return env.get("ALGOTRADE_IB_HOST", exp.ib.host), int(env.get("ALGOTRADE_IB_PORT", exp.ib.port))
+    host = env.get("ALGOTRADE_IB_HOST", "").strip() or exp.ib.host
+    text = env.get("ALGOTRADE_IB_PORT", "").strip()
+    if not text:
+        return host, exp.ib.port
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise ConfigError(f"ALGOTRADE_IB_PORT {text!r}: not a TCP port; set it to 1..65535 (7497 TWS paper, 4002 "
+                          "IB Gateway paper, 7496 / 4001 live), or unset it to use ib.port")
+    return host, int(text)
+
+
+def _money(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:,.2f}"
 
 
 def summary_text(result: PaperResult) -> str:
@@ -408,10 +498,16 @@ def summary_text(result: PaperResult) -> str:
          f"paper burn-in of {b['experiment']} ({b['mode']}): verdict {b['verdict'].upper()}") + f" (config id {b['config_id']})",
         f"  sessions {len(result.paper.equity) - result.paper.live_from}   paper fills {b['paper_fills']}   backtest fills {b['backtest_fills']}   "
         f"identical: {'yes' if b['fills_equal_backtest'] else 'no, first difference at fill ' + str(b['first_difference'])}",
-        f"  final equity paper {b['final_equity']['paper']:,.2f}   backtest {b['final_equity']['backtest']:,.2f}",
+        f"  final equity paper {_money(b['final_equity']['paper'])}   backtest {_money(b['final_equity']['backtest'])}",
         f"  rejects {b['rejects']}   cancels {b['cancels']}   disconnects {b['disconnects']}   missed bars {b['missed_bars']}",
     ]
     lines += [f"  gate failed: {r}" for r in b.get("reasons", [])]
+    if b.get("halted"):
+        lines.append(f"  halted: {b['halted']}")
+    if result.interrupted:
+        again = ("a simulated burn-in starts afresh: run the same command again" if b["mode"] == "simulate" else
+                 "the journal keeps every step: run the same command to resume")
+        lines.append(f"  stopped by {result.interrupted} before the end; {again}")
     lines.append(f"  verdict  {result.folder / 'burnin.json'}")
     lines.append(f"  report   {result.folder / 'burnin.html'}")
     return "\n".join(lines)

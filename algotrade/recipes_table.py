@@ -38,8 +38,18 @@ class RecipeRow:
 
 
 def _title(module: Any) -> str:
-    doc = (module.__doc__ or "").strip()
-    return doc.splitlines()[0].rstrip(".") if doc else module.__name__.rsplit(".", 1)[-1]
+    """The first paragraph of the module's docstring, as plain text (its summary, however long)."""
+    from algotrade.listing import summary
+
+    return summary(module.__doc__, module.__name__.rsplit(".", 1)[-1])
+
+
+def chapter_titles() -> dict[str, str]:
+    """Each chapter package's summary line, by chapter name."""
+    import recipes
+
+    chapters = dict.fromkeys(name.split(".")[1] for name in recipes.INDEX)
+    return {c: _title(importlib.import_module(f"recipes.{c}")) for c in chapters}
 
 
 def rows() -> list[RecipeRow]:

@@ -39,6 +39,13 @@ ENGINES: Mapping[str, tuple[str, str]] = MappingProxyType(
 # engines whose adapter exists in this checkout; the others are listed as "planned"
 _ADAPTER_MODULES = {"backtrader": "adapters.backtrader", "zipline": "adapters.zipline"}
 
+# broker name -> (adapter import string, a function naming the client packages it can use, in order)
+BROKERS: Mapping[str, tuple[str, str]] = MappingProxyType(
+    {
+        "ib": ("adapters.ib:IbBroker", "adapters.ib.client:client_names"),
+    }
+)
+
 
 def suggest(word: str, choices: list[str] | tuple[str, ...]) -> str:
     """A ' did you mean ...?' fragment, or '' when nothing is close."""
@@ -98,6 +105,29 @@ def engine_status(name: str) -> str:
     if importlib.util.find_spec(package) is None:
         return f"missing package {package}"
     return "installed"
+
+
+def broker_status(name: str) -> tuple[str, str]:
+    """('installed' | 'missing package P' | 'planned ...', the client package) — importing no client."""
+    target, clients = BROKERS[name]
+    module = target.partition(":")[0]
+    if importlib.util.find_spec(module.split(".")[0]) is None or importlib.util.find_spec(module) is None:
+        return "planned (adapter not written yet)", ""
+    names: tuple[str, ...] = resolve(clients, "broker client", {})()
+    found = next((n for n in names if importlib.util.find_spec(n) is not None), None)
+    return ("installed", found) if found else (f"missing package {names[0]}", names[0])
+
+
+def installed_version(package: str) -> str | None:
+    """'<distribution> <version>' of the installed distribution that provides ``package``."""
+    from importlib.metadata import PackageNotFoundError, packages_distributions, version
+
+    for dist in packages_distributions().get(package, [package]):
+        try:
+            return f"{dist} {version(dist)}"
+        except PackageNotFoundError:
+            continue
+    return None
 
 
 def resolve_engine(name: str) -> Any:

@@ -6,12 +6,13 @@ import json
 import platform
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from algotrade.config import Experiment, dump_experiment, load_experiment
-from algotrade.data import Market, load_market
+from algotrade.config import Experiment, dump_experiment, load_experiment, symbols_text
+from algotrade.data import Market, load_market, snapped
+from algotrade.errors import ConfigError
 from algotrade.host import StrategyHost
 from algotrade.registry import resolve_engine, resolve_strategy
 from algotrade.results import Tables, metrics, tables, write
@@ -26,10 +27,30 @@ class RunResult:
     tables: Tables
     metrics: dict[str, Any]
     timings: dict[str, float]
+    #: how data.start/end were cut to sessions ('' when they were sessions)
+    snapped: str = ""
+    #: the config id of different results this run replaced in its folder
+    replaced: str | None = None
+    #: for a --set variant: the folder of the file as written (which it leaves alone)
+    base_folder: Path | None = None
 
     @property
     def report_path(self) -> Path:
         return self.folder / "report.html"
+
+
+def results_name(exp: Experiment, path: str | Path, overrides: tuple[str, ...]) -> str:
+    """The results folder name: ``<name>`` for the file as written, ``<name>@<config id>`` when
+    --set overrides change what the run computes, so that variants never overwrite each other
+    or the file's own results (overrides that change nothing computed, such as output.report,
+    keep ``<name>``)."""
+    if not overrides:
+        return exp.name
+    try:
+        same = load_experiment(path).config_id == exp.config_id
+    except ConfigError:  # the file alone is incomplete: only the overrides make it an experiment
+        same = False
+    return exp.name if same else f"{exp.name}@{exp.config_id}"
 
 
 class Progress:
@@ -97,11 +118,16 @@ def run_experiment(
     progress: bool = False,
     engine: str | None = None,
 ) -> RunResult:
-    """Load, run on one engine, write the results folder."""
+    """Load, run on one engine (``engine``: instead of the file's), write the results folder:
+    OUT/<name>/<engine>/, or OUT/<name>@<config id>/<engine>/ for a --set variant."""
     t0 = time.perf_counter()
-    exp = load_experiment(path, overrides)
+    exp = load_experiment(path, overrides, engine=engine)
     market = load_market(exp.data)
-    return run_loaded(exp, market, engine or exp.engine_names[0], out, progress, str(path), t0)
+    name = results_name(exp, path, overrides)
+    result = run_loaded(exp, market, exp.engine_names[0], out, progress, str(path), t0, folder_name=name)
+    if name != exp.name:
+        result = replace(result, base_folder=Path(out or exp.output.dir) / exp.name / result.engine)
+    return result
 
 
 def run_loaded(
@@ -112,9 +138,12 @@ def run_loaded(
     progress: bool = False,
     source: str = "",
     t0: float | None = None,
+    folder_name: str | None = None,
 ) -> RunResult:
-    """Run an already validated experiment on already loaded data (shared by compare and sweeps)."""
+    """Run an already validated experiment on already loaded data (shared by compare and sweeps);
+    write OUT/<folder_name, default: name>/<engine>/."""
     t0 = time.perf_counter() if t0 is None else t0
+    cut = snapped(exp.data, market)
     if exp.window is not None:
         market = market.between(exp.window.start, exp.window.end)
     t_data = time.perf_counter()
@@ -125,9 +154,11 @@ def run_loaded(
     tbl = tables(host)
     bench = market.frames[exp.benchmark]["close"] if exp.benchmark else None
     stats = metrics(tbl, exp.broker.cash, bench)
-    folder = Path(out or exp.output.dir) / exp.name / engine_name
+    folder = Path(out or exp.output.dir) / (folder_name or exp.name) / engine_name
+    replaced = _previous_config_id(folder)
     write(tbl, stats, folder)
-    (folder / "config.yaml").write_text(dump_experiment(exp))
+    # the run exactly: `algotrade run config.yaml` repeats this folder's engine
+    (folder / "config.yaml").write_text(dump_experiment(exp.model_copy(update={"engine": engine_name, "engines": None})))
     timings = {"load_s": round(t_data - t0, 4), "engine_s": round(t_engine - t_data, 4)}
     if "ingest_s" in engine_info:
         timings["ingest_s"] = engine_info["ingest_s"]
@@ -135,6 +166,8 @@ def run_loaded(
         from algotrade.report import write_report
 
         write_report(folder / "report.html", exp, market, tbl, stats, engine_name)
+    else:
+        (folder / "report.html").unlink(missing_ok=True)  # never leave an earlier run's report beside these results
     timings["total_s"] = round(time.perf_counter() - t0, 4)
     run_info = {
         "config_id": exp.config_id,
@@ -151,6 +184,7 @@ def run_loaded(
             "last": str(market.dates[-1].date()),
             "sessions": len(market.dates),
             "calendar": market.calendar,
+            "requested": {"start": exp.data.start, "end": exp.data.end},
             "repair_policy": exp.data.repair,
             "repairs": market.repairs,
         },
@@ -159,7 +193,16 @@ def run_loaded(
         "timings": timings,
     }
     (folder / "run.json").write_text(json.dumps(run_info, indent=2, default=str) + "\n")
-    return RunResult(exp, engine_name, folder, tbl, stats, timings)
+    return RunResult(exp, engine_name, folder, tbl, stats, timings, cut,
+                     replaced if replaced != exp.config_id else None)
+
+
+def _previous_config_id(folder: Path) -> str | None:
+    """The config id of the results already in ``folder``, if any."""
+    try:
+        return str(json.loads((folder / "run.json").read_text())["config_id"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 @dataclass(frozen=True)
@@ -185,10 +228,12 @@ def compare_experiment(
     from algotrade.config import check_engine_list
 
     t0 = time.perf_counter()
+    names = check_engine_list(engines) if engines else ()
     exp = load_experiment(path, overrides)
-    names = check_engine_list(engines or (exp.engines or (exp.engine or "backtrader", "zipline")))
+    names = names or check_engine_list(exp.engines or ("backtrader", "zipline"))
     market = load_market(exp.data)  # loaded and validated once: every engine gets the same frames
-    results = tuple(run_loaded(exp, market, name, out, progress, str(path), t0) for name in names)
+    folder_name = results_name(exp, path, overrides)
+    results = tuple(run_loaded(exp, market, name, out, progress, str(path), t0, folder_name) for name in names)
     folders = [RunFolder.read(r.folder) for r in results]
     bars = {s: f.set_axis(f.index.strftime("%Y-%m-%d")) for s, f in market.frames.items()}
     comparison = compare_runs(folders[0], folders[1], bars)
@@ -200,7 +245,14 @@ def compare_experiment(
 
 def compare_text(result: CompareResult) -> str:
     s = result.summary
-    lines = [f"{' vs '.join(s['engines'])}: " + ("AGREE" if s["agree"] else "DIFFER")]
+    run = result.runs[0]
+    m = run.metrics
+    lines = [
+        f"{run.experiment.name}: {' vs '.join(s['engines'])}: " + ("AGREE" if s["agree"] else "DIFFER")
+        + f" ({symbols_text(run.experiment.data.symbols)}, {m['start']} .. {m['end']}, {m['sessions']} sessions)"
+    ]
+    if run.snapped:
+        lines.append(f"  {run.snapped}")
     for engine in s["engines"]:
         lines.append(f"  {engine:<11} trades {s['trades'][engine]:>5}   final equity {s['final_equity'][engine]:,.2f}")
     lines.append(f"  final equity relative difference {s['final_equity_rel_diff']:.2e} (tolerance {s['tolerance']['equity_rtol']:g})")
@@ -208,6 +260,10 @@ def compare_text(result: CompareResult) -> str:
         cats = ", ".join(f"{k} x{v}" for k, v in sorted(s["differences_by_category"].items()))
         lines.append(f"  differences: {cats}; first at trade row {s['first_difference_row']}")
         lines.append(f"  explained in {result.folder / 'differences.csv'}")
+    lines.append(f"  results  {result.folder.parent}/  ({', '.join(r.engine for r in result.runs)}, compare)")
+    replaced = sorted({r.replaced for r in result.runs if r.replaced})
+    if replaced:
+        lines.append(f"           (replaced the results of config id {', '.join(replaced)} that were there)")
     lines.append(f"  report   {result.folder / 'compare.html'}")
     lines.append(f"  took {s['timings']['total_s']:.1f} s")
     return "\n".join(lines)
@@ -237,7 +293,8 @@ def summary_text(result: RunResult) -> str:
 
     lines = [
         f"{exp.name}: {exp.strategy.name} {exp.strategy.params} on {result.engine} "
-        f"({', '.join(exp.data.symbols)}, {m['start']} .. {m['end']}, {m['sessions']} sessions)",
+        f"({symbols_text(exp.data.symbols)}, {m['start']} .. {m['end']}, {m['sessions']} sessions)",
+        *([f"  {result.snapped}"] if result.snapped else []),
         f"  final equity   {m['final_equity']:,.2f}  (from {m['initial_cash']:,.2f})",
         *([f"  metrics from {m['start']}: the {m['warmup_sessions']} sessions before are the strategy's "
            "warm-up/training period (out-of-sample results only)"] if m.get("warmup_sessions") else []),
@@ -250,6 +307,10 @@ def summary_text(result: RunResult) -> str:
     if m["orders_blocked"] or m["orders_rejected"]:
         lines.append(f"  orders blocked by risk checks {m['orders_blocked']}, rejected {m['orders_rejected']} (see orders.csv)")
     lines.append(f"  results  {result.folder}/")
+    if result.base_folder is not None:
+        lines.append(f"           (a --set variant, config id {exp.config_id}; the file as written goes to {result.base_folder}/)")
+    if result.replaced:
+        lines.append(f"           (replaced the results of config id {result.replaced} that were there)")
     lines.append(f"  report   {result.report_path}" if exp.output.report else "  report   (disabled)")
     lines.append(f"  took {result.timings['total_s']:.1f} s (engine {result.timings['engine_s']:.1f} s)")
     return "\n".join(lines)

@@ -34,9 +34,13 @@ class SessionSchedule:
     def _cal(self) -> Any:
         if self.calendar.lower() == "none":
             return None
-        from algotrade.data import get_calendar
+        from algotrade.data import calendar_type, get_calendar
 
-        return get_calendar(self.calendar, dt.date(1990, 1, 2))
+        # from 1990 (a replay of old data), or from the first date the calendar can be built for (XTKS: 1997)
+        factory = calendar_type(self.calendar)
+        bound = factory.bound_min() if factory is not None else None
+        start = dt.date(1990, 1, 2) if bound is None else max(dt.date(1990, 1, 2), bound.date())
+        return get_calendar(self.calendar, start)
 
     def is_session(self, date: dt.date) -> bool:
         if self._cal is None:

@@ -17,7 +17,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import signal
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -27,7 +29,7 @@ from typing import Any
 
 from algotrade.config import Experiment, load_experiment
 from algotrade.errors import ConfigError
-from algotrade.executors import Outcome, PointTask, WorkerSettings, make_executor, warm_imports
+from algotrade.executors import Outcome, PointTask, WorkerSettings, find_cluster, make_executor, warm_imports
 from algotrade.sweep_plan import Plan, Point, Run, plan_grid, plan_walkforward, table_cell
 from algotrade.walkforward import choose, eligible
 
@@ -138,6 +140,33 @@ class SweepProgress:
 # running
 
 
+class CtrlC:
+    """Ctrl-C while the runs go: the first press only sets :attr:`pressed`, which the sweep reads
+    between results (so that no finished run is lost half-recorded) to stop sending runs and let
+    those in progress finish; a second press raises KeyboardInterrupt to abandon them. Outside
+    the main thread (where signals cannot be handled) it does nothing."""
+
+    def __init__(self) -> None:
+        self.pressed = 0
+        self._previous: Any = None
+        self._installed = False
+
+    def __enter__(self) -> CtrlC:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+            self._installed = True
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.pressed += 1
+        if self.pressed > 1:
+            raise KeyboardInterrupt
+
+    def __exit__(self, *exc: object) -> None:
+        if self._installed:
+            signal.signal(signal.SIGINT, self._previous)
+
+
 @dataclass
 class SweepResult:
     experiment: Experiment
@@ -159,7 +188,9 @@ class SweepResult:
 
 
 def _zipline_root() -> str:
-    return os.environ.get("ZIPLINE_ROOT") or str(Path.cwd() / ".cache" / "zipline")
+    from recipes.ch05_zipline import zipline_root  # the one default: the project's .cache/zipline
+
+    return str(zipline_root())
 
 
 def _prepare_zipline(plan: Plan, markets: dict[str, Any]) -> None:
@@ -233,6 +264,7 @@ def run_sweep(
             f"{path}: has no sweep: section; add one (see experiments/sweep_sma.yaml), or use `algotrade run` for one run"
         )
     plan = plan_grid(exp)
+    cluster = find_cluster(executor, address)  # before the data: an unreachable cluster fails within seconds
     markets: dict[str, Any] = {}
     for run in plan.grid:
         if run.market_key not in markets:
@@ -245,7 +277,7 @@ def run_sweep(
         zipline_root=_zipline_root(),
     )
     warm_imports(settings)  # once here: forked workers start warm
-    pool = make_executor(executor, workers, address, markets, settings)
+    pool = make_executor(executor, workers, cluster, markets, settings)
     folder = Path(out or exp.output.dir) / exp.name
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -332,43 +364,47 @@ def _drive(
     ran = failed = 0
     interrupted = False
     t_runs = time.perf_counter()
-    try:
-        while True:
-            schedule_tests()
-            while queue and pool.in_flight() < pool.capacity:
-                run = queue.popleft()
-                by_key[run.key] = run
-                pool.submit(PointTask(run.key, run.experiment, run.engine, run.market_key, runs_dir, source))
-            if not pool.in_flight():
-                break
-            for task, outcome in pool.wait(0.5):
-                run = by_key[task.key]
-                outcomes[run.key] = outcome
-                store.append(_record(run, outcome, plan.points[run.point], hashes[run.market_key]))
-                finished(run.key)
-                ran += 1
-                failed += outcome.status != "ok"
-                bar.update(outcome.status != "ok")
-    except KeyboardInterrupt:
-        interrupted = True
-        bar.draw(final=True)
-        sys.stderr.write(
-            f"\n{exp.name}: stopping; waiting for {pool.in_flight()} run(s) in progress to finish "
-            "(Ctrl-C again to abandon them)\n"
-        )
+
+    def keep(run: Run, outcome: Outcome) -> None:
+        outcomes[run.key] = outcome
+        store.append(_record(run, outcome, plan.points[run.point], hashes[run.market_key]))
+
+    with CtrlC() as ctrl_c:
         try:
-            pool.cancel_queued()
-            while pool.in_flight():
+            while not ctrl_c.pressed:
+                schedule_tests()
+                while queue and pool.in_flight() < pool.capacity:
+                    run = queue.popleft()
+                    by_key[run.key] = run
+                    pool.submit(PointTask(run.key, run.experiment, run.engine, run.market_key, runs_dir, source))
+                if not pool.in_flight():
+                    break
                 for task, outcome in pool.wait(0.5):
-                    if outcome.status == "ok":  # a failure now may be the interrupt itself: retried on resume
-                        run = by_key[task.key]
-                        outcomes[run.key] = outcome
-                        store.append(_record(run, outcome, plan.points[run.point], hashes[run.market_key]))
-                        ran += 1
-        except KeyboardInterrupt:
+                    run = by_key[task.key]
+                    keep(run, outcome)
+                    finished(run.key)
+                    ran += 1
+                    failed += outcome.status != "ok"
+                    bar.update(outcome.status != "ok")
+            schedule_tests()  # so that "nothing left" below counts the test runs the last results allow
+            if ctrl_c.pressed and (queue or pool.in_flight()):  # a press as the last run came back stops nothing
+                interrupted = True
+                bar.draw(final=True)
+                sys.stderr.write(
+                    f"\n{exp.name}: stopping; waiting for {pool.in_flight()} run(s) in progress to finish "
+                    "(Ctrl-C again to abandon them)\n"
+                )
+                pool.cancel_queued()
+                while pool.in_flight():
+                    for task, outcome in pool.wait(0.5):
+                        if outcome.status == "ok":  # a failure now may be the interrupt itself: retried on resume
+                            keep(by_key[task.key], outcome)
+                            ran += 1
+        except KeyboardInterrupt:  # the second Ctrl-C: abandon the runs in progress (they rerun on resume)
+            interrupted = True
             pool.close(abort=True)
-    finally:
-        store.close()
+        finally:
+            store.close()
     run_s = time.perf_counter() - t_runs
     bar.draw(final=True)
     rows = table_rows(plan, outcomes, tests)
@@ -377,6 +413,7 @@ def _drive(
     summary: dict[str, Any] = {
         "name": exp.name,
         "executor": pool.kind,
+        "address": pool.address,  # the Ray cluster joined, or None
         "workers": pool.workers,
         "runs": total,
         "ran": ran,
@@ -495,8 +532,23 @@ def write_table(rows: Sequence[dict[str, Any]], folder: Path) -> None:
 # the summary printed at the end
 
 
+#: the folder, inside the sweep's, where the re-run commands write
+RERUN_DIR = "rerun"
+
+
 def rerun_command(folder: Path, row: dict[str, Any]) -> str:
-    return f"algotrade run {folder / row['folder'] / 'config.yaml'}"
+    """The command that re-runs one run of the table alone, as ``algotrade run`` of its
+    config.yaml, writing a full results folder with report.html at :func:`rerun_folder`."""
+    from algotrade.shell import command
+
+    return command("run", folder / row["folder"] / "config.yaml", "--out", folder / RERUN_DIR,
+                   "--set", "output.report=true")
+
+
+def rerun_folder(folder: Path, row: dict[str, Any]) -> Path:
+    """Where :func:`rerun_command` writes: ``OUT/<name>/rerun/<config id>/<engine>/`` (a run's
+    experiment is named by its config id)."""
+    return folder / RERUN_DIR / str(row["config_id"]) / str(row["engine"])
 
 
 def summary_text(result: SweepResult) -> str:
@@ -508,7 +560,8 @@ def summary_text(result: SweepResult) -> str:
         f"{exp.name}: {len(result.plan.grid)} grid runs"
         + (f" + {len(result.plan.train) + len(result.plan.windows) * len(result.plan.engines)} walk-forward runs"
            f" ({len(result.plan.windows)} windows)" if result.plan.windows else "")
-        + f" on {', '.join(result.plan.engines)} ({s['executor']}, {s['workers']} workers)",
+        + f" on {', '.join(result.plan.engines)} ({s['executor']}{' at ' + s['address'] if s.get('address') else ''},"
+        f" {s['workers']} workers)",
         f"  ran {s['ran']}, resumed {s['resumed']}, failed {s['failed']} in {s['seconds']:.1f} s"
         + (f" ({s['runs_per_s']:.1f} runs/s while running)" if s.get("runs_per_s") else ""),
     ]
@@ -516,9 +569,10 @@ def summary_text(result: SweepResult) -> str:
     if best:
         lines.append(
             f"  best by {metric}: {best['label']}  {metric} {_fmt(best['value'])}  total return {_pct(best['total_return'])}"
-            f"  max drawdown {_pct(best['max_drawdown'])}  trades {best['trade_count']}"
+            f"  max drawdown {_pct(best['max_drawdown'])}  trades {best['trade_count']}  (config id {best['config_id']})"
         )
-        lines.append(f"    config id {best['config_id']}   re-run: {best['rerun']}")
+        lines.append(f"  re-run it alone, with its report ({best['rerun_report']}):")
+        lines.append(f"    {best['rerun']}")
     elif not result.interrupted:
         lines.append(f"  no grid run is eligible to be the best (ok, a {metric}, at least {exp.sweep.min_trades} trades)")
     spa = s.get("spa")

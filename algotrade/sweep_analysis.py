@@ -92,7 +92,7 @@ def _stats(returns: pd.Series) -> dict[str, Any]:
 
 
 def analyse(result: SweepResult, markets: dict[str, Any]) -> Analysis:
-    from algotrade.sweep import rerun_command
+    from algotrade.sweep import rerun_command, rerun_folder
     from algotrade.walkforward import chain
 
     exp = result.experiment
@@ -110,6 +110,7 @@ def analyse(result: SweepResult, markets: dict[str, Any]) -> Analysis:
             "total_return": best_row["total_return"], "max_drawdown": best_row["max_drawdown"],
             "trade_count": best_row["trade_count"], "folder": best_row["folder"],
             "rerun": rerun_command(result.folder, best_row),
+            "rerun_report": str(rerun_folder(result.folder, best_row) / "report.html"),
         }
 
     # data snooping: every finished grid run of the first engine, against the benchmark

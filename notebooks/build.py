@@ -1,7 +1,8 @@
 """Write one notebook per cookbook chapter from the recipes themselves, without outputs.
 
-    .venv/bin/python notebooks/build.py          # rewrite notebooks/chNN_*.ipynb
-    .venv/bin/python notebooks/build.py --check  # exit 1 if a notebook is out of date
+    .venv/bin/python notebooks/build.py          # rewrite notebooks/chNN_*.ipynb that changed
+    .venv/bin/python notebooks/build.py --check  # exit 1 if a notebook is out of date (writes nothing)
+    .venv/bin/python notebooks/build.py --help
 
 Each notebook tells its chapter's story in the recipes' own words (their docstrings) and runs
 each recipe's ``main()``, showing what it prints and the plots it draws. Because the notebooks
@@ -11,8 +12,8 @@ checks they are up to date (``--check``) and executes every one.
 
 from __future__ import annotations
 
+import argparse
 import importlib
-import inspect
 import sys
 from pathlib import Path
 
@@ -62,18 +63,20 @@ IB_CHAPTERS = ("ch09_ib_api", "ch10_live_deployment")
 
 
 def notebook(chapter: str, modules: list[str]) -> nbformat.NotebookNode:
+    from algotrade.listing import markdown, split_doc
+
     package = importlib.import_module(f"recipes.{chapter}")
     setup = SETUP.format(chapter=chapter)
     if chapter in IB_CHAPTERS:
         setup += "\nfrom ib_async import util\n\nutil.startLoop()  # let the IB client's blocking calls run inside Jupyter\n"
-    cells = [nbformat.v4.new_markdown_cell(f"# {inspect.cleandoc(package.__doc__ or chapter)}"),
+    heading, intro = split_doc(package.__doc__, chapter)
+    cells = [nbformat.v4.new_markdown_cell(markdown(f"# {heading}\n\n{intro}".strip())),
              nbformat.v4.new_code_cell(setup)]
     for name in modules:
         module = importlib.import_module(name)
-        doc = inspect.cleandoc(module.__doc__ or name)
-        title, _, body = doc.partition("\n")
+        title, body = split_doc(module.__doc__, name)
         short = name.rsplit(".", 1)[-1]
-        cells.append(nbformat.v4.new_markdown_cell(f"## {short}: {title}\n\n{body.strip()}"))
+        cells.append(nbformat.v4.new_markdown_cell(markdown(f"## {short}: {title}\n\n{body}")))
         cells.append(nbformat.v4.new_code_cell(
             f"from {name} import main\n\nresult = main(out=OUT)\nshow_new_plots()"
         ))
@@ -84,15 +87,29 @@ def notebook(chapter: str, modules: list[str]) -> nbformat.NotebookNode:
     return nb
 
 
+def parser() -> argparse.ArgumentParser:
+    return argparse.ArgumentParser(
+        prog="notebooks/build.py",
+        description="Write notebooks/chNN_*.ipynb, one per cookbook chapter, from the recipes (without "
+                    "outputs). Only notebooks whose content changed are rewritten.",
+        epilog="Open them with bin/lab; the test suite runs --check and executes every notebook.",
+    )
+
+
 def main(argv: list[str]) -> int:
+    cli = parser()
+    cli.add_argument("--check", action="store_true",
+                     help="write nothing; exit 1 and name the notebooks that are out of date")
+    args = cli.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     stale = []
     for chapter, modules in chapters().items():
         path = HERE / f"{chapter}.ipynb"
         text = nbformat.writes(notebook(chapter, modules)) + "\n"
-        if "--check" in argv:
-            if not path.exists() or path.read_text() != text:
-                stale.append(path.name)
+        if path.exists() and path.read_text() == text:
+            continue
+        if args.check:
+            stale.append(path.name)
         else:
             path.write_text(text)
             print(f"wrote {path.relative_to(ROOT)}")
@@ -100,7 +117,6 @@ def main(argv: list[str]) -> int:
         print(f"out of date: {', '.join(stale)}; run .venv/bin/python notebooks/build.py", file=sys.stderr)
         return 1
     return 0
-
 
 if __name__ == "__main__":
     raise SystemExit(main(sys.argv[1:]))

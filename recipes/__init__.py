@@ -1,7 +1,50 @@
 """The cookbook: one package per chapter, one module per recipe (see recipes/README.md).
 
 INDEX lists the recipes in reading order; tests/test_recipes_index.py keeps it equal to the files.
+
+Where a recipe writes, wherever it is run from: ``main(out=...)``, else
+``$ALGOTRADE_RECIPES_OUT/<chapter>/``, else ``results/recipes/<chapter>/`` of the checkout (of the
+temp folder when the cookbook runs from an installed package) — never the current folder. A
+recipe prints the folder before it writes anything there.
 """
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+#: the folder that holds recipes/: the checkout when pyproject.toml sits beside it
+PROJECT = Path(__file__).resolve().parents[1]
+#: an environment variable naming another folder for every chapter's output
+OUT_ENV = "ALGOTRADE_RECIPES_OUT"
+
+
+def project_folder(*parts: str) -> Path:
+    """A folder of the checkout, or of ``<temp>/algotrade/`` when the recipes are installed elsewhere."""
+    base = PROJECT if (PROJECT / "pyproject.toml").is_file() else Path(tempfile.gettempdir()) / "algotrade"
+    return base.joinpath(*parts)
+
+
+def default_out(chapter: str) -> Path:
+    """Where a chapter's recipes write unless ``main(out=...)`` says otherwise (an absolute path)."""
+    chosen = os.environ.get(OUT_ENV)
+    return (Path(chosen).absolute() if chosen else project_folder("results", "recipes")) / chapter
+
+
+def chapter_out_dir(chapter: str) -> Callable[[Path | str | None], Path]:
+    """The ``out_dir(out)`` of one chapter: its output folder, created and printed."""
+
+    def out_dir(out: Path | str | None = None) -> Path:
+        folder = Path(out) if out is not None else default_out(chapter)
+        folder.mkdir(parents=True, exist_ok=True)
+        print(f"output folder: {folder.absolute()}")
+        return folder
+
+    out_dir.__doc__ = f"The output folder of a {chapter} recipe (see recipes.default_out), created and printed."
+    return out_dir
+
 
 INDEX: tuple[str, ...] = (
     "recipes.ch01_data.r01_synthetic_ohlcv",

@@ -194,10 +194,17 @@ class GatewayProcess:
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.proc.stdin.write("\n")
         self.proc.stdin.flush()
-        line = self.proc.stdout.readline()
-        match = re.search(r"replayed (\d{4}-\d\d-\d\d)", line)
-        assert match, line
-        return match.group(1)
+        return wait_output(self.proc, r"replayed (\d{4}-\d\d-\d\d)").group(1)
+
+
+def wait_output(proc: subprocess.Popen[str], pattern: str) -> re.Match[str]:
+    """Read the process's stdout up to the first line matching ``pattern``."""
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        match = re.search(pattern, line)
+        if match:
+            return match
+    raise AssertionError(f"the process ended (rc {proc.wait()}) before printing {pattern!r}")
 
 
 @contextlib.contextmanager
@@ -208,11 +215,8 @@ def gateway_process(cwd: Path, experiment: Path, start: str, *extra: str, port: 
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=cwd,
     )
     try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        match = re.search(r"on 127\.0\.0\.1:(\d+)", line)
-        assert match, line
-        yield GatewayProcess(proc, int(match.group(1)))
+        port = int(wait_output(proc, r"on 127\.0\.0\.1:(\d+)").group(1))
+        yield GatewayProcess(proc, port)
     finally:
         proc.terminate()
         proc.wait(timeout=30)

@@ -32,6 +32,11 @@ SET_CASES = [
     ("unknown fill model", ["broker.fill=next_tick"], ["broker.fill", "'next_tick'", "next_close", "next_open"]),
     ("negative commission", ["broker.commission={per_share: -0.01}"], ["broker.commission.per_share", "-0.01"]),
     ("unknown calendar", ["data.calendar=NYSEE"], ["data.calendar", "'NYSEE'"]),
+    ("impossible date", ["data.start=2010-02-30"], ["--set data.start=2010-02-30: data.start", "'2010-02-30'"]),
+    ("impossible month", ["data.end=2010-13-01"], ["--set data.end=2010-13-01: data.end", "'2010-13-01'"]),
+    ("range without a session", ["data.start=2010-01-02", "data.end=2010-01-03"],
+     ["2010-01-02 .. 2010-01-03", "holds no session", "1999-01-04 .. 2018-12-31"]),
+    ("end after the data", ["data.end=2019-06-28"], ["data.end: 2019-06-28", "1999-01-04 .. 2018-12-31", "set data.end"]),
 ]
 
 

@@ -37,6 +37,14 @@ def test_schema_round_trip_is_identical() -> None:
     assert again.config_id == exp.config_id
 
 
+def test_round_trip_of_an_engines_file_and_of_the_default_engine(tmp_path: Path) -> None:
+    for sections in ({"engines": ["zipline", "backtrader"], "engine": None}, {"engine": None}):
+        exp = load_experiment(write_experiment(tmp_path, **sections))
+        again = experiment_from_dict(yaml.safe_load(dump_experiment(exp)))
+        assert again == exp and again.engine_names == exp.engine_names
+    assert exp.engine_names == ("backtrader",)
+
+
 def test_config_id_is_stable_and_tracks_what_changes_results(tmp_path: Path) -> None:
     exp = load_experiment(QUICKSTART)
     assert exp.config_id == load_experiment(QUICKSTART).config_id

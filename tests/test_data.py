@@ -144,6 +144,52 @@ def test_csvdir_layout_reads_dividends_and_splits() -> None:
     assert len(market.frames["KO"]) == 754
 
 
+def test_calendar_none_tells_a_gap_from_missing_data_by_the_datas_own_dates(tmp_path: Path) -> None:
+    """Weekly bars (calendar: none): a start up to a week before the first bar is a gap of the
+    data's own calendar and is cut to it; three weeks before is data that is not there."""
+    weeks = pd.date_range("2020-01-03", "2020-06-26", freq="W-FRI")
+    write_csv(tmp_path / "w.csv", [(str(d.date()), 10.0, 11.0, 9.0, 10.5, 100) for d in weeks])
+    cfg = {"source": "csv", "symbols": ("W",), "path": str(tmp_path / "w.csv"), "calendar": "none"}
+    market = load_market(DataConfig(**cfg, start=dt.date(2019, 12, 28), end=dt.date(2020, 7, 2)))  # type: ignore[arg-type]
+    assert (market.dates[0], market.dates[-1], len(market.dates)) == (weeks[0], weeks[-1], len(weeks))
+    with pytest.raises(DataError, match=r"data.start: 2019-12-13 .*2020-01-03 .. 2020-06-26"):
+        load_market(DataConfig(**cfg, start=dt.date(2019, 12, 13)))  # type: ignore[arg-type]
+    with pytest.raises(DataError, match=r"data.end: 2020-07-20 .*2020-01-03 .. 2020-06-26"):
+        load_market(DataConfig(**cfg, end=dt.date(2020, 7, 20)))  # type: ignore[arg-type]
+
+
+def test_an_exchange_calendar_refuses_a_start_on_a_session_the_data_lacks(tmp_path: Path) -> None:
+    write_csv(tmp_path / "x.csv", ROWS)  # 2020-01-02 .. 2020-01-07
+    cfg = {"source": "csv", "symbols": ("X",), "path": str(tmp_path / "x.csv"), "calendar": "XNYS"}
+    assert load_market(DataConfig(**cfg, start=dt.date(2020, 1, 1))).dates[0] == pd.Timestamp("2020-01-02")  # type: ignore[arg-type]
+    with pytest.raises(DataError, match=r"data.start: 2019-12-31 .*2020-01-02 .. 2020-01-07"):  # a NYSE session
+        load_market(DataConfig(**cfg, start=dt.date(2019, 12, 31)))  # type: ignore[arg-type]
+
+
+class _ShortCalendar:
+    """A calendar that knows weekdays from 2020-01-06 on only (as a calendar that cannot be built
+    earlier would)."""
+
+    name = "SHORT"
+    first_session = pd.Timestamp("2020-01-06")
+    last_session = pd.Timestamp("2020-12-31")
+
+    def sessions_in_range(self, lo: pd.Timestamp, hi: pd.Timestamp) -> pd.DatetimeIndex:
+        return pd.bdate_range(lo, hi)
+
+
+def test_days_before_what_the_calendar_knows_are_judged_like_calendar_none() -> None:
+    from algotrade.data import _Gaps, check_covered
+
+    dates = pd.bdate_range("2020-01-06", "2020-03-31")
+    gaps = _Gaps(_ShortCalendar(), dates)
+    check_covered("data", "the data", dt.date(2020, 1, 4), None, dates, gaps)  # a weekend before: fine
+    with pytest.raises(DataError, match=r"data.start: 2019-01-01 .*2020-01-06 .. 2020-03-31"):
+        check_covered("data", "the data", dt.date(2019, 1, 1), None, dates, gaps)
+    with pytest.raises(DataError, match=r"data.end: 2021-06-01"):  # after the calendar's last session
+        check_covered("data", "the data", None, dt.date(2021, 6, 1), pd.bdate_range("2020-10-01", "2020-12-31"), gaps)
+
+
 def test_backtrader_csv_on_its_own_dates() -> None:
     path = shared_data("backtrader/2006-day-001.txt")
     market = load_market(DataConfig(source="csv", symbols=("IDX",), path=str(path), calendar="none"))

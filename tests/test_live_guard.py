@@ -95,25 +95,32 @@ def test_the_account_can_come_from_the_real_environment(tmp_path: Path, monkeypa
     assert check_live_allowed(exp, _burnin(tmp_path, exp), 7496, confirm_flag=True).port == 7496
 
 
+EXPERIMENT_PATH = "experiments/guarded.yaml"
+PRODUCE = f"`algotrade paper {EXPERIMENT_PATH}`"
+
+
 @pytest.mark.parametrize(
-    ("case", "match"),
+    ("case", "match", "names"),
     [
-        ("missing", "no burn-in verdict"),
-        ("other_config", "is for config_id"),
-        ("no_go", "did not pass: ran 2 sessions"),
-        ("unreadable", "unreadable"),
-        ("paper_port", "port 7497 is TWS paper"),
-        ("gateway_paper_port", "port 4002 is IB Gateway paper"),
-        ("odd_port", "not a known IB live port"),
-        ("no_env", f"set the live account id in the environment variable {ACCOUNT_ENV}"),
-        ("paper_account", "paper account"),
-        ("junk_account", "does not look like an IB account"),
-        ("plain_string", "must come from the environment"),
-        ("other_secret", "must come from the environment"),
-        ("no_confirm", "explicit confirmation flag"),
+        ("missing", "no burn-in verdict at", ("--burnin", PRODUCE, "--simulate")),
+        ("other_config", "is for config_id", ("--burnin", PRODUCE)),
+        ("no_go", "did not pass: ran 2 sessions", ("--burnin", PRODUCE)),
+        ("unreadable", "unreadable", ("--burnin", PRODUCE)),
+        ("paper_port", "port 7497 .*is TWS paper", ("ALGOTRADE_IB_PORT=4001", "ib.port", "7496")),
+        ("gateway_paper_port", "port 4002 .*is IB Gateway paper", ("ALGOTRADE_IB_PORT=4001", "ib.port")),
+        ("odd_port", "port 1234 .*not a known IB live port", ("ALGOTRADE_IB_PORT=4001", "ib.port")),
+        ("no_env", f"{ACCOUNT_ENV} is not set", ("live account id",)),
+        ("paper_account", "paper account", (ACCOUNT_ENV, "live account id")),
+        ("junk_account", "does not look like an IB account", (ACCOUNT_ENV, "letters then digits")),
+        ("plain_string", "must come from the environment", (ACCOUNT_ENV,)),
+        ("other_secret", "must come from the environment", (ACCOUNT_ENV,)),
+        ("no_confirm", "explicit confirmation", ("--confirm-live",)),
     ],
 )
-def test_live_is_refused_unless_every_condition_holds(tmp_path: Path, case: str, match: str) -> None:
+def test_live_is_refused_unless_every_condition_holds(tmp_path: Path, case: str, match: str,
+                                                       names: tuple[str, ...]) -> None:
+    """Each condition alone: the refusal says what failed and names the flag, variable or field
+    to change and how (for a burn-in: the command that produces it)."""
     exp = _exp()
     path = _burnin(tmp_path, exp)
     port, account, confirm, env = 7496, None, True, _env()
@@ -144,9 +151,26 @@ def test_live_is_refused_unless_every_condition_holds(tmp_path: Path, case: str,
     elif case == "no_confirm":
         confirm = False
     with pytest.raises(LiveTradingRefused, match=match) as info:
-        check_live_allowed(exp, path, port, account, confirm, environ=env)  # type: ignore[arg-type]
+        check_live_allowed(exp, path, port, account, confirm, environ=env,  # type: ignore[arg-type]
+                           experiment_path=EXPERIMENT_PATH)
+    text = str(info.value)
     assert isinstance(info.value, ConfigError) and info.value.exit_code == 2
-    assert LIVE_ACCOUNT not in str(info.value) and "1234567" not in str(info.value)
+    assert LIVE_ACCOUNT not in text and "1234567" not in text
+    assert "; also:" not in text, text  # only the one condition failed
+    for name in names:
+        assert name in text, (name, text)
+    if case in ("missing", "other_config", "no_go", "unreadable"):
+        assert str(path) in text
+
+
+def test_one_refusal_lists_every_failed_condition(tmp_path: Path) -> None:
+    """No burn-in, a paper port, no account and no flag: one attempt shows all four fixes."""
+    with pytest.raises(LiveTradingRefused) as info:
+        check_live_allowed(_exp(), tmp_path / "absent.json", 4002, environ={}, experiment_path=EXPERIMENT_PATH)
+    text = str(info.value)
+    assert "\n" not in text and text.count("; also: ") == 3, text
+    for name in ("--burnin", PRODUCE, "ALGOTRADE_IB_PORT=4001", f"{ACCOUNT_ENV} is not set", "--confirm-live"):
+        assert name in text, (name, text)
 
 
 def test_secrets_are_masked_in_repr_str_and_logs(caplog: pytest.LogCaptureFixture) -> None:

@@ -14,10 +14,33 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("ch*.ipynb"))
 
 
-def test_notebooks_are_built_from_the_current_recipes() -> None:
-    proc = subprocess.run([sys.executable, str(ROOT / "notebooks" / "build.py"), "--check"],
+def snapshot() -> dict[str, tuple[int, bytes]]:
+    return {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in sorted((ROOT / "notebooks").iterdir())
+            if p.is_file()}
+
+
+def build(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(ROOT / "notebooks" / "build.py"), *args],
                           capture_output=True, text=True, timeout=120)
+
+
+def test_notebooks_are_built_from_the_current_recipes() -> None:
+    before = snapshot()
+    proc = build("--check")
     assert proc.returncode == 0, proc.stderr
+    assert snapshot() == before, "--check wrote a file"
+
+
+@pytest.mark.parametrize("args", [("--help",), ("-h",), ("--no-such-option",), ("stray",)])
+def test_build_help_and_bad_arguments_change_no_file(args: tuple[str, ...]) -> None:
+    before = snapshot()
+    proc = build(*args)
+    assert snapshot() == before, f"build.py {' '.join(args)} rewrote notebooks"
+    if args[0] in ("--help", "-h"):
+        assert proc.returncode == 0 and proc.stdout.startswith("usage: notebooks/build.py")
+        assert "--check" in proc.stdout
+    else:
+        assert proc.returncode == 2 and "usage:" in proc.stderr
 
 
 def test_notebooks_are_stored_without_outputs() -> None:

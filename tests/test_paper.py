@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import os
+import re
+import signal
+import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,9 +21,11 @@ from algotrade.broker import LiveRunner
 from algotrade.config import load_experiment
 from algotrade.data import load_market
 from algotrade.gateway import GatewaySimulator, run_in_thread
+from algotrade.gateway.signals import StopSignals
 from algotrade.journal import Journal
-from algotrade.paper import simulated_stream
+from algotrade.paper import EXIT_INTERRUPTED, EXIT_NO_GO, _trade, simulated_stream
 from algotrade.run import execute
+from tests import gateway_fixtures as gf
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPER = ROOT / "experiments" / "paper_quickstart.yaml"
@@ -38,7 +47,7 @@ def test_paper_simulate_command_gives_the_backtests_trades(tmp_path: Path) -> No
     assert burnin["config_id"] == load_experiment(PAPER).config_id
     assert burnin["final_equity"]["paper"] == pytest.approx(burnin["final_equity"]["backtest"], rel=1e-9)
     assert "Verdict: GO" in (folder / "burnin.html").read_text()
-    assert (folder / "journal.sqlite").exists()
+    assert (folder / "simulate-journal.sqlite").exists()  # its own journal, started afresh each time
 
 
 def _kill_at(step: str, occurrence: int):  # type: ignore[no-untyped-def]
@@ -92,39 +101,183 @@ def test_live_refuses_without_a_passed_burnin(tmp_path: Path) -> None:
                           env={"PATH": "/usr/bin:/bin", "ALGOTRADE_IB_PORT": "4001", "ALGOTRADE_IB_ACCOUNT": "U7654321"})
     assert proc.returncode == 2
     assert "no burn-in verdict" in proc.stderr and "Traceback" not in proc.stderr
+    # it names the burn-in it looked for, the flag to give another, and the command that produces it
+    assert str(tmp_path / "paper_quickstart" / "paper" / "burnin.json") in proc.stderr
+    assert "--burnin" in proc.stderr and f"`algotrade paper {PAPER}`" in proc.stderr
     assert "U7654321" not in proc.stdout + proc.stderr  # the account id is never printed
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
 
 
-def test_kill_command_cancels_and_flattens_at_the_gateway(tmp_path: Path) -> None:
-    """`algotrade kill` as an operator runs it, against a gateway holding the run's position."""
-    import os
+def test_live_refusal_names_every_flag_and_variable_to_set(tmp_path: Path) -> None:
+    """A newcomer's first `algotrade live`: paper port, no account, no flag; one refusal, all fixes."""
+    proc = subprocess.run([sys.executable, "-m", "algotrade", "live", str(PAPER), "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=120, env={"PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 2, proc.stderr
+    for name in ("--burnin", "ALGOTRADE_IB_PORT=4001", "ALGOTRADE_IB_ACCOUNT is not set", "--confirm-live"):
+        assert name in proc.stderr, (name, proc.stderr)
+    assert "port 4002" in proc.stderr and "Traceback" not in proc.stderr
 
-    exp = load_experiment(PAPER, SHORT)
-    market = load_market(exp.data)
-    sim = GatewaySimulator(market, exp.broker, start=0)
-    journal_path = tmp_path / "journal.sqlite"
-    with run_in_thread(sim, port=0) as (host, port):
-        broker = IbBroker(host, port, client_id=31, account=sim.account_id)
-        runner = LiveRunner.from_experiment(exp, broker, Journal(journal_path))
-        stream = simulated_stream(broker, sim, exp.data.symbols)
-        for date, bars in stream:  # trade until the strategy holds a position
-            runner.step(date, bars)
-            if broker.positions():
-                break
-        broker.disconnect()
-        assert any(p.quantity for p in sim.account.positions.values()), "the run should hold a position"
-        proc = subprocess.run(
-            [sys.executable, "-m", "algotrade", "kill", str(PAPER), "--journal", str(journal_path),
-             *(f"--set={o}" for o in SHORT)],
-            capture_output=True, text=True, timeout=120,
-            env={**os.environ, "ALGOTRADE_IB_HOST": host, "ALGOTRADE_IB_PORT": str(port)},
-        )
-        assert proc.returncode == 0, proc.stderr
-        assert "flattening orders sent" in proc.stdout
-        sim.advance()  # the next session fills the flattening order
-        held = {o.symbol: o for o in sim.account.orders.values() if o.status not in ("Filled", "Cancelled")}
-        assert not held, held
-    assert Journal(journal_path).halt(runner.run_id), "the run stays halted"
-    flat = [o for o in sim.account.orders.values() if o.order_ref.startswith(f"{runner.run_id}:kill:")]
-    assert len(flat) == 1 and flat[0].status == "Filled"
-    assert not any(p.quantity for p in sim.account.positions.values()), "flat after the kill switch"
+
+def test_a_bad_ib_port_variable_is_a_config_error(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "algotrade", "paper", str(PAPER), "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=120,
+                          env={"PATH": "/usr/bin:/bin", "ALGOTRADE_IB_PORT": "40o2"})
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("config error: ALGOTRADE_IB_PORT '40o2': not a TCP port"), proc.stderr
+
+
+def _paper(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "algotrade", "paper", str(PAPER), *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_paper_simulate_exits_3_on_no_go(tmp_path: Path) -> None:
+    """Half a year is fewer sessions than the file's burnin.min_sessions: NO-GO, exit 3, so a
+    script can gate on it (GO exits 0: test_paper_simulate_command_gives_the_backtests_trades)."""
+    proc = _paper("--simulate", "--out", str(tmp_path), "--set", "data.end=2010-06-30")
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == EXIT_NO_GO == 3, err
+    burnin = json.loads((tmp_path / "paper_quickstart" / "paper" / "burnin.json").read_text())
+    assert burnin["verdict"] == "no-go" and burnin["interrupted"] is None
+    assert "verdict NO-GO" in out and "gate failed: ran 124 sessions, fewer than min_sessions 250" in out
+
+
+def test_paper_simulate_stops_after_sessions_and_each_run_starts_afresh(tmp_path: Path) -> None:
+    """--sessions N ends a simulated burn-in after N sessions; the next one starts from the first
+    session again in its own journal, and the journal of a paper run against TWS is not touched."""
+    folder = tmp_path / "paper_quickstart" / "paper"
+    with Journal(folder / "journal.sqlite") as theirs:  # a paper run against TWS, in the same folder
+        theirs.set_state("their-run", "live_from", "42")
+    before = (folder / "journal.sqlite").read_bytes()
+    year = ("--set", "data.end=2010-12-31")
+    proc = _paper("--simulate", "--sessions", "30", "--out", str(tmp_path), *year)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == EXIT_NO_GO, err
+    first = json.loads((folder / "burnin.json").read_text())
+    assert first["measured"]["sessions"] == 30 and first["interrupted"] is None and "sessions 30 " in out
+    proc = _paper("--simulate", "--out", str(tmp_path), *year)
+    _out, err = proc.communicate(timeout=300)
+    second = json.loads((folder / "burnin.json").read_text())
+    assert second["measured"]["sessions"] == 252 and second["fills_equal_backtest"] is True, err
+    assert (folder / "journal.sqlite").read_bytes() == before
+    with Journal(folder / "journal.sqlite") as theirs:
+        assert theirs.state("their-run", "live_from") == "42"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_paper_simulate_serves_a_watcher_on_its_port_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    """--simulate --port P: another IB client connects to P and watches the replay; SIGTERM then
+    stops the run like Ctrl-C: exit 130, and the verdict of the sessions it traded is written."""
+    port = _free_port()
+    proc = _paper("--simulate", "--port", str(port), "--out", str(tmp_path))
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if "gateway simulator serves" in line:
+            break
+    assert f"on 127.0.0.1:{port} " in line, line
+    watcher = gf.IB()
+    watcher.RequestTimeout = gf.TIMEOUT
+    watcher.connect("127.0.0.1", port, clientId=99, timeout=10)  # the run's own client is ib.client_id 17
+    bars = watcher.reqHistoricalData(gf.ib_client.Stock("SPX", "SMART", "USD"), "", "5 Y", "1 day", "TRADES", True,
+                                     keepUpToDate=True)
+    gf.wait_until(watcher, lambda: len(bars) >= 30, timeout=60, what="30 sessions replayed for the burn-in")
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    gf.wait_until(watcher, lambda: not watcher.isConnected(), what="the simulator closing its connections")
+    assert proc.returncode == EXIT_INTERRUPTED == 130, err
+    burnin = json.loads((tmp_path / "paper_quickstart" / "paper" / "burnin.json").read_text())
+    assert burnin["interrupted"] == "SIGTERM" and 20 <= burnin["measured"]["sessions"] < 754
+    assert burnin["fills_equal_backtest"] is True  # judged against a backtest of the bars it traded
+    assert "stopped by SIGTERM before the end" in out and "Traceback" not in err
+
+
+def test_paper_port_is_only_for_simulate(tmp_path: Path) -> None:
+    proc = _paper("--port", "4002", "--out", str(tmp_path))
+    _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2 and err.startswith("config error: --port 4002: only with --simulate"), err
+    assert not (tmp_path / "paper_quickstart").exists()
+
+
+def test_paper_simulate_on_a_taken_port_is_a_config_error(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = _paper("--simulate", "--port", str(port), "--out", str(tmp_path))
+        _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2, err
+    assert re.search(rf"^config error: --port {port}: cannot listen on 127\.0\.0\.1:{port} \(Address already in use\)",
+                     err), err
+    assert "Traceback" not in err
+
+
+class ScriptedRun:
+    """Stands for the LiveRunner: trades each session of the stream, and can send itself a stop
+    signal in the middle of one (``signal_at``: session index -> signals to send)."""
+
+    def __init__(self, signal_at: dict[int, tuple[signal.Signals, ...]]) -> None:
+        self.host = "the host so far"
+        self.signal_at = signal_at
+        self.traded: list[dt.date] = []
+
+    def run(self, stream: Iterator[tuple[dt.date, dict[str, float]]]) -> str:
+        for date, _bar in stream:
+            for sig in self.signal_at.get(len(self.traded), ()):
+                os.kill(os.getpid(), sig)  # arrives while the session is traded
+            self.traded.append(date)  # the session completes
+        return "the host at the end"
+
+
+def _sessions(n: int, waiting: Any, signal_while_waiting: int | None = None) -> Iterator[tuple[dt.date, dict[str, float]]]:
+    """A stream that waits (inside ``waiting()``) before each of its ``n`` sessions."""
+    for k in range(n):
+        with waiting():
+            if k == signal_while_waiting:
+                os.kill(os.getpid(), signal.SIGINT)
+        yield dt.date(2021, 1, 4) + dt.timedelta(days=k), {"close": 100.0 + k}
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
+def test_a_stop_signal_while_a_session_is_traded_lets_it_finish_then_stops_the_next_wait(sig: signal.Signals) -> None:
+    runner = ScriptedRun({1: (sig,)})
+    with StopSignals() as signals:
+        host, stopped = _trade(runner, _sessions(5, signals.interruptible), signals)
+    assert len(runner.traded) == 2 and (host, stopped) == ("the host so far", sig.name)
+    assert signal.getsignal(sig) in (signal.SIG_DFL, signal.default_int_handler)  # the previous handler is back
+
+
+def test_a_second_stop_signal_abandons_the_session() -> None:
+    runner = ScriptedRun({1: (signal.SIGTERM, signal.SIGTERM)})
+    with StopSignals() as signals:
+        _host, stopped = _trade(runner, _sessions(5, signals.interruptible), signals)
+    assert len(runner.traded) == 1 and stopped == "SIGTERM"  # the second session never completed
+
+
+def test_a_stop_signal_while_waiting_for_a_bar_stops_at_once() -> None:
+    runner = ScriptedRun({})
+    with StopSignals() as signals:
+        _host, stopped = _trade(runner, _sessions(5, signals.interruptible, signal_while_waiting=3), signals)
+    assert len(runner.traded) == 3 and stopped == "SIGINT"
+
+
+def test_a_stream_that_ends_by_itself_is_not_stopped() -> None:
+    runner = ScriptedRun({})
+    with StopSignals() as signals:
+        assert _trade(runner, _sessions(4, signals.interruptible), signals) == ("the host at the end", None)
+    assert len(runner.traded) == 4
+
+
+def test_paper_and_live_help_document_their_exit_codes() -> None:
+    from click.testing import CliRunner
+
+    from algotrade.cli import cli
+
+    for args in (["--help"], ["paper", "--help"], ["live", "--help"]):
+        text = " ".join(CliRunner().invoke(cli, args).output.split())
+        assert "3 verdict NO-GO" in text or "3 they say NO-GO" in text or "3 paper, live: the verdict is NO-GO" in text, text
+        assert "130" in text and "SIGTERM" in text, text

@@ -75,8 +75,11 @@ def test_paper_burnin_against_a_running_gateway_trades_like_the_backtest(tmp_pat
         assert "DU***" in line and f"trading from the session after {START}" in line
         days = lockstep(gw, proc, 60)
         out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 0, err
     b = burnin(tmp_path)
+    # 60 sessions are fewer than the file's burnin.min_sessions (250): NO-GO, exit 3, for a script to gate on
+    assert proc.returncode == 3, err
+    assert b["verdict"] == "no-go" and b["reasons"][0].startswith("ran 60 sessions, fewer than min_sessions 250")  # type: ignore[index]
+    assert "verdict NO-GO" in out
     assert b["mode"] == "paper" and b["measured"]["sessions"] == 60  # type: ignore[index]
     assert b["fills_equal_backtest"] is True, b
     assert b["paper_fills"] == b["backtest_fills"] and int(b["paper_fills"]) >= 2  # type: ignore[call-overload]
@@ -103,7 +106,7 @@ def test_killed_paper_run_resumes_without_duplicating_or_losing_an_order(tmp_pat
         wait_line(proc, r"^paper: 2011-07-05 done")  # caught up (a session it had done is replayed)
         lockstep(gw, proc, 37)
         _out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 0, err
+    assert proc.returncode == 3, err  # the run ended normally, with a NO-GO verdict (60 < min_sessions)
     b = burnin(tmp_path)
     assert b["fills_equal_backtest"] is True, json.dumps(b)
     with Journal(tmp_path / "out" / "paper_quickstart" / "paper" / "journal.sqlite") as j:
@@ -143,7 +146,8 @@ def test_live_routes_orders_once_every_guard_passed(tmp_path: Path) -> None:
             capture_output=True, text=True, cwd=tmp_path, timeout=60,
             env={**os.environ, "ALGOTRADE_IB_PORT": "4001", "ALGOTRADE_IB_ACCOUNT": "U7654321"},
         )
-    assert run.returncode == 0, err
+    assert run.returncode == 3, err  # 30 live sessions: the gates (min_sessions 250) say NO-GO, and live exits 3
+    assert "gates say NO-GO" in out
     assert "U7654321" not in out + err  # the account id is masked everywhere
     assert kill.returncode == 0 and "halted" in kill.stdout, kill.stderr  # the kill switch finds the live journal
     b = burnin(tmp_path, "live")
@@ -231,3 +235,43 @@ def test_paper_needs_an_exchange_calendar(tmp_path: Path) -> None:
     proc = start_run(tmp_path, 4002, "--set", "data.calendar=none")
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 2 and "data.calendar: 'none' cannot tell when a bar is due" in err, err
+
+
+@pytest.mark.parametrize(("command", "sig"), [("paper", signal.SIGTERM), ("paper", signal.SIGINT), ("live", signal.SIGTERM)])
+def test_a_stop_signal_ends_a_run_like_ctrl_c_and_the_same_command_resumes(
+        tmp_path: Path, command: str, sig: signal.Signals) -> None:
+    """`kill`, `docker stop`, systemd (SIGTERM), Ctrl-C (SIGINT) or a closed terminal (SIGHUP) while
+    the run waits for the next bar: it writes the verdict of the sessions it traded, exits 130,
+    and keeps its journal, from which the same command resumes."""
+    from algotrade.config import load_experiment
+    from algotrade.live_guard import BurnInGates, verdict, write_verdict
+
+    args: tuple[str, ...] = ()
+    extra: tuple[str, ...] = ()
+    env: dict[str, str] = {}
+    port = 0
+    if command == "live":  # a passed burn-in on file, a live port, a live account, the flag
+        good = {"sessions": 300, "trades": 20, "tracking_error": 0.0, "slippage_bps": 0.0, "unreconciled": 0}
+        write_verdict(tmp_path / "out" / "paper_quickstart" / "paper" / "burnin.json",
+                      verdict(load_experiment(EXPERIMENT), BurnInGates(), **good))  # type: ignore[arg-type]
+        args, extra, env, port = ("--confirm-live",), ("--account", "U7654321"), {"ALGOTRADE_IB_ACCOUNT": "U7654321"}, 4001
+    with gateway(tmp_path, *extra, port=port) as gw:
+        proc = start_run(tmp_path, gw.port, *args, command=command, env=env)  # no --sessions: until stopped
+        wait_line(proc, rf"^{command}: .*warm up")
+        lockstep(gw, proc, 3, mode=command)
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130, err
+        b = burnin(tmp_path, command)
+        assert b["interrupted"] == sig.name and b["measured"]["sessions"] == 3  # type: ignore[index]
+        assert f"stopped by {sig.name} before the end" in out and "resume" in out
+        assert "Traceback" not in err, err
+        if sig == signal.SIGTERM and command == "paper":
+            again = start_run(tmp_path, gw.port, "--sessions", "5", command=command, env=env)
+            wait_line(again, r"resuming: \d+ sessions in the journal")
+            lockstep(gw, again, 2, mode=command)
+            _out, err = again.communicate(timeout=120)
+            assert again.returncode == 3, err  # ended by --sessions: the verdict's code (NO-GO: 5 < 250 sessions)
+            b = burnin(tmp_path, command)
+            assert b["interrupted"] is None and b["measured"]["sessions"] == 5  # type: ignore[index]
+            assert b["fills_equal_backtest"] is True

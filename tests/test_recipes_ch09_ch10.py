@@ -176,6 +176,6 @@ def test_c10r05_paper_burnin(tmp_path: Path) -> None:
     assert burnin["verdict"] in ("go", "no-go")
     assert burnin["verdict"] == ("go" if all(ok for *_, ok in r["gates"]) else "no-go")
     assert burnin["paper_fills"] >= 10 and burnin["mode"] == "simulate"
-    assert (r["folder"] / "burnin.html").exists() and (r["folder"] / "journal.sqlite").exists()
+    assert (r["folder"] / "burnin.html").exists() and (r["folder"] / "simulate-journal.sqlite").exists()
     assert all(m.startswith("live trading refused") for m in r["refusals"].values())
     assert "config_id" in r["refusals"]["another config"]

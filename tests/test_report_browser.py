@@ -10,7 +10,6 @@ import base64
 import io
 import json
 import re
-import shutil
 import subprocess
 import tempfile
 from html.parser import HTMLParser
@@ -21,14 +20,11 @@ import pytest
 from PIL import Image
 
 from algotrade.run import run_experiment
+from tests.browser import FLAGS, chromium
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICKSTART = ROOT / "experiments" / "quickstart.yaml"
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-CHROMIUM_FLAGS = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-)
 
 
 class _Page(HTMLParser):
@@ -102,14 +98,6 @@ def page(report: Path) -> _Page:
     return parser
 
 
-def _chromium() -> str:
-    for name in ("chromium", "chromium-browser"):
-        found = shutil.which(name)
-        if found:
-            return found
-    pytest.skip("Debian's chromium is not installed; .ci/run installs it")
-
-
 def _colours(rgb: np.ndarray) -> int:
     """Distinct colours in an (..., 3) uint8 array."""
     flat = rgb.reshape(-1, 3).astype(np.uint32)
@@ -170,11 +158,10 @@ def test_report_images_decode(page: _Page) -> None:
 
 
 def test_report_renders_in_headless_chromium(report: Path, tmp_path: Path) -> None:
-    chromium = _chromium()
     shot = tmp_path / "report.png"
     with tempfile.TemporaryDirectory() as profile:
         done = subprocess.run(
-            [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--window-size=1200,3000",
+            [chromium(), *FLAGS, f"--user-data-dir={profile}", "--window-size=1200,3000",
              f"--screenshot={shot}", report.as_uri()],
             capture_output=True, text=True, timeout=60, check=False,
         )

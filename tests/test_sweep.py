@@ -88,9 +88,12 @@ def test_a_second_start_runs_nothing_again(small: Any) -> None:
 
 
 def _lines(path: Path) -> list[dict[str, Any]]:
+    """The complete lines of points.jsonl (one being written may be cut short: a record can take
+    more than one write)."""
     if not path.exists():
         return []
-    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+    text = path.read_text()
+    return [json.loads(x) for x in text[: text.rfind("\n") + 1].splitlines() if x.strip()]
 
 
 def _wait_for_lines(path: Path, n: int, proc: subprocess.Popen[str], timeout: float = 90.0) -> None:
@@ -143,16 +146,57 @@ def test_resume_after_a_killed_sweep_redoes_nothing_finished(tmp_path: Path) -> 
 
 
 def test_ctrl_c_stops_cleanly_and_leaves_a_resumable_state(tmp_path: Path) -> None:
-    path, out, jsonl, proc = _interrupted(tmp_path, 1, signal.SIGINT)  # what a terminal sends on Ctrl-C
+    _path, out, jsonl, proc = _interrupted(tmp_path, 1, signal.SIGINT)  # what a terminal sends on Ctrl-C
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
-    assert "resume with: algotrade sweep" in err and "Traceback" not in err
+    assert "Traceback" not in err
     table = pd.read_csv(out / "sw" / "sweep.csv")  # the partial table
     done = set(table.loc[table["status"] == "ok", "config_id"])
     assert len(table) == 8 and 1 <= len(done) < 8 and set(table["status"]) <= {"ok", "pending"}
     assert done == {r["config_id"] for r in _lines(jsonl)}
-    again = run_sweep(path, out=out, workers=2)
-    assert again.summary["resumed"] == len(done) and again.summary["ok"] == 8
+    again = err.split("resume with: ", 1)[1].strip()  # pasted into a shell in the same folder, as printed
+    assert again.startswith("bin/algotrade sweep "), again  # the project's own form, from the project folder
+    pasted = subprocess.run(again, shell=True, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert pasted.returncode == 0, pasted.stderr
+    summary = json.loads((out / "sw" / "sweep.json").read_text())
+    assert summary["resumed"] == len(done) and summary["ran"] == 8 - len(done) and summary["ok"] == 8
+
+
+def test_the_printed_rerun_command_works_when_pasted_and_writes_a_report_where_it_says(tmp_path: Path) -> None:
+    """From a folder other than the project's, with relative paths, as a user types them."""
+    sweep_file(tmp_path, space={"strategy.params.fast": [5, 10], "strategy.params.slow": [50]})
+    proc = subprocess.run([str(ROOT / "bin" / "algotrade"), "sweep", "sw.yaml", "--out", "res", "--workers", "2"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.strip().startswith("re-run it alone"))
+    report = Path(lines[at].split("(", 1)[1].rsplit(")", 1)[0])
+    command = lines[at + 1].strip()
+    assert command.startswith(f"{ROOT / 'bin' / 'algotrade'} run "), command  # a path that works from here
+    summary = json.loads((tmp_path / "res" / "sw" / "sweep.json").read_text())
+    assert summary["best"]["rerun"] == command and summary["best"]["rerun_report"] == str(report)
+    assert not (tmp_path / report).exists()
+    pasted = subprocess.run(command, shell=True, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert pasted.returncode == 0, pasted.stderr
+    folder = (tmp_path / report).parent
+    assert (tmp_path / report).stat().st_size > 0  # the full run folder, report included, where the summary said
+    ran = tmp_path / "res" / "sw" / summary["best"]["folder"]
+    for name in ("trades.csv", "equity.csv", "orders.csv"):
+        assert (folder / name).read_bytes() == (ran / name).read_bytes(), name
+    assert json.loads((folder / "run.json").read_text())["config_id"] == summary["best"]["config_id"]
+
+
+def test_printed_commands_start_with_the_launcher_that_works_from_the_current_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from algotrade.shell import command, launcher
+
+    monkeypatch.chdir(ROOT)
+    assert launcher() == ["bin/algotrade"]
+    assert command("run", "a b.yaml") == "bin/algotrade run 'a b.yaml'"  # quoted for the shell
+    monkeypatch.chdir(tmp_path)
+    assert launcher() == [str(ROOT / "bin" / "algotrade")]
+    assert Path(launcher()[0]).is_file()
 
 
 def test_a_failing_point_is_recorded_and_the_sweep_goes_on(tmp_path: Path) -> None:
@@ -222,15 +266,15 @@ def test_zipline_bundles_are_ingested_once_by_the_sweep_not_by_workers(tmp_path:
     [
         (["--workers", "0"], ["--workers 0", "1 or more"]),
         (["--address", "127.0.0.1:6379"], ["--address", "--executor ray"]),
-        (["--executor", "ray", "--address", "127.0.0.1:1"], ["no Ray cluster answers", "ray start --head"]),
-        (["--executor", "ray", "--address", "nonsense"], ["HOST:PORT"]),
+        (["--executor", "ray", "--address", "nonsense"], ["--address nonsense", "HOST:PORT"]),
+        (["--executor", "ray", "--address", "10.0.0.5:99999"], ["--address 10.0.0.5:99999", "HOST:PORT"]),
         (["--set", "sweep.space={strategy.params.fsat: [1, 2]}", "--set", "sweep.heatmap=null"],
          ["'strategy.params.fsat'", "did you mean 'fast'"]),
         (["--set", "sweep.constraints=[]"], ["sweep point", "fast (20) must be smaller than slow (20)", "sweep.constraints"]),
         (["--set", "sweep.constraints=['__import__(\"os\").system(\"true\")']"], ["sweep.constraints", "only functions"]),
         (["--set", "sweep=null", "--set", "walkforward=null"], ["has no sweep: section"]),
     ],
-    ids=["workers-0", "address-without-ray", "unreachable-address", "bad-address", "unknown-param", "invalid-point",
+    ids=["workers-0", "address-without-ray", "bad-address", "bad-port", "unknown-param", "invalid-point",
          "code-in-constraint", "no-sweep"],
 )
 def test_bad_input_is_one_clear_error_and_writes_nothing(args: list[str], words: list[str], tmp_path: Path) -> None:

@@ -14,11 +14,17 @@ from algotrade.errors import EngineNotInstalled
 CLIENTS = ("ib_async", "ib_insync")
 
 
-def ib_module() -> ModuleType:
+def client_names() -> tuple[str, ...]:
+    """The client packages to try, in order (``ALGOTRADE_IB_CLIENT`` names the only one)."""
     wanted = os.environ.get("ALGOTRADE_IB_CLIENT", "")
-    for name in ((wanted,) if wanted else CLIENTS):
+    return (wanted,) if wanted else CLIENTS
+
+
+def ib_module() -> ModuleType:
+    names = client_names()
+    for name in names:
         try:
             return importlib.import_module(name)
         except ModuleNotFoundError:
             continue
-    raise EngineNotInstalled(engine="ib", package=wanted or "ib_async")
+    raise EngineNotInstalled(engine="ib", package=names[0])

@@ -15,8 +15,23 @@ Protocol facts: ``../shared/reference/ib-wire.md``; layouts: :mod:`algotrade.gat
 fills and account: :mod:`algotrade.gateway.account`.
 """
 
-from algotrade.gateway.account import SimAccount, SimOrder
-from algotrade.gateway.server import GatewaySimulator, run_in_thread
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from algotrade.gateway.account import SimAccount, SimOrder
+    from algotrade.gateway.server import GatewaySimulator, run_in_thread
+
+# imported on first use, so that `algotrade.gateway.signals` (which the commands set up first
+# thing, before pandas loads) imports nothing heavy
+_LAZY = {
+    "GatewaySimulator": "algotrade.gateway.server",
+    "SimAccount": "algotrade.gateway.account",
+    "SimOrder": "algotrade.gateway.account",
+    "run_in_thread": "algotrade.gateway.server",
+}
 
 __all__ = [
     "GatewaySimulator",
@@ -24,3 +39,9 @@ __all__ = [
     "SimOrder",
     "run_in_thread",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'algotrade.gateway' has no attribute {name!r}")

@@ -25,7 +25,9 @@ import asyncio
 import concurrent.futures
 import contextlib
 import datetime as dt
+import errno
 import logging
+import os
 import struct
 import threading
 from collections.abc import Callable, Iterator
@@ -37,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from algotrade.config import BrokerConfig
+from algotrade.errors import ConfigError
 from algotrade.gateway import wire
 from algotrade.gateway.account import (
     BarRow,
@@ -73,6 +76,20 @@ CONNECTIVITY_MESSAGES = {
     2158: "Sec-def data farm connection is OK:secdefnj",
 }
 NO_SECURITY = "No security definition has been found for the request"
+
+
+class AddressUnavailable(ConfigError):
+    """The simulator cannot listen where it was asked to (the port is taken, the host unknown)."""
+
+    def __init__(self, host: str, port: int, error: OSError) -> None:
+        reason = os.strerror(error.errno) if error.errno and error.errno > 0 else (error.strerror or str(error))
+        if error.errno in (errno.EADDRINUSE, errno.EACCES):
+            fix = f"--port {port}: cannot listen on {host}:{port} ({reason}); stop what listens there or pick "
+            fix += "another port (--port 0 picks any free one)"
+        else:
+            fix = f"--host {host}: cannot listen on {host}:{port} ({reason}); give a local address such as "
+            fix += "127.0.0.1, or 0.0.0.0 for every interface"
+        super().__init__(fix)
 
 
 @dataclass(eq=False)
@@ -154,6 +171,7 @@ class GatewaySimulator:
         self.next_order_id = 1
         self._next_perm_id = 1_000_001
         self._sessions: list[_Session] = []
+        self._connections: dict[asyncio.Task[None], asyncio.StreamWriter] = {}  # every open socket, greeted or not
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.AbstractServer | None = None
         self._player: asyncio.Task[None] | None = None
@@ -162,6 +180,8 @@ class GatewaySimulator:
         self.restarts = 0
         #: set when the replay reaches the last session
         self.finished = threading.Event()
+        #: called on the simulator's loop after each replayed session (its bar is published)
+        self.on_session: Callable[[], None] | None = None
         self._handlers: dict[int, Callable[[_Session, list[str]], None]] = {
             In.START_API: self._on_start_api,
             In.REQ_IDS: self._on_req_ids,
@@ -290,7 +310,10 @@ class GatewaySimulator:
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> tuple[str, int]:
         """Listen on host:port (0 picks a free port); returns the bound address."""
         self._loop = asyncio.get_running_loop()
-        self._server = await asyncio.start_server(self._handle, host, port)
+        try:
+            self._server = await asyncio.start_server(self._handle, host, port)
+        except OSError as exc:
+            raise AddressUnavailable(host, port, exc) from None
         sock = self._server.sockets[0]
         self.host, self.port = sock.getsockname()[:2]
         log.info("gateway simulator listening on %s:%d", self.host, self.port)
@@ -299,19 +322,14 @@ class GatewaySimulator:
         return self.host, self.port
 
     async def stop(self) -> None:
+        """Stop listening and close every client connection (their handlers end before it returns)."""
         self._pause_now()
-        self._drop_all()
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
+        await self._close_connections()
+        self._server = None
 
     async def restart_async(self) -> None:
         self._pause_now()
-        self._drop_all()
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
+        await self._close_connections()
         self._server = await asyncio.start_server(self._handle, self.host, self.port)
         self.restarts += 1
         log.info("gateway simulator restarted on %s:%d", self.host, self.port)
@@ -331,8 +349,21 @@ class GatewaySimulator:
         loop.call_soon_threadsafe(run)
         return future.result(timeout=30)
 
+    async def _close_connections(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        for writer in self._connections.values():
+            writer.transport.abort()
+        self._drop_all()
+        if self._connections:  # each handler sees its connection lost and ends
+            await asyncio.wait(list(self._connections), timeout=5)
+
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         session: _Session | None = None
+        task = asyncio.current_task()
+        if task is not None:
+            self._connections[task] = writer
         try:
             greeting = await reader.readexactly(4)
             if greeting != b"API\0":
@@ -363,6 +394,8 @@ class GatewaySimulator:
                     self._sessions.remove(session)
             if not writer.transport.is_closing():
                 writer.transport.abort()
+            if task is not None:
+                self._connections.pop(task, None)
 
     def _dispatch(self, s: _Session, fields: list[str]) -> None:
         try:
@@ -850,6 +883,8 @@ class GatewaySimulator:
         self._publish_bar()
         if self.position + 1 >= len(self.dates):
             self.finished.set()
+        if self.on_session is not None:
+            self.on_session()
         return True
 
     def _publish_account(self, touched: set[str]) -> None:
@@ -987,6 +1022,7 @@ def run_in_thread(simulator: GatewaySimulator, port: int = 0, host: str = "127.0
 
 
 __all__ = [
+    "AddressUnavailable",
     "GatewaySimulator",
     "run_in_thread",
 ]

@@ -49,7 +49,6 @@ import pandas as pd
 
 from recipes.ch03_vectorized.r01_ma_crossover_signals import crossover
 from recipes.ch03_vectorized.r02_vectorized_backtest_with_costs import Costs, settings_from_experiment
-from recipes.ch04_backtrader import out_dir
 
 if TYPE_CHECKING:
     from algotrade.config import Experiment
@@ -230,7 +229,7 @@ def main(out: Path | None = None) -> dict[str, Any]:
     from algotrade.data import load_market
     from recipes.ch03_vectorized.r02_vectorized_backtest_with_costs import sma_cross_backtest
 
-    out_dir(out)  # nothing to save on this page, but the folder is the chapter's
+    # this page saves no file of its own (``out`` is accepted, as on every page)
     root = Path(__file__).resolve().parents[2]
     exp = load_experiment(root / EXPERIMENT)
     market = load_market(exp.data)

@@ -41,7 +41,6 @@ from recipes.ch03_vectorized.r05_oscillator_signals import (
     rsi_reversion_signal,
     rsi_signals,
 )
-from recipes.ch04_backtrader import out_dir
 from recipes.ch04_backtrader.r01_pandasdata_sma_strategy import (
     Fill,
     LoggedStrategy,
@@ -152,7 +151,7 @@ def main(out: Path | None = None) -> dict[str, Any]:
     from algotrade.config import load_experiment
     from algotrade.data import load_market
 
-    out_dir(out)
+    # this page saves no file of its own (``out`` is accepted, as on every page)
     root = Path(__file__).resolve().parents[2]
     exp = load_experiment(root / EXPERIMENT)  # IXIC 2003-2018, next-open fills, IB-style costs
     market = load_market(exp.data)

@@ -18,25 +18,22 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-#: where this chapter's plots and files go unless ``main(out=...)`` says otherwise
-OUT = Path("results") / "recipes" / "ch05_zipline"
+from recipes import chapter_out_dir, project_folder
+
+#: where this chapter's plots and files go unless ``main(out=...)`` says otherwise (printed)
+out_dir = chapter_out_dir("ch05_zipline")
 
 #: the project's own Zipline folder (``bin/`` sets the same one): bundles never land in ``~/.zipline``
-PROJECT_ZIPLINE_ROOT = Path(__file__).resolve().parents[2] / ".cache" / "zipline"
-
-
-def out_dir(out: Path | str | None) -> Path:
-    """The output folder of a recipe, created if needed."""
-    folder = Path(out) if out is not None else OUT
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+PROJECT_ZIPLINE_ROOT = project_folder(".cache", "zipline")
 
 
 def zipline_root() -> Path:
     """``$ZIPLINE_ROOT``, set to the project's ``.cache/zipline`` when it is unset.
 
     Zipline reads the variable whenever it looks for a bundle; without it, bundles go to
-    ``~/.zipline``, outside the project. Call this before the first bundle is touched.
+    ``~/.zipline``, outside the project. Call this before the first bundle is touched. The
+    engine adapter and ``algotrade sweep`` use this one too, so no run leaves a ``.cache`` in the
+    current folder.
     """
     root = os.environ.get("ZIPLINE_ROOT") or str(PROJECT_ZIPLINE_ROOT)
     os.environ["ZIPLINE_ROOT"] = root

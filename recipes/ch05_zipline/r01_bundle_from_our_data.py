@@ -43,7 +43,7 @@ import pandas as pd
 from adapters.zipline.calendars import calendar_for
 from algotrade.config import DataConfig
 from algotrade.data import Market, load_market
-from recipes.ch05_zipline import out_dir, zipline_root
+from recipes.ch05_zipline import zipline_root
 
 OHLC = ("open", "high", "low", "close")
 FIELDS = (*OHLC, "volume")
@@ -163,7 +163,7 @@ def asset_rows(name: str) -> pd.DataFrame:
 
 
 def main(out: Path | None = None) -> dict[str, Any]:
-    out_dir(out)
+    # this page saves no file of its own (``out`` is accepted, as on every page)
     root = zipline_root()
     market = load_market(DataConfig.model_validate(
         {"source": "sample", "symbols": ["SPX", "IXIC"], "start": "2016-01-04", "end": "2018-12-31"}))

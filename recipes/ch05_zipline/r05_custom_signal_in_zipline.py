@@ -39,7 +39,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from recipes.ch05_zipline import out_dir
 from recipes.ch05_zipline.r03_pipeline_momentum_factor import is_week_start, simulate
 
 TOP = 2  # names held
@@ -178,7 +177,7 @@ def main(out: Path | None = None) -> dict[str, Any]:
     from algotrade.config import DataConfig
     from algotrade.data import load_market
 
-    out_dir(out)
+    # this page saves no file of its own (``out`` is accepted, as on every page)
     symbols = ("AAA", "BBB", "CCC", "DDD", "EEE", "FFF")
     market = load_market(DataConfig.model_validate({
         "source": "synthetic", "symbols": symbols, "start": "2014-01-02", "end": "2015-12-31",

@@ -19,14 +19,7 @@ ingredients rather than copying them:
 
 from __future__ import annotations
 
-from pathlib import Path
+from recipes import chapter_out_dir
 
-#: where this chapter's plots and files go unless ``main(out=...)`` says otherwise
-OUT = Path("results") / "recipes" / "ch06_ml_signals"
-
-
-def out_dir(out: Path | str | None) -> Path:
-    """The output folder of a recipe, created if needed."""
-    folder = Path(out) if out is not None else OUT
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+#: where this chapter's plots and files go unless ``main(out=...)`` says otherwise (printed)
+out_dir = chapter_out_dir("ch06_ml_signals")

@@ -12,14 +12,7 @@ algotrade's ``pfopt_rebalance`` strategy on every engine.
 
 from __future__ import annotations
 
-from pathlib import Path
+from recipes import chapter_out_dir
 
-#: where this chapter's plots and files go unless ``main(out=...)`` says otherwise
-OUT = Path("results") / "recipes" / "ch07_portfolio_opt"
-
-
-def out_dir(out: Path | str | None) -> Path:
-    """The output folder of a recipe, created if needed."""
-    folder = Path(out) if out is not None else OUT
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+#: where this chapter's plots and files go unless ``main(out=...)`` says otherwise (printed)
+out_dir = chapter_out_dir("ch07_portfolio_opt")

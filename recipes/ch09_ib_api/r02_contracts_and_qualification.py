@@ -31,7 +31,6 @@ from typing import Any
 
 from ib_async import Contract, Future, Stock
 
-from recipes.ch09_ib_api import out_dir
 from recipes.ch09_ib_api.r01_connect_and_account_summary import Session, ib_session
 
 UNKNOWN = "NOSUCHSYM"
@@ -75,7 +74,7 @@ def details_row(s: Session, contract: Contract) -> dict[str, Any]:
 
 
 def main(out: Path | None = None) -> dict[str, Any]:
-    out_dir(out)
+    # this page saves no file of its own (``out`` is accepted, as on every page)
     with ib_session() as s:
         stocks = [Stock(sym, "SMART", "USD") for sym in s.symbols]
         print("before: " + "; ".join(repr(c) for c in stocks))

@@ -15,14 +15,7 @@ Gateway simulator, started inside the recipe and spoken to by the real ib_async 
 
 from __future__ import annotations
 
-from pathlib import Path
+from recipes import chapter_out_dir
 
-#: where this chapter's plots and files go unless ``main(out=...)`` says otherwise
-OUT = Path("results") / "recipes" / "ch10_live_deployment"
-
-
-def out_dir(out: Path | str | None) -> Path:
-    """The output folder of a recipe, created if needed."""
-    folder = Path(out) if out is not None else OUT
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+#: where this chapter's plots and files go unless ``main(out=...)`` says otherwise (printed)
+out_dir = chapter_out_dir("ch10_live_deployment")

@@ -45,7 +45,6 @@ from recipes.ch09_ib_api.r01_connect_and_account_summary import (
     endpoint,
     sample_market,
 )
-from recipes.ch10_live_deployment import out_dir
 
 REF = "ch10-r02"
 TARGETS: list[dict[str, float]] = [
@@ -132,7 +131,7 @@ def wait_for_fills(broker: IbBroker, wanted: Mapping[str, int], timeout: float =
 
 
 def main(out: Path | None = None) -> dict[str, Any]:
-    out_dir(out)
+    # this page saves no file of its own (``out`` is accepted, as on every page)
     rebalances = []
     with ib_broker() as (broker, sim, symbols):
         rename = dict(zip(("SPX", "IXIC"), symbols, strict=True))
