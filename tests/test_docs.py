@@ -34,21 +34,22 @@ NESTED = "ALGOTRADE_DOCS_TEST_NESTED"
 # commands shown in the docs that the suite does not run, and why (a prefix of the command)
 NOT_RUN: dict[str, str] = {  # a regular expression matching the whole command: the reason
     r"bin/test": "the test suite itself: CI runs it (.ci/run calls bin/test); a nested run would recurse",
+    r"bin/algotrade": "the script's name in a sentence; alone it prints its usage",
     r"bin/lock": "re-resolves requirements.lock from the package index: minutes, and it rewrites the lock",
     r"ALGOTRADE_IB_PORT=4002 .*": "needs a real paper TWS or IB Gateway (tests/test_paper_gateway.py runs it against the simulator)",
-    r"ALGOTRADE_IB_PORT=4001 .*": "needs a real live account",
     r".* --address 10\.0\.0\.5:\d+": "needs a Ray cluster at that address (the sweep tests join a real one on loopback)",
     r"\.venv/bin/python tests/regen_goldens\.py": "rewrites tests/golden/; tests/test_golden.py runs its produce() for every experiment and engine",
 }
 # benchmarks run with their smallest size: the same script, the same JSON lines
 SMALLER: dict[str, list[str]] = {
     ".venv/bin/python bench/sweep_throughput.py": ["--rounds", "1", "--no-ray"],
-    ".venv/bin/python bench/adapter_overhead.py": ["--runs", "1"],
+    ".venv/bin/python bench/adapter_overhead.py": ["--runs", "1", "--only", "backtrader"],
     ".venv/bin/python bench/ib_latency.py": ["--sessions", "60"],
 }
 # commands that serve until stopped: the line they print once ready
 SERVERS: dict[str, str] = {
     "bin/algotrade gateway": "gateway: serving",
+    "bin/lab": "/lab?token=",
 }
 
 
@@ -82,15 +83,25 @@ def _strip_comment(line: str) -> str:
 
 
 def shell_commands(path: Path) -> list[Command]:
-    """The shell commands a reader of ``path`` would type, in order."""
+    """The shell commands a reader of ``path`` would type, in order: fenced shell lines, and inline
+    spans (a paragraph's text joined, so a span may wrap) that start with ``bin/`` or ``.venv/bin/``."""
     found: list[Command] = []
     fence: str | None = None
     pending = ""
+    paragraph: list[str] = []
+    start = 0
     rel = str(path.relative_to(ROOT))
+
+    def flush() -> None:
+        text = " ".join(ln.strip() for ln in paragraph)
+        found.extend(Command(rel, start, " ".join(m.group(1).split())) for m in _INLINE.finditer(text))
+        paragraph.clear()
+
     for n, raw in enumerate(path.read_text().splitlines(), 1):
         m = _FENCE.match(raw.strip())
         if m:
-            fence = m.group(1) or "text" if fence is None else None
+            flush()
+            fence = (m.group(1) or "text") if fence is None else None
             continue
         if fence in ("bash", "sh", "shell", "console"):
             line = _strip_comment(raw)
@@ -101,7 +112,13 @@ def shell_commands(path: Path) -> list[Command]:
             if line:
                 found.append(Command(rel, n, line))
         elif fence is None:
-            found.extend(Command(rel, n, m.group(1).strip()) for m in _INLINE.finditer(raw))
+            if not raw.strip():
+                flush()
+                continue
+            if not paragraph:
+                start = n
+            paragraph.append(raw)
+    flush()
     return found
 
 
