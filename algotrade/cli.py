@@ -107,8 +107,8 @@ def cli(ctx: click.Context, debug: bool) -> None:
     Every command takes an experiment file (YAML); `algotrade schema` documents every key.
     Exit codes: 0 ok (paper, live: the verdict is GO), 1 anything else, 2 a problem in the
     experiment file, the data or the options, 3 paper, live: the verdict is NO-GO, 4 the strategy
-    raised, 5 the broker (IB) refused or failed, 130 interrupted (sweep: Ctrl-C; paper, live:
-    Ctrl-C, SIGTERM or SIGHUP; the gateway exits 0 on those).
+    raised, 5 an outside service refused or is unreachable (the IB broker, a Ray cluster), 130
+    interrupted (sweep: Ctrl-C; paper, live: Ctrl-C, SIGTERM or SIGHUP; the gateway exits 0 on those).
     """
     ctx.obj = {"debug": debug}
     import logging
@@ -342,21 +342,29 @@ def strategies() -> None:
     click.echo("\n".join(strategy_lines(terminal_width())))
 
 
-def _ib_run(mode: str, run: Callable[[Any], Any]) -> None:
+def _ib_run(mode: str, run: Callable[[Any], Any], again: Sequence[str]) -> None:
     """Runs a paper or live run under the stop signals, prints its summary and exits with its code
-    (0 GO, 3 NO-GO, 130 stopped by a signal: algotrade.paper.EXIT_*)."""
+    (0 GO, 3 NO-GO, 130 stopped by a signal: algotrade.paper.EXIT_*). ``again``: the command's
+    arguments, printed as the command that resumes a stopped run."""
     from algotrade.gateway.signals import StopSignals
     from algotrade.paper import EXIT_INTERRUPTED, summary_text
+    from algotrade.shell import command
 
     with StopSignals() as signals:
         try:
             result = run(signals)
         except KeyboardInterrupt:
             click.echo(f"{mode}: stopped by {signals.name} before the first session; nothing to judge (the "
-                       "journal is kept: run the same command to start again)", err=True)
+                       f"journal is kept); start it again with {command(*again)}", err=True)
             sys.exit(EXIT_INTERRUPTED)
-    click.echo(summary_text(result))
+    click.echo(summary_text(result, again=command(*again)))
     sys.exit(result.exit_code)
+
+
+def _cli_args(out: str | None, overrides: Sequence[str], sessions: int | None = None) -> list[str]:
+    """--sessions, --out and --set as the user gave them, for a command to print."""
+    return [*(["--sessions", str(sessions)] if sessions else []), *(["--out", out] if out else []),
+            *(a for o in overrides for a in ("--set", o))]
 
 
 @cli.command()
@@ -381,7 +389,8 @@ def paper(experiment: str, simulate: bool, port: int | None, sessions: int | Non
     strategy up on IB's daily history and trades each session as its bar becomes final on the
     exchange calendar. Run the same command again after a crash: it resumes from its journal.
     Ctrl-C, SIGTERM and SIGHUP stop it cleanly (the session in progress finishes, the verdict of
-    what ran is written). Writes OUT/<name>/paper/: journal.sqlite (every intent and broker
+    what ran is written). Writes OUT/<name>/paper/ (OUT/<name>@<config id>/paper/ for --set
+    overrides that change the results, as `algotrade run` does): journal.sqlite (every intent and broker
     event; a --simulate run has its own, simulate-journal.sqlite, started afresh each time),
     burnin.json (the verdict against the experiment's burnin: gates, tied to its config id) and
     burnin.html (paper vs its shadow backtest on the same bars, fill-by-fill slippage, tracking
@@ -405,18 +414,21 @@ def paper(experiment: str, simulate: bool, port: int | None, sessions: int | Non
     def echo(line: str) -> None:
         click.echo(line, err=True)
 
+    again = ["paper", experiment, *(["--simulate"] if simulate else []), *(["--port", str(port)] if port else []),
+             *_cli_args(out, overrides, sessions)]
     if simulate:
         _ib_run("paper", lambda signals: paper_simulated(experiment, tuple(overrides), out, port=port or 0,
-                                                         sessions=sessions, signals=signals, echo=echo))
+                                                         sessions=sessions, signals=signals, echo=echo), again)
     else:
         _ib_run("paper", lambda signals: paper_gateway(experiment, tuple(overrides), out, sessions=sessions,
-                                                       echo=echo, signals=signals))
+                                                       echo=echo, signals=signals), again)
 
 
 @cli.command()
 @click.argument("experiment", type=click.Path(dir_okay=False))
 @click.option("--burnin", "burnin_path", type=click.Path(dir_okay=False),
-              help="The burn-in verdict (default: OUT/<name>/paper/burnin.json).")
+              help="The burn-in verdict (default: OUT/<name>/paper/burnin.json, or OUT/<name>@<config id>/paper/ "
+                   "for --set overrides that change the results, as `algotrade paper` writes it).")
 @click.option("--confirm-live", is_flag=True, help="The explicit confirmation that real money will trade.")
 @click.option("--sessions", type=click.IntRange(min=1), help="Stop after this many traded sessions in total.")
 @click.option("--out", type=click.Path(file_okay=False), help="Results folder (default: output.dir of the file).")
@@ -442,22 +454,28 @@ def live(experiment: str, burnin_path: str | None, confirm_live: bool, sessions:
     from algotrade.config import load_experiment
     from algotrade.gateway.serve import few_names
     from algotrade.live_guard import check_live_allowed
-    from algotrade.paper import ib_endpoint, paper_gateway
+    from algotrade.paper import ib_endpoint, paper_gateway, run_folder
+    from algotrade.shell import command
 
     exp = load_experiment(experiment, tuple(overrides))
     host, port = ib_endpoint(exp)
-    path = Path(burnin_path) if burnin_path else Path(out or exp.output.dir) / exp.name / "paper" / "burnin.json"
+    path = Path(burnin_path) if burnin_path else run_folder(exp, experiment, tuple(overrides), out, "paper") / "burnin.json"
     click.echo(f"live: {exp.strategy.name} {exp.strategy.params} on {few_names(exp.data.symbols)}, sizing "
                f"{exp.sizing.model_dump()}, risk {exp.risk.model_dump(exclude_defaults=True)}, via {host}:{port}")
-    check_live_allowed(exp, path, port, confirm_flag=confirm_live, experiment_path=experiment)
+    check_live_allowed(exp, path, port, confirm_flag=confirm_live,
+                       paper_command=command("paper", experiment, *_cli_args(out, overrides)))
+    again = ["live", experiment, *(["--burnin", burnin_path] if burnin_path else []), "--confirm-live",
+             *_cli_args(out, overrides, sessions)]
     _ib_run("live", lambda signals: paper_gateway(experiment, tuple(overrides), out, sessions=sessions, mode="live",
-                                                  echo=lambda line: click.echo(line, err=True), signals=signals))
+                                                  echo=lambda line: click.echo(line, err=True), signals=signals),
+            again)
 
 
 @cli.command()
 @click.argument("experiment", type=click.Path(dir_okay=False))
 @click.option("--journal", "journal_path", type=click.Path(dir_okay=False),
-              help="The run's journal (default: OUT/<name>/paper/journal.sqlite).")
+              help="The run's journal (default: OUT/<name>/paper/journal.sqlite, or OUT/<name>@<config id>/paper/ "
+                   "for --set overrides that change the results).")
 @click.option("--out", type=click.Path(file_okay=False), help="Results folder (default: output.dir of the file).")
 @click.option("--reason", default="operator kill switch", show_default=True, help="Recorded in the journal.")
 @click.option("--live", "live_run", is_flag=True, help="The live run's journal (OUT/<name>/live/) instead of the paper run's.")
@@ -480,11 +498,12 @@ def kill(experiment: str, journal_path: str | None, out: str | None, reason: str
     from algotrade.broker import LiveRunner
     from algotrade.config import load_experiment
     from algotrade.journal import Journal
-    from algotrade.paper import ib_endpoint
+    from algotrade.paper import ib_endpoint, run_folder
 
     exp = load_experiment(experiment, tuple(overrides))
     mode = "live" if live_run else "paper"
-    path = Path(journal_path) if journal_path else Path(out or exp.output.dir) / exp.name / mode / "journal.sqlite"
+    path = (Path(journal_path) if journal_path else
+            run_folder(exp, experiment, tuple(overrides), out, mode) / "journal.sqlite")
     if not path.exists():
         from algotrade.errors import ConfigError
 

@@ -173,18 +173,18 @@ def check_live_allowed(
     account: Secret | None = None,
     confirm_flag: bool = False,
     environ: Mapping[str, str] | None = None,
-    experiment_path: str | Path | None = None,
+    paper_command: str | None = None,
 ) -> LiveApproval:
     """Refuse live trading unless every condition in the module docstring holds.
 
     ``account`` must be the :class:`Secret` read from ``ALGOTRADE_IB_ACCOUNT`` (read here when
     None); a plain string, from a file or a flag, is refused. Every condition is checked, and the
     refusal names each one that failed with its flag, variable or field and the fix, so that one
-    attempt shows everything to do. ``experiment_path`` (the file as the operator gave it) goes
-    into the command that produces a missing burn-in.
+    attempt shows everything to do. ``paper_command`` is the `algotrade paper` command that
+    produces the burn-in this start looks for (the same file, --set and --out).
     """
     problems = [p for p in (
-        _burnin_problem(exp.config_id, Path(burnin_path), experiment_path),
+        _burnin_problem(exp.config_id, Path(burnin_path), paper_command or "algotrade paper EXPERIMENT.yaml"),
         _port_problem(port),
     ) if p]
     if account is None:
@@ -196,10 +196,9 @@ def check_live_allowed(
     return LiveApproval(exp.config_id, port, account)
 
 
-def _burnin_problem(config_id: str, path: Path, experiment_path: str | Path | None) -> str | None:
-    produce = (f"run the burn-in with `algotrade paper {experiment_path or 'EXPERIMENT.yaml'}` (a paper TWS / IB "
-               "Gateway; add --simulate to run it offline) with the same --set and --out, or give its burnin.json "
-               "with --burnin")
+def _burnin_problem(config_id: str, path: Path, paper_command: str) -> str | None:
+    produce = (f"run the burn-in with `{paper_command}` (against a paper TWS / IB Gateway; add --simulate to run "
+               "it offline), or give its burnin.json with --burnin")
     if not path.is_file():
         return f"no burn-in verdict at {path} (--burnin) for config_id {config_id}; {produce}"
     try:

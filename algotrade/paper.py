@@ -201,7 +201,7 @@ def paper_simulated(path: str | Path, overrides: tuple[str, ...] = (), out: str 
 
     exp = load_experiment(path, overrides)
     market: Market = load_market(exp.data)
-    folder = Path(out or exp.output.dir) / exp.name / "paper"
+    folder = run_folder(exp, path, overrides, out, "paper")
     folder.mkdir(parents=True, exist_ok=True)
     sim = GatewaySimulator(market, exp.broker, start=0)
     # the simulator's account starts empty every time, so an earlier rehearsal's journal would not
@@ -404,7 +404,7 @@ def paper_gateway(path: str | Path, overrides: tuple[str, ...] = (), out: str | 
     if mode == "paper" and port in LIVE_PORTS:
         raise ConfigError(f"ib.port: {port} is the {LIVE_PORTS[port]} port and a paper burn-in never trades a live "
                           "account; use 7497 (TWS paper) or 4002 (IB Gateway paper), or ALGOTRADE_IB_PORT")
-    folder = Path(out or exp.output.dir) / exp.name / mode
+    folder = run_folder(exp, path, overrides, out, mode)
     folder.mkdir(parents=True, exist_ok=True)
     schedule = SessionSchedule(exp.data.calendar, dt.timedelta(minutes=exp.ib.bar_settle_minutes),
                                dt.timedelta(minutes=exp.ib.stale_after_minutes))
@@ -468,6 +468,16 @@ def missed_sessions(host: StrategyHost, schedule: SessionSchedule) -> int:
     return missed
 
 
+def run_folder(exp: Experiment, path: str | Path, overrides: tuple[str, ...], out: str | Path | None,
+               mode: str) -> Path:
+    """OUT/<name>/<mode>/ (paper or live) for the file as written, OUT/<name>@<config id>/<mode>/
+    for a --set variant, as `algotrade run` names its folders: a variant's burn-in never replaces
+    the file's own, and `live` and `kill` with the same --set find it."""
+    from algotrade.run import results_name
+
+    return Path(out or exp.output.dir) / results_name(exp, path, overrides) / mode
+
+
 def mask_account(account: str) -> str:
     """An account id as it may be printed: its kind (DU paper, U live) and nothing that identifies it."""
     return account[:2] + "***"
@@ -490,7 +500,8 @@ def _money(value: float | None) -> str:
     return "n/a" if value is None else f"{value:,.2f}"
 
 
-def summary_text(result: PaperResult) -> str:
+def summary_text(result: PaperResult, again: str | None = None) -> str:
+    """The run's summary; ``again`` is the command that resumes a stopped run (default: "the same command")."""
     b = result.burnin
     lines = [
         (f"live run of {b['experiment']}: against its shadow backtest, gates say {b['verdict'].upper()}"
@@ -505,9 +516,11 @@ def summary_text(result: PaperResult) -> str:
     if b.get("halted"):
         lines.append(f"  halted: {b['halted']}")
     if result.interrupted:
-        again = ("a simulated burn-in starts afresh: run the same command again" if b["mode"] == "simulate" else
-                 "the journal keeps every step: run the same command to resume")
-        lines.append(f"  stopped by {result.interrupted} before the end; {again}")
+        how = (f"a simulated burn-in starts afresh: run it again with {again}" if again else
+               "a simulated burn-in starts afresh: run the same command again") if b["mode"] == "simulate" else (
+               f"the journal keeps every step: resume with {again}" if again else
+               "the journal keeps every step: run the same command to resume")
+        lines.append(f"  stopped by {result.interrupted} before the end; {how}")
     lines.append(f"  verdict  {result.folder / 'burnin.json'}")
     lines.append(f"  report   {result.folder / 'burnin.html'}")
     return "\n".join(lines)

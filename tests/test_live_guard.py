@@ -95,8 +95,8 @@ def test_the_account_can_come_from_the_real_environment(tmp_path: Path, monkeypa
     assert check_live_allowed(exp, _burnin(tmp_path, exp), 7496, confirm_flag=True).port == 7496
 
 
-EXPERIMENT_PATH = "experiments/guarded.yaml"
-PRODUCE = f"`algotrade paper {EXPERIMENT_PATH}`"
+PAPER_COMMAND = "bin/algotrade paper experiments/guarded.yaml --set strategy.params.fast=10 --out /tmp/res"
+PRODUCE = f"`{PAPER_COMMAND}`"
 
 
 @pytest.mark.parametrize(
@@ -152,7 +152,7 @@ def test_live_is_refused_unless_every_condition_holds(tmp_path: Path, case: str,
         confirm = False
     with pytest.raises(LiveTradingRefused, match=match) as info:
         check_live_allowed(exp, path, port, account, confirm, environ=env,  # type: ignore[arg-type]
-                           experiment_path=EXPERIMENT_PATH)
+                           paper_command=PAPER_COMMAND)
     text = str(info.value)
     assert isinstance(info.value, ConfigError) and info.value.exit_code == 2
     assert LIVE_ACCOUNT not in text and "1234567" not in text
@@ -166,7 +166,7 @@ def test_live_is_refused_unless_every_condition_holds(tmp_path: Path, case: str,
 def test_one_refusal_lists_every_failed_condition(tmp_path: Path) -> None:
     """No burn-in, a paper port, no account and no flag: one attempt shows all four fixes."""
     with pytest.raises(LiveTradingRefused) as info:
-        check_live_allowed(_exp(), tmp_path / "absent.json", 4002, environ={}, experiment_path=EXPERIMENT_PATH)
+        check_live_allowed(_exp(), tmp_path / "absent.json", 4002, environ={}, paper_command=PAPER_COMMAND)
     text = str(info.value)
     assert "\n" not in text and text.count("; also: ") == 3, text
     for name in ("--burnin", PRODUCE, "ALGOTRADE_IB_PORT=4001", f"{ACCOUNT_ENV} is not set", "--confirm-live"):

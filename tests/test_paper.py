@@ -103,7 +103,7 @@ def test_live_refuses_without_a_passed_burnin(tmp_path: Path) -> None:
     assert "no burn-in verdict" in proc.stderr and "Traceback" not in proc.stderr
     # it names the burn-in it looked for, the flag to give another, and the command that produces it
     assert str(tmp_path / "paper_quickstart" / "paper" / "burnin.json") in proc.stderr
-    assert "--burnin" in proc.stderr and f"`algotrade paper {PAPER}`" in proc.stderr
+    assert "--burnin" in proc.stderr and f"algotrade paper {PAPER} --out {tmp_path}`" in proc.stderr  # pasteable
     assert "U7654321" not in proc.stdout + proc.stderr  # the account id is never printed
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
 
@@ -131,21 +131,38 @@ def _paper(*args: str) -> subprocess.Popen[str]:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def _variant(*overrides: str) -> str:
+    """The results folder name of a --set variant of the paper experiment."""
+    return f"paper_quickstart@{load_experiment(PAPER, overrides).config_id}"
+
+
 def test_paper_simulate_exits_3_on_no_go(tmp_path: Path) -> None:
     """Half a year is fewer sessions than the file's burnin.min_sessions: NO-GO, exit 3, so a
-    script can gate on it (GO exits 0: test_paper_simulate_command_gives_the_backtests_trades)."""
+    script can gate on it (GO exits 0: test_paper_simulate_command_gives_the_backtests_trades).
+    The --set variant's verdict goes to its own folder, where `live` with the same --set finds it,
+    and the file's own verdict stays."""
+    own = tmp_path / "paper_quickstart" / "paper" / "burnin.json"
+    own.parent.mkdir(parents=True)
+    own.write_text('{"verdict": "go"}')
     proc = _paper("--simulate", "--out", str(tmp_path), "--set", "data.end=2010-06-30")
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == EXIT_NO_GO == 3, err
-    burnin = json.loads((tmp_path / "paper_quickstart" / "paper" / "burnin.json").read_text())
+    folder = tmp_path / _variant("data.end=2010-06-30") / "paper"
+    burnin = json.loads((folder / "burnin.json").read_text())
     assert burnin["verdict"] == "no-go" and burnin["interrupted"] is None
     assert "verdict NO-GO" in out and "gate failed: ran 124 sessions, fewer than min_sessions 250" in out
+    assert own.read_text() == '{"verdict": "go"}'
+    live = subprocess.run([sys.executable, "-m", "algotrade", "live", str(PAPER), "--out", str(tmp_path), "--set",
+                           "data.end=2010-06-30", "--confirm-live"], capture_output=True, text=True, timeout=120,
+                          env={"PATH": "/usr/bin:/bin", "ALGOTRADE_IB_PORT": "4001", "ALGOTRADE_IB_ACCOUNT": "U7654321"})
+    assert live.returncode == 2
+    assert f"the burn-in {folder / 'burnin.json'} (--burnin) did not pass: ran 124 sessions" in live.stderr, live.stderr
 
 
 def test_paper_simulate_stops_after_sessions_and_each_run_starts_afresh(tmp_path: Path) -> None:
     """--sessions N ends a simulated burn-in after N sessions; the next one starts from the first
     session again in its own journal, and the journal of a paper run against TWS is not touched."""
-    folder = tmp_path / "paper_quickstart" / "paper"
+    folder = tmp_path / _variant("data.end=2010-12-31") / "paper"
     with Journal(folder / "journal.sqlite") as theirs:  # a paper run against TWS, in the same folder
         theirs.set_state("their-run", "live_from", "42")
     before = (folder / "journal.sqlite").read_bytes()

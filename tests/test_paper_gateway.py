@@ -15,6 +15,7 @@ import re
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 from types import SimpleNamespace
@@ -37,13 +38,29 @@ def gateway(tmp_path: Path, *extra: str, port: int = 0) -> AbstractContextManage
     return gf.gateway_process(tmp_path, EXPERIMENT, START, *extra, port=port)
 
 
+STARTED: list[subprocess.Popen[str]] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_run_left_behind() -> Iterator[None]:
+    """A test that fails midway must not leave its paper or live run reconnecting forever."""
+    yield
+    while STARTED:
+        proc = STARTED.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=30)
+
+
 def start_run(tmp_path: Path, port: int, *args: str, command: str = "paper",
               env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    return subprocess.Popen(
+    proc = subprocess.Popen(
         [sys.executable, "-m", "algotrade", command, str(EXPERIMENT), "--out", str(tmp_path / "out"), *args],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
         env={**os.environ, "ALGOTRADE_IB_PORT": str(port), **(env or {})},
     )
+    STARTED.append(proc)
+    return proc
 
 
 def wait_line(proc: subprocess.Popen[str], pattern: str) -> str:
