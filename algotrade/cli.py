@@ -532,7 +532,7 @@ def _speed(ctx: click.Context, param: click.Parameter, value: str) -> Any:
 @click.option("--faults", "faults_text", default=None, metavar="KIND[:S]@WHEN,...",
               help="Inject faults on a schedule: KIND 1100, 1101, 1102, drop or restart[:window seconds], WHEN a "
                    "session date (after it is replayed) or +N s after the server listens, e.g. "
-                   "1100@2011-06-03,1102@2011-06-06,restart:5@2011-06-08,drop@+2s.")
+                   "1100@2011-06-03,1102@2011-06-06 or restart:5@2011-06-08,drop@+2s.")
 @click.option("--handshake-timeout", type=click.FloatRange(0, min_open=True), default=10.0, show_default=True,
               help="Close a connection that has not completed the API handshake within this many seconds.")
 @click.option("--idle-timeout", type=click.FloatRange(0), default=0.0, show_default=True,
@@ -598,14 +598,14 @@ def gateway(experiment: str, port: int, host: str, speed: Any, start_at: str | N
 @click.argument("command", nargs=-1, required=True)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Where the gateway's control port listens.")
 def gateway_ctl(port: int, command: Sequence[str], host: str) -> None:
-    """Send one command to a running `algotrade gateway ... --control PORT` and print its answer.
+    """Send one command to a running gateway (started with --control PORT) and print its answer.
 
     \b
     Commands:
       status              the session, clients, connectivity, port, restarts, orders, executions
       advance [N]         replay N sessions (default 1); answers once they are sent
       play SPEED | pause  replay N sessions a second (or max) / stop replaying
-      1100                connectivity lost: no market data, new orders and cancels refused
+      1100                connectivity lost: no market data, new orders refused, cancels held
       1101                restored, data lost: held fills reported, market data subscriptions dropped
       1102                restored, data maintained: held fills and the missed bars delivered
       drop                cut every client socket

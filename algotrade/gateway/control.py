@@ -8,8 +8,8 @@ answer. Commands (see :data:`HELP`):
 ``status``                 where the replay stands (the status line below)
 ``advance [N]``            replay N sessions (default 1); answers once their messages are sent
 ``play SPEED`` / ``pause`` replay N sessions a second (or ``max``) / stop replaying
-``1100``                   IB's "connectivity lost": no market data, new orders and cancels are
-                           refused (error 201 / 161), fills at "IB" are held back
+``1100``                   IB's "connectivity lost": no market data, new orders refused (error
+                           201), cancels held (PendingCancel), fills at "IB" held back
 ``1101``                   "restored, data lost": held fills reported, every market data
                            subscription dropped (clients must subscribe again)
 ``1102``                   "restored, data maintained": held fills and the missed bars delivered
