@@ -135,6 +135,19 @@ def test_a_fault_schedule_injects_by_session_date(tmp_path: Path, ib_guard: gf.L
         again.disconnect()
 
 
+def test_a_fault_schedule_injects_by_wall_clock_offset(tmp_path: Path, ib_guard: gf.LogGuard) -> None:
+    ib_guard.allow(1100)
+    with gf.controlled_gateway(tmp_path, EXPERIMENT, "--faults", "1100@+0.5s") as gw:
+        ib = gf.IB()
+        ib.RequestTimeout = gf.TIMEOUT
+        codes = codes_of(ib)  # before connecting: a client that connects after the fault hears 1100 at once
+        ib.connect("127.0.0.1", gw.port, clientId=5, timeout=10)
+        gf.wait_until(ib, lambda: 1100 in codes, what="1100 half a second after the gateway listens")
+        assert gw.status()["connectivity"] == "lost"
+        gw.line(r"gateway: fault 1100 at 2011-06-01")
+        ib.disconnect()
+
+
 def test_daily_restart_refuses_connections_then_serves_the_same_broker(tmp_path: Path, ib_guard: gf.LogGuard) -> None:
     ib_guard.allow_text("Peer closed connection")
     with gf.controlled_gateway(tmp_path, EXPERIMENT) as gw:
