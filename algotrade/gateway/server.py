@@ -506,7 +506,7 @@ class GatewaySimulator:
         except TimeoutError:
             what = "complete the API handshake" if session is None or session.client_id is None else "send anything"
             limit = self.handshake_timeout if what.startswith("complete") else self.idle_timeout
-            log.info("closing a connection that did not %s within %g s", what, limit)
+            log.debug("closing a connection that did not %s within %g s", what, limit)
         except wire.WireError as exc:
             log.warning("closing a connection: %s", exc)
         finally:
