@@ -20,6 +20,7 @@ import pytest
 from click.testing import CliRunner
 
 from algotrade.cli import cli
+from algotrade.gateway.control import send
 from tests import gateway_fixtures as gf
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -160,6 +161,7 @@ def test_daily_restart_refuses_connections_then_serves_the_same_broker(tmp_path:
         exec_id = bought.fills[0].execution.execId
 
         assert "port down" in gw.ctl("restart 3")
+        assert send("127.0.0.1", gw.control, "restart").startswith("error a restart is under way")
         gf.wait_until(ib, lambda: not ib.isConnected(), what="the restart dropping the client")
         with pytest.raises(ConnectionRefusedError):
             socket.create_connection(("127.0.0.1", gw.port), timeout=5).close()

@@ -362,6 +362,8 @@ class GatewaySimulator:
         if kind == "restart":
             loop = self._loop
             if loop is not None and loop.is_running() and not _on_loop(loop):
+                if self.restarting:
+                    raise ValueError("a restart is under way; wait until the status says `port open`")
                 self.faults_injected.append(kind)
                 self.restarting = True
                 wait = DEFAULT_RESTART_WINDOW_S if window is None else window
@@ -712,6 +714,8 @@ class GatewaySimulator:
     def _fault_now(self, kind: str, window: float | None) -> None:
         if kind not in FAULTS:
             raise ValueError(f"fault {kind!r} is not one of {', '.join(FAULTS)}")
+        if kind == "restart" and self.restarting:
+            raise ValueError("a restart is under way; wait until the status says `port open`")
         self.faults_injected.append(kind)
         log.info("injecting fault %s", kind)
         if self.on_fault is not None:
@@ -1137,7 +1141,10 @@ class GatewaySimulator:
         if self.on_session is not None:
             self.on_session()
         for kind, window in self.scheduled.pop(self.current_date, []):
-            self._fault_now(kind, window)
+            try:
+                self._fault_now(kind, window)
+            except ValueError as exc:
+                log.warning("scheduled fault %s at %s not injected: %s", kind, self.current_date, exc)
         return True
 
     def _deliver(self, events: list[Fill | Rejection]) -> None:
