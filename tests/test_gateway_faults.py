@@ -309,6 +309,9 @@ def wait_closed(socks: list[socket.socket], deadline: float) -> int:
     (["--faults", "drop@soon"], "config error: --faults 'drop@soon': 'soon' is neither a session date"),
     (["--fresh"], "config error: --fresh: empties a state file; give it with --state PATH"),
     (["--handshake-timeout", "0"], "Invalid value for '--handshake-timeout'"),
+    (["--state", "/no-such-folder/gw.sqlite"],
+     "config error: --state /no-such-folder/gw.sqlite: the folder /no-such-folder does not exist; create it first"),
+    (["--state", "/tmp"], "Invalid value for '--state': File '/tmp' is a directory."),
 ])
 def test_bad_fault_and_state_options_are_one_clear_line(args: list[str], message: str) -> None:
     result = CliRunner().invoke(cli, ["gateway", str(EXPERIMENT), "--port", "0", *args])
@@ -317,7 +320,7 @@ def test_bad_fault_and_state_options_are_one_clear_line(args: list[str], message
     assert "Traceback" not in result.output
 
 
-def test_a_state_file_of_another_account_or_not_sqlite_is_refused(tmp_path: Path) -> None:
+def test_a_state_file_of_another_account_or_other_data_or_not_sqlite_is_refused(tmp_path: Path) -> None:
     from algotrade.gateway import GatewaySimulator
     from algotrade.gateway.state import StateStore
 
@@ -329,6 +332,14 @@ def test_a_state_file_of_another_account_or_not_sqlite_is_refused(tmp_path: Path
     result = CliRunner().invoke(cli, ["gateway", str(EXPERIMENT), "--port", "0", "--state", str(state)])
     assert result.exit_code == 2
     assert f"config error: --state {state}: holds account DU0000002, not DU0000001" in result.output
+    other = tmp_path / "other.sqlite"
+    store = StateStore(other)
+    GatewaySimulator(market, state=store, start=3)  # saved at 2021-03-04, a session the experiment lacks
+    store.close()
+    result = CliRunner().invoke(cli, ["gateway", str(EXPERIMENT), "--port", "0", "--state", str(other)])
+    assert result.exit_code == 2
+    assert (f"config error: --state {other}: was saved at session 2021-03-04, which the data (2010-01-04..2012-12-31) "
+            "does not have") in result.output
     junk = tmp_path / "junk.sqlite"
     junk.write_text("not a database at all " * 100)
     result = CliRunner().invoke(cli, ["gateway", str(EXPERIMENT), "--port", "0", "--state", str(junk)])
