@@ -18,6 +18,7 @@ import logging
 import re
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -220,3 +221,75 @@ def gateway_process(cwd: Path, experiment: Path, start: str, *extra: str, port: 
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+class ControlledGateway:
+    """`algotrade gateway ... --control 0 --speed hold` as its own process, driven through its
+    control port (what `algotrade gateway-ctl` sends). Its output is read in a thread, so a long
+    run never blocks on a full pipe; :meth:`line` waits for a line of it."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.proc = proc
+        self.lines: list[str] = []
+        self._new = threading.Condition()
+        threading.Thread(target=self._read, name="gateway-output", daemon=True).start()
+        self.port = int(self.line(r" on 127\.0\.0\.1:(\d+) as account").group(1))
+        self.control = int(self.line(r"control on 127\.0\.0\.1:(\d+)").group(1))
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for text in self.proc.stdout:
+            with self._new:
+                self.lines.append(text)
+                self._new.notify_all()
+        with self._new:
+            self.lines.append("")  # the end
+            self._new.notify_all()
+
+    def line(self, pattern: str, timeout: float = 60.0, after: int = 0) -> re.Match[str]:
+        """The first output line from index ``after`` on that matches ``pattern``."""
+        with self._new:
+            i = after
+            while True:
+                while i < len(self.lines):
+                    if self.lines[i] == "":  # its output ended
+                        raise AssertionError(f"the gateway ended (rc {self.proc.wait()}) before printing "
+                                             f"{pattern!r}:\n{''.join(self.lines)}")
+                    match = re.search(pattern, self.lines[i])
+                    if match:
+                        return match
+                    i += 1
+                if not self._new.wait(timeout):
+                    raise AssertionError(f"no line matching {pattern!r} within {timeout} s:\n{''.join(self.lines)}")
+
+    def ctl(self, command: str) -> str:
+        """Send a control command; its answer without the ``ok`` (an ``error`` fails the test)."""
+        from algotrade.gateway.control import send
+
+        answer = send("127.0.0.1", self.control, command)
+        assert answer.startswith("ok "), answer
+        return answer[3:]
+
+    def status(self) -> dict[str, str]:
+        words = self.ctl("status").split()
+        return dict(zip(words[::2], words[1::2], strict=True))
+
+    def kill(self) -> None:
+        """kill -9, as a crash."""
+        self.proc.kill()
+        self.proc.wait(timeout=30)
+
+
+@contextlib.contextmanager
+def controlled_gateway(cwd: Path, experiment: Path, *extra: str, start: str = "2011-06-01") -> Iterator[ControlledGateway]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "algotrade", "gateway", str(experiment), "--port", "0", "--control", "0",
+         "--speed", "hold", "--start", start, *extra],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=cwd,
+    )
+    try:
+        yield ControlledGateway(proc)
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=30)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -142,6 +143,9 @@ class SimAccount:
     _reject_next: list[str] = field(default_factory=list)
     _partial_next: list[float] = field(default_factory=list)
     _exec_seq: int = 0
+    #: the first part of every execution id: drawn afresh for each simulator start (as IB's are
+    #: unique across its restarts), so ids never repeat even when the sequence starts over
+    exec_prefix: str = field(default_factory=lambda: secrets.token_hex(4))
 
     def __post_init__(self) -> None:
         if math.isnan(self.cash):
@@ -311,7 +315,7 @@ class SimAccount:
             order.status = "Submitted"
         self._exec_seq += 1
         execution = Execution(
-            exec_id=f"{order.perm_id:08x}.{self._exec_seq:08x}.01.01",
+            exec_id=f"{self.exec_prefix}.{self._exec_seq:08x}.01.01",
             order_id=order.order_id, client_id=order.client_id, perm_id=order.perm_id,
             symbol=order.symbol, side="BOT" if order.sign > 0 else "SLD", shares=qty, price=price,
             cum_qty=order.filled, avg_price=order.avg_fill_price, order_ref=order.order_ref, time=when,

@@ -28,6 +28,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from algotrade.errors import ConfigError
+from algotrade.gateway.control import Fault, schedule, start_control
 from algotrade.gateway.signals import STEP_SIGNAL, STOP_SIGNALS, StepCounter
 
 if TYPE_CHECKING:  # imported lazily: the command parses its options before pandas loads
@@ -36,6 +37,13 @@ if TYPE_CHECKING:  # imported lazily: the command parses its options before pand
 Speed = str | float
 MODES = ("auto", "manual", "hold", "max")
 ACCOUNT_ID = re.compile(r"^[A-Za-z]{1,3}[0-9]{1,12}$")
+FAULT_LINES = {
+    "1100": "connectivity lost: no market data, orders refused",
+    "1101": "connectivity restored, data lost: subscriptions dropped",
+    "1102": "connectivity restored, data maintained",
+    "drop": "every client socket cut",
+    "restart": "daily restart: clients dropped, connections refused for the window",
+}
 
 
 def parse_speed(text: str) -> Speed:
@@ -116,10 +124,13 @@ class _Output:
 
 
 def serve(sim: GatewaySimulator, speed: Speed, *, host: str = "127.0.0.1", port: int = 7497,
-          echo: Callable[[str], None] = print, early: StepCounter | None = None) -> str:
+          echo: Callable[[str], None] = print, early: StepCounter | None = None,
+          control: int | None = None, faults: Sequence[Fault] = ()) -> str:
     """Serve ``sim`` on host:port until a stop signal; returns the signal's name. ``early``
     counted the SIGUSR1 received while the caller loaded the market: those sessions are replayed
-    once the server listens. Call it in the main thread (it handles signals)."""
+    once the server listens. ``control``: the port of the control commands on 127.0.0.1 (0: any
+    free one; :mod:`algotrade.gateway.control`); ``faults``: the ``--faults`` schedule. Call it in
+    the main thread (it handles signals)."""
     mode = resolve_speed(speed, stdin_is_terminal())
     why_hold = "(--speed hold)" if speed == "hold" else "(stdin is not a terminal)"
     # a loop of its own that is never made the thread's current one (asyncio.run would leave the
@@ -127,7 +138,7 @@ def serve(sim: GatewaySimulator, speed: Speed, *, host: str = "127.0.0.1", port:
     loop = asyncio.new_event_loop()
     try:
         return loop.run_until_complete(_serve(sim, mode, why_hold, host, port, _Output(echo),
-                                              early.count if early else 0))
+                                              early.count if early else 0, control, faults))
     finally:
         pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
         for task in pending:
@@ -139,7 +150,8 @@ def serve(sim: GatewaySimulator, speed: Speed, *, host: str = "127.0.0.1", port:
 
 
 async def _serve(sim: GatewaySimulator, mode: Speed, why_hold: str, host: str, port: int,
-                 say: Callable[[str], None], early_steps: int) -> str:
+                 say: Callable[[str], None], early_steps: int, control: int | None,
+                 faults: Sequence[Fault]) -> str:
     loop = asyncio.get_running_loop()
     stopped = asyncio.Event()
     received: list[signal.Signals] = []
@@ -163,14 +175,30 @@ async def _serve(sim: GatewaySimulator, mode: Speed, why_hold: str, host: str, p
         say(f"gateway: stdin ended; holding at {sim.current_date}: `kill -USR1 {pid}` replays one session, "
             f"`kill {pid}` stops")
 
+    def injected(kind: str) -> None:
+        say(f"gateway: fault {kind} at {sim.current_date} ({FAULT_LINES[kind]})")
+
     for sig in STOP_SIGNALS:
         loop.add_signal_handler(sig, stop, sig)
     loop.add_signal_handler(STEP_SIGNAL, step)
+    controller: asyncio.AbstractServer | None = None
     try:
         bound_host, bound_port = await sim.start(host, port)
         sim.on_session = replayed
+        sim.on_fault = injected
+        sim.on_restarted = lambda: say(f"gateway: serving again after the restart, at {sim.current_date} "
+                                       f"(restart {sim.restarts})")
+        if control is not None:
+            controller, control_port = await start_control(sim, "127.0.0.1", control, parse_speed)
         say(f"gateway: serving {few_names(list(sim.market.frames))} ({len(sim.dates)} sessions, at {sim.current_date}) "
             f"on {bound_host}:{bound_port} as account {sim.account_id} (pid {pid})")
+        if control is not None:
+            say(f"gateway: control on 127.0.0.1:{control_port} (`algotrade gateway-ctl {control_port} help` lists "
+                "the commands)")
+        if faults:
+            schedule(sim, faults)
+            say(f"gateway: {len(faults)} fault{'s' if len(faults) != 1 else ''} scheduled: "
+                + ", ".join(f"{f.kind}@{f.day or f'+{f.offset:g}s'}" for f in faults))
         if mode == "manual":
             say(f"gateway: Enter replays one session (so does `kill -USR1 {pid}`); Ctrl-C or `kill {pid}` stops")
             _read_lines(loop, step, stdin_ended)
@@ -188,6 +216,8 @@ async def _serve(sim: GatewaySimulator, mode: Speed, why_hold: str, host: str, p
         for sig in (*STOP_SIGNALS, STEP_SIGNAL):
             loop.remove_signal_handler(sig)
         clients = len(sim.connected_clients)
+        if controller is not None:
+            controller.close()
         await sim.stop()
     name = received[0].name
     say(f"gateway: stopped by {name}; {clients} client connection{'s' if clients != 1 else ''} closed")

@@ -28,8 +28,11 @@ import datetime as dt
 import errno
 import logging
 import os
+import secrets
+import socket
 import struct
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -51,6 +54,7 @@ from algotrade.gateway.account import (
     SimOrder,
     ib_time,
 )
+from algotrade.gateway.state import StateStore
 from algotrade.gateway.wire import In
 
 if TYPE_CHECKING:
@@ -76,6 +80,10 @@ CONNECTIVITY_MESSAGES = {
     2158: "Sec-def data farm connection is OK:secdefnj",
 }
 NO_SECURITY = "No security definition has been found for the request"
+LOST = "connectivity between IB and Trader Workstation has been lost"
+#: the faults the simulator injects (control command and --faults schedule)
+FAULTS = ("1100", "1101", "1102", "drop", "restart")
+DEFAULT_RESTART_WINDOW_S = 3.0
 
 
 class AddressUnavailable(ConfigError):
@@ -110,10 +118,24 @@ class _Session:
     tickers: dict[int, str] = field(default_factory=dict)
     market_data_type: int = 1
     closed: bool = False
+    #: while the simulator persists a change, what it causes waits here (see ``_durable``)
+    held: list[bytes] | None = None
 
     def send(self, fields: list[Any]) -> None:
-        if not self.closed and not self.writer.is_closing():
+        if self.held is not None:
+            self.held.append(wire.frame(fields))
+        elif not self.closed and not self.writer.is_closing():
             self.writer.write(wire.frame(fields))
+
+    def release(self) -> None:
+        held, self.held = self.held, None
+        if held and not self.closed and not self.writer.is_closing():
+            self.writer.write(b"".join(held))
+
+    def unsubscribe_market_data(self) -> None:
+        self.history.clear()
+        self.realtime.clear()
+        self.tickers.clear()
 
     def drop(self) -> None:
         self.closed = True
@@ -136,6 +158,10 @@ class GatewaySimulator:
         max_version: int = wire.MAX_SERVER_VERSION,
         primary_exchange: str = "NYSE",
         farm_messages: bool = True,
+        state: str | os.PathLike[str] | StateStore | None = None,
+        fresh: bool = False,
+        handshake_timeout: float = 10.0,
+        idle_timeout: float = 0.0,
     ) -> None:
         if not market.frames:
             raise ValueError("the market has no symbols; load at least one")
@@ -169,7 +195,40 @@ class GatewaySimulator:
         self.account.day_start_value = self.account.net_liquidation()
         self.speed = speed
         self.next_order_id = 1
-        self._next_perm_id = 1_000_001
+        # permIds never repeat across starts, as IB's: a fresh broker counts from the start time in
+        # milliseconds, a persisted one from where it stopped (whichever is higher)
+        self._next_perm_id = int(time.time() * 1000)
+        #: a connection that has not completed the API handshake (greeting, version, startApi)
+        #: within this many seconds is closed; a connected client silent for ``idle_timeout`` s
+        #: (0: never) too
+        self.handshake_timeout = handshake_timeout
+        self.idle_timeout = idle_timeout
+        #: connectivity between "IB" and this gateway is lost (after an injected 1100)
+        self.lost = False
+        #: the API port is closed for a daily restart
+        self.down = False
+        self._held_events: list[Fill | Rejection] = []
+        self._held_bars: list[int] = []
+        self._held_cancels: list[int] = []
+        #: faults to inject once a session is replayed, by its date (``--faults``)
+        self.scheduled: dict[dt.date, list[tuple[str, float | None]]] = {}
+        self.faults_injected: list[str] = []
+        self._prefixes: tuple[str, ...] = ()
+        self._durable_depth = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+        #: a restart was asked for and has not finished
+        self.restarting = False
+        #: called on the simulator's loop with each injected fault's name
+        self.on_fault: Callable[[str], None] | None = None
+        #: called on the simulator's loop when a restart is over (the port accepts again)
+        self.on_restarted: Callable[[], None] | None = None
+        self._stopping = False
+        self.state: StateStore | None = None
+        self.resumed = False
+        if state is not None:
+            self.state = state if isinstance(state, StateStore) else StateStore(state, fresh=fresh)
+            self._restore()
+        self._prefixes = (*self._prefixes, self.account.exec_prefix)
         self._sessions: list[_Session] = []
         self._connections: dict[asyncio.Task[None], asyncio.StreamWriter] = {}  # every open socket, greeted or not
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -293,6 +352,31 @@ class GatewaySimulator:
         text = message if message is not None else CONNECTIVITY_MESSAGES.get(code, f"simulated error {code}")
         self._call(self._broadcast_error, req_id, code, text)
 
+    def fault(self, kind: str, window: float | None = None) -> None:
+        """Inject one of :data:`FAULTS`: ``1100`` (connectivity lost: market data stops, orders are
+        refused, fills are reported once it is restored), ``1101`` (restored, data lost: every market
+        data subscription is dropped and must be made again), ``1102`` (restored, data maintained:
+        the bars missed meanwhile are delivered), ``drop`` (every client socket is cut) or
+        ``restart`` (IB's daily restart: clients dropped, connections refused for ``window``
+        seconds, then it serves again with its persisted state)."""
+        if kind == "restart":
+            loop = self._loop
+            if loop is not None and loop.is_running() and not _on_loop(loop):
+                if self.restarting:
+                    raise ValueError("a restart is under way; wait until the status says `port open`")
+                self.faults_injected.append(kind)
+                self.restarting = True
+                wait = DEFAULT_RESTART_WINDOW_S if window is None else window
+                asyncio.run_coroutine_threadsafe(self.restart_async(wait), loop).result(timeout=wait + 30)
+                return
+        self._call(self._fault_now, kind, window)
+
+    def schedule_fault(self, day: dt.date, kind: str, window: float | None = None) -> None:
+        """Inject ``kind`` right after the session of ``day`` is replayed."""
+        if kind not in FAULTS:
+            raise ValueError(f"fault {kind!r} is not one of {', '.join(FAULTS)}")
+        self.scheduled.setdefault(day, []).append((kind, window))
+
     def reject_next_order(self, reason: str = "scripted rejection") -> None:
         self._call(self.account.reject_next_order, reason)
 
@@ -323,16 +407,42 @@ class GatewaySimulator:
 
     async def stop(self) -> None:
         """Stop listening and close every client connection (their handlers end before it returns)."""
+        self._stopping = True
         self._pause_now()
+        for task in list(self._tasks):
+            task.cancel()
         await self._close_connections()
         self._server = None
+        self._save()
 
-    async def restart_async(self) -> None:
+    async def restart_async(self, window: float | None = None) -> None:
+        """IB's daily restart: every client dropped, the port refuses connections for ``window``
+        seconds (0 or None: reopened at once), then it serves again with the state it kept (and
+        persisted, with a state file); a replay that was playing goes on."""
+        playing = self.speed if self._player is not None else None
         self._pause_now()
-        await self._close_connections()
-        self._server = await asyncio.start_server(self._handle, self.host, self.port)
+        self.down = self.restarting = True
+        try:
+            await self._close_connections()
+            self._save()
+            if window:
+                await asyncio.sleep(window)
+            if self._stopping:
+                return
+            # connectivity comes back with the restart; what was held is in the state clients query
+            self.lost = False
+            self._held_events.clear()
+            self._held_bars.clear()
+            self._held_cancels.clear()  # never reached "IB": the orders are still working
+            self._server = await asyncio.start_server(self._handle, self.host, self.port)
+        finally:
+            self.down = self.restarting = False
         self.restarts += 1
         log.info("gateway simulator restarted on %s:%d", self.host, self.port)
+        if self.on_restarted is not None:
+            self.on_restarted()
+        if playing is not None:
+            self._play_now(playing)
 
     def _call(self, fn: Callable[..., T], *args: Any) -> T:
         loop = self._loop
@@ -364,12 +474,16 @@ class GatewaySimulator:
         task = asyncio.current_task()
         if task is not None:
             self._connections[task] = writer
+        _keepalive(writer)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.handshake_timeout
         try:
-            greeting = await reader.readexactly(4)
-            if greeting != b"API\0":
-                log.warning("not a TWS API client (greeting %r); closing", greeting)
-                return
-            payload = await _read_frame(reader)
+            async with asyncio.timeout_at(deadline):
+                greeting = await reader.readexactly(4)
+                if greeting != b"API\0":
+                    log.warning("not a TWS API client (greeting %r); closing", greeting)
+                    return
+                payload = await _read_frame(reader)
             _low, high, _options = wire.parse_greeting(payload)
             if high < wire.MIN_SERVER_VERSION:
                 log.warning("client maximum version %d is below %d; closing", high, wire.MIN_SERVER_VERSION)
@@ -380,11 +494,21 @@ class GatewaySimulator:
             conn_time = dt.datetime.now(dt.UTC).strftime("%Y%m%d %H:%M:%S") + " Greenwich Mean Time"
             writer.write(wire.frame(wire.handshake_reply(sv, conn_time)))
             while not session.closed:
-                fields = wire.split_fields(await _read_frame(reader))
+                if session.client_id is None:
+                    until: float | None = deadline
+                else:
+                    until = loop.time() + self.idle_timeout if self.idle_timeout > 0 else None
+                async with asyncio.timeout_at(until):
+                    frame = await _read_frame(reader)
+                fields = wire.split_fields(frame)
                 if fields:
                     self._dispatch(session, fields)
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
+        except TimeoutError:
+            what = "complete the API handshake" if session is None or session.client_id is None else "send anything"
+            limit = self.handshake_timeout if what.startswith("complete") else self.idle_timeout
+            log.debug("closing a connection that did not %s within %g s", what, limit)
         except wire.WireError as exc:
             log.warning("closing a connection: %s", exc)
         finally:
@@ -411,7 +535,11 @@ class GatewaySimulator:
             log.info("request %d is not simulated; ignored: %r", msg_id, fields[:6])
             return
         try:
-            handler(s, fields)
+            if msg_id in _MUTATING:
+                with self._durable():
+                    handler(s, fields)
+            else:
+                handler(s, fields)
         except (wire.WireError, ValueError, IndexError) as exc:
             log.exception("request %r failed", fields[:6])
             s.send(wire.error(s.server_version, -1, 320, f"Server error when reading an API client request: {exc}"))
@@ -523,6 +651,111 @@ class GatewaySimulator:
         self._next_perm_id += 1
         return self._next_perm_id
 
+    # ================================================================================ state
+
+    def _restore(self) -> None:
+        assert self.state is not None
+        saved = self.state.load()
+        if saved is None:
+            self._save()
+            return
+        where = f"--state {self.state.path}"
+        if saved.account_id != self.account_id:
+            raise ConfigError(f"{where}: holds account {saved.account_id}, not {self.account_id}; give "
+                              f"--account {saved.account_id}, another state file, or --fresh for an empty broker")
+        unknown = sorted({o.symbol for o in saved.orders.values()} - set(self.details))
+        if unknown:
+            raise ConfigError(f"{where}: has orders for {', '.join(unknown)}, which this experiment does not "
+                              "serve; use the experiment it was made with, or --fresh for an empty broker")
+        i = int(self.dates.searchsorted(pd.Timestamp(saved.session)))
+        if i >= len(self.dates) or self.dates[i].date() != saved.session:
+            raise ConfigError(f"{where}: was saved at session {saved.session}, which the data "
+                              f"({self.dates[0].date()}..{self.dates[-1].date()}) does not have; use the "
+                              "experiment it was made with, or --fresh for an empty broker")
+        a = self.account
+        self.position = i
+        a.cash, a.realized_pnl, a.day_start_value = saved.cash, saved.realized_pnl, saved.day_start_value
+        a.positions, a.orders, a.executions = saved.positions, saved.orders, saved.executions
+        a.marks.update(saved.marks)
+        a._exec_seq = saved.exec_seq
+        while a.exec_prefix in saved.prefixes:
+            a.exec_prefix = secrets.token_hex(4)
+        self._prefixes = saved.prefixes
+        self.next_order_id = max(saved.next_order_id, self.next_order_id)
+        self._next_perm_id = max(saved.next_perm_id, self._next_perm_id)
+        self.resumed = True
+
+    def _save(self) -> None:
+        if self.state is not None:
+            self.state.save(self.account, self.current_date, self.next_order_id, self._next_perm_id, self._prefixes)
+
+    @contextlib.contextmanager
+    def _durable(self) -> Iterator[None]:
+        """A change to the broker state: what it sends waits until the state file has it."""
+        if self.state is None or self._durable_depth:
+            yield
+            return
+        sessions = list(self._sessions)
+        for s in sessions:
+            s.held = []
+        self._durable_depth += 1
+        try:
+            yield
+        finally:
+            self._durable_depth -= 1
+            try:
+                self._save()
+            finally:
+                for s in sessions:
+                    s.release()
+
+    # ================================================================================ faults
+
+    def _fault_now(self, kind: str, window: float | None) -> None:
+        if kind not in FAULTS:
+            raise ValueError(f"fault {kind!r} is not one of {', '.join(FAULTS)}")
+        if kind == "restart" and self.restarting:
+            raise ValueError("a restart is under way; wait until the status says `port open`")
+        self.faults_injected.append(kind)
+        log.info("injecting fault %s", kind)
+        if self.on_fault is not None:
+            self.on_fault(kind)
+        if kind == "1100":
+            self.lost = True
+            self._broadcast_error(-1, 1100, CONNECTIVITY_MESSAGES[1100])
+        elif kind in ("1101", "1102"):
+            self._restore_connectivity(data_lost=kind == "1101")
+        elif kind == "drop":
+            self._drop_all()
+        else:  # restart, from the loop: it runs on its own
+            assert self._loop is not None
+            self.restarting = True
+            task = self._loop.create_task(self.restart_async(DEFAULT_RESTART_WINDOW_S if window is None else window))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    def _restore_connectivity(self, data_lost: bool) -> None:
+        """1101/1102: what happened at "IB" meanwhile (fills, cancellations) is reported; with data
+        lost every market data subscription is gone, else the bars missed are delivered."""
+        self.lost = False
+        events, self._held_events = self._held_events, []
+        missed, self._held_bars = self._held_bars, []
+        code = 1101 if data_lost else 1102
+        with self._durable():
+            self._broadcast_error(-1, code, CONNECTIVITY_MESSAGES[code])
+            if data_lost:
+                for s in self._clients():
+                    s.unsubscribe_market_data()
+            self._deliver(events)
+            cancels, self._held_cancels = self._held_cancels, []
+            for order_id in cancels:
+                order = self.account.orders.get(order_id)
+                if order is not None and order.is_working:  # unless it filled at "IB" meanwhile
+                    self._cancel(order)
+            if not data_lost:
+                for index in missed:
+                    self._publish_bar(index)
+
     # ================================================================================ handlers
 
     def _on_start_api(self, s: _Session, fields: list[str]) -> None:
@@ -539,7 +772,9 @@ class GatewaySimulator:
         s.client_id = req.client_id
         s.send(wire.managed_accounts([self.account_id]))
         s.send(wire.next_valid_id(self.next_order_id))
-        if self.farm_messages:
+        if self.lost:
+            s.send(wire.error(s.server_version, -1, 1100, CONNECTIVITY_MESSAGES[1100]))
+        elif self.farm_messages:
             for code in (2104, 2106, 2158):
                 s.send(wire.error(s.server_version, -1, code, CONNECTIVITY_MESSAGES[code]))
 
@@ -566,6 +801,9 @@ class GatewaySimulator:
         sym = self._resolve(req.contract)
         if sym is None:
             s.send(wire.error(s.server_version, req.req_id, 162, f"Historical Market Data Service error message:{NO_SECURITY}"))
+            return
+        if self.lost:
+            s.send(wire.error(s.server_version, req.req_id, 162, f"Historical Market Data Service error message:{LOST}"))
             return
         if " ".join(req.bar_size.split()).lower() not in ("1 day", "1 d"):
             s.send(wire.error(s.server_version, req.req_id, 162, (
@@ -647,7 +885,8 @@ class GatewaySimulator:
             return
         s.send(wire.market_data_type(req.req_id, s.market_data_type))
         s.send(wire.tick_req_params(req.req_id, self.details[sym].min_tick, "9c0001", 3))
-        self._send_ticks(s, req.req_id, sym)
+        if not self.lost:
+            self._send_ticks(s, req.req_id, sym)
         if req.snapshot or req.regulatory_snapshot:
             s.send(wire.tick_snapshot_end(req.req_id))
         else:
@@ -695,6 +934,9 @@ class GatewaySimulator:
             if existing.client_id != s.client_id or not existing.is_working:
                 s.send(wire.error(sv, req.order_id, 103, f"Duplicate order id {req.order_id}"))
                 return
+            if self.lost:
+                s.send(wire.error(sv, req.order_id, 201, f"Order rejected - reason:{LOST}; the order is unchanged"))
+                return
             try:
                 self.account.modify(req.order_id, req.quantity, req.order_type, req.lmt_price, req.aux_price)
             except OrderRejected as exc:
@@ -718,6 +960,9 @@ class GatewaySimulator:
             outside_rth=req.outside_rth, parent_id=req.parent_id,
         )
         try:
+            if self.lost:
+                self.account._reject(order, LOST)
+                raise OrderRejected(LOST)
             self.account.place(order)
         except OrderRejected as exc:
             order.completed_time = ib_time(self.now())
@@ -732,7 +977,20 @@ class GatewaySimulator:
         if order is None or order.client_id != s.client_id or not order.is_working:
             s.send(wire.error(s.server_version, order_id, 10147, f"OrderId {order_id} that needs to be cancelled is not found."))
             return
+        if self.lost:
+            self._hold_cancel(order)
+            return
         self._cancel(order)
+
+    def _hold_cancel(self, order: SimOrder) -> None:
+        """During 1100 a cancel waits in the gateway (PendingCancel) and reaches "IB" on 1101/1102."""
+        if order.order_id not in self._held_cancels:
+            self._held_cancels.append(order.order_id)
+        owner = self._client(order.client_id)
+        if owner is not None:
+            owner.send(wire.order_status(order.order_id, "PendingCancel", order.filled, order.remaining,
+                                         order.avg_fill_price, order.perm_id, order.parent_id,
+                                         order.last_fill_price, order.client_id))
 
     def _cancel(self, order: SimOrder) -> None:
         self.account.cancel(order.order_id, self.now())
@@ -743,6 +1001,9 @@ class GatewaySimulator:
 
     def _on_global_cancel(self, s: _Session, fields: list[str]) -> None:
         for order in self.account.working_orders():
+            if self.lost:
+                self._hold_cancel(order)
+                continue
             self._cancel(order)
 
     def _on_open_orders(self, s: _Session, fields: list[str]) -> None:
@@ -864,28 +1125,43 @@ class GatewaySimulator:
         when_open = dt.datetime.combine(day, OPEN_TIME, NEW_YORK)
         when_close = dt.datetime.combine(day, CLOSE_TIME, NEW_YORK)
         bars = {sym: b for sym in self._rows if (b := self.bar(sym)) is not None}
-        events = self.account.process_bar(when_open, when_close, bars)
+        with self._durable():
+            events = self.account.process_bar(when_open, when_close, bars)
+            for event in events:
+                if isinstance(event, Rejection):
+                    event.order.completed_time = ib_time(when_close)
+            if self.lost:  # it all happened at "IB"; the clients hear of it once connectivity is back
+                self._held_events.extend(events)
+                self._held_bars.append(self.position)
+            else:
+                self._deliver(events)
+                self._publish_bar(self.position)
+        if self.position + 1 >= len(self.dates):
+            self.finished.set()
+        if self.on_session is not None:
+            self.on_session()
+        for kind, window in self.scheduled.pop(self.current_date, []):
+            try:
+                self._fault_now(kind, window)
+            except ValueError as exc:
+                log.warning("scheduled fault %s at %s not injected: %s", kind, self.current_date, exc)
+        return True
+
+    def _deliver(self, events: list[Fill | Rejection]) -> None:
         touched: set[str] = set()
         for event in events:
             order = event.order
             touched.add(order.symbol)
             owner = self._client(order.client_id)
+            if owner is None:
+                continue
             if isinstance(event, Fill):
-                if owner is not None:
-                    self._send_execution(owner, -1, event.execution)
-                    self._send_order(owner, order)
-            elif isinstance(event, Rejection):
-                order.completed_time = ib_time(when_close)
-                if owner is not None:
-                    owner.send(wire.error(owner.server_version, order.order_id, 201, f"Order rejected - reason:{event.reason}"))
-                    self._send_status(owner, order)
+                self._send_execution(owner, -1, event.execution)
+                self._send_order(owner, order)
+            else:
+                owner.send(wire.error(owner.server_version, order.order_id, 201, f"Order rejected - reason:{event.reason}"))
+                self._send_status(owner, order)
         self._publish_account(touched)
-        self._publish_bar()
-        if self.position + 1 >= len(self.dates):
-            self.finished.set()
-        if self.on_session is not None:
-            self.on_session()
-        return True
 
     def _publish_account(self, touched: set[str]) -> None:
         a = self.account
@@ -911,19 +1187,20 @@ class GatewaySimulator:
             for req_id, sym in sorted(s.pnl_single.items()):
                 s.send(self._pnl_single_row(req_id, sym))
 
-    def _publish_bar(self) -> None:
-        epoch = int(self.now().timestamp())
+    def _publish_bar(self, index: int) -> None:
+        epoch = int(dt.datetime.combine(self.dates[index].date(), FINAL_TIME, NEW_YORK).timestamp())
         for s in self._clients():
             for req_id, sym in sorted(s.history.items()):
-                b = self._wire_bar(sym, self.position)
+                b = self._wire_bar(sym, index)
                 if b is not None:
                     s.send(wire.historical_data_update(req_id, b))
             for req_id, sym in sorted(s.realtime.items()):
-                b = self._wire_bar(sym, self.position)
+                b = self._wire_bar(sym, index)
                 if b is not None:
                     s.send(wire.realtime_bar(req_id, epoch, b))
-            for req_id, sym in sorted(s.tickers.items()):
-                self._send_ticks(s, req_id, sym)
+            if index == self.position:
+                for req_id, sym in sorted(s.tickers.items()):
+                    self._send_ticks(s, req_id, sym)
 
     def _play_now(self, speed: float | str) -> None:
         if speed != "max" and not (isinstance(speed, int | float) and speed > 0):
@@ -961,6 +1238,22 @@ async def _read_frame(reader: asyncio.StreamReader) -> bytes:
     if n > 16 * 1024 * 1024:
         raise wire.WireError(f"message length {n} is implausible")
     return await reader.readexactly(n)
+
+
+#: requests that change the broker state: persisted before their answers are sent
+_MUTATING = frozenset({In.PLACE_ORDER, In.CANCEL_ORDER, In.REQ_GLOBAL_CANCEL})
+
+
+def _keepalive(writer: asyncio.StreamWriter) -> None:
+    """TCP keepalive on a client socket: a peer that vanished (no FIN) is found within ~2 min."""
+    sock = writer.get_extra_info("socket")
+    if sock is None:
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 60)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 10)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 6)
 
 
 def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
