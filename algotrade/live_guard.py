@@ -197,7 +197,9 @@ def check_live_allowed(
 
 
 def _burnin_problem(config_id: str, path: Path, experiment_path: str | Path | None) -> str | None:
-    produce = (f"run the burn-in with `algotrade paper {experiment_path or 'EXPERIMENT.yaml'}` (a paper TWS / IB "
+    from algotrade.shell import command
+
+    produce = (f"run the burn-in with `{command('paper', experiment_path or 'EXPERIMENT.yaml')}` (a paper TWS / IB "
                "Gateway; add --simulate to run it offline) with the same --set and --out, or give its burnin.json "
                "with --burnin")
     if not path.is_file():

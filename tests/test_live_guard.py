@@ -22,6 +22,7 @@ from algotrade.live_guard import (
     verdict,
     write_verdict,
 )
+from algotrade.shell import command
 
 LIVE_ACCOUNT = "U7654321"
 
@@ -96,7 +97,7 @@ def test_the_account_can_come_from_the_real_environment(tmp_path: Path, monkeypa
 
 
 EXPERIMENT_PATH = "experiments/guarded.yaml"
-PRODUCE = f"`algotrade paper {EXPERIMENT_PATH}`"
+PRODUCE = f"`{command('paper', EXPERIMENT_PATH)}`"
 
 
 @pytest.mark.parametrize(

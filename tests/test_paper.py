@@ -103,7 +103,7 @@ def test_live_refuses_without_a_passed_burnin(tmp_path: Path) -> None:
     assert "no burn-in verdict" in proc.stderr and "Traceback" not in proc.stderr
     # it names the burn-in it looked for, the flag to give another, and the command that produces it
     assert str(tmp_path / "paper_quickstart" / "paper" / "burnin.json") in proc.stderr
-    assert "--burnin" in proc.stderr and f"`algotrade paper {PAPER}`" in proc.stderr
+    assert "--burnin" in proc.stderr and f"`bin/algotrade paper {PAPER}`" in proc.stderr
     assert "U7654321" not in proc.stdout + proc.stderr  # the account id is never printed
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
 

@@ -169,7 +169,9 @@ async def _serve(sim: GatewaySimulator, mode: Speed, why_hold: str, host: str, p
     try:
         bound_host, bound_port = await sim.start(host, port)
         sim.on_session = replayed
-        say(f"gateway: serving {few_names(list(sim.market.frames))} ({len(sim.dates)} sessions, at {sim.current_date}) "
+        from algotrade.config import symbols_text
+
+        say(f"gateway: serving {symbols_text(list(sim.market.frames))} ({len(sim.dates)} sessions, at {sim.current_date}) "
             f"on {bound_host}:{bound_port} as account {sim.account_id} (pid {pid})")
         if mode == "manual":
             say(f"gateway: Enter replays one session (so does `kill -USR1 {pid}`); Ctrl-C or `kill {pid}` stops")
@@ -221,12 +223,5 @@ def _read_lines(loop: asyncio.AbstractEventLoop, on_line: Callable[[], None], on
     threading.Thread(target=read, name="gateway-stdin", daemon=True).start()
 
 
-def few_names(names: Sequence[str], shown: int = 5) -> str:
-    """A few names and how many more, for one-line banners."""
-    if len(names) <= shown + 1:
-        return ", ".join(names)
-    return f"{', '.join(names[:shown])} and {len(names) - shown} more"
-
-
-__all__ = ["MODES", "check_account", "few_names", "parse_speed", "resolve_speed", "serve", "start_index",
+__all__ = ["MODES", "check_account", "parse_speed", "resolve_speed", "serve", "start_index",
            "stdin_is_terminal"]
