@@ -25,7 +25,6 @@ def universe(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "name: wide\n"
         f"data: {{source: synthetic, symbols: [{', '.join(SYMBOLS)}], start: 2020-01-02, end: 2020-03-31}}\n"
         "strategy: {name: sma_cross, params: {fast: 3, slow: 8}}\n"
-        "sizing: {fixed_shares: 1}\n"
         f"output: {{dir: {folder / 'results'}}}\n"
         "sweep: {space: {strategy.params.fast: [2, 3]}, min_trades: 1}\n"
     )
@@ -89,3 +88,16 @@ def test_the_strategy_error_for_an_unknown_symbol_is_one_short_line(universe: Pa
     assert result.exit_code == 4, result.output + result.stderr
     assert "'NOPE'" in result.stderr and "495 more: 500 symbols" in result.stderr, result.stderr
     _check(result.output + result.stderr, universe.parent)
+
+
+def test_a_compare_prints_short_lines(universe: Path) -> None:
+    from algotrade.registry import engine_status
+
+    if engine_status("zipline") != "installed":
+        pytest.skip("zipline-reloaded is not installed")
+    result = CliRunner().invoke(cli, ["compare", str(universe), "--engines", "backtrader,zipline"])
+    assert result.exit_code == 0, result.output + result.stderr
+    _check(result.output + result.stderr, universe.parent)
+    assert "495 more: 500 symbols" in result.output
+    page = (universe.parent / "results" / "wide" / "compare" / "compare.html").read_text()
+    assert "S499" not in re.sub(r"<table.*?</table>", "", page, flags=re.DOTALL)
