@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import shlex
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from algotrade import report_format as fmt
 from algotrade.config import Experiment
 from algotrade.host import StrategyHost
 from algotrade.report import equity_comparison, head, scroll
+from algotrade.shell import command
 
 
 def _equity_plot(paper: StrategyHost, shadow: StrategyHost) -> str:
@@ -52,19 +52,19 @@ def _gates(result: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
 
 def live_command(experiment_file: str | Path | None, overrides: Sequence[str], folder: Path, exp: Experiment) -> str:
     """The ``algotrade live`` command that picks this burn-in up (the same file, overrides and output folder)."""
-    parts = ["algotrade", "live", str(experiment_file) if experiment_file else "X.yaml"]
+    parts = ["live", str(experiment_file) if experiment_file else "X.yaml"]
     for item in overrides:
         parts += ["--set", item]
     default = Path(exp.output.dir) / exp.name / "paper"
     if folder.resolve() != default.resolve():
         parts += ["--out", str(folder.parent.parent)]
     parts.append("--confirm-live")
-    return shlex.join(parts)
+    return command(*parts)
 
 
 def _paper_command(experiment_file: str | Path | None, overrides: Sequence[str], folder: Path, exp: Experiment,
                    mode: str, sessions: int | None = None) -> str:
-    parts = ["algotrade", "paper", str(experiment_file) if experiment_file else "X.yaml"]
+    parts = ["paper", str(experiment_file) if experiment_file else "X.yaml"]
     for item in overrides:
         parts += ["--set", item]
     if folder.resolve() != (Path(exp.output.dir) / exp.name / "paper").resolve():
@@ -73,22 +73,23 @@ def _paper_command(experiment_file: str | Path | None, overrides: Sequence[str],
         parts.append("--simulate")
     elif sessions:
         parts += ["--sessions", str(sessions)]
-    return shlex.join(parts)
+    return command(*parts)
 
 
 def next_steps(exp: Experiment, result: dict[str, Any], folder: Path, experiment_file: str | Path | None = None,
                overrides: Sequence[str] = ()) -> list[str]:
     """What the operator does next, as HTML list items: go live after a GO, fix each failed gate after a NO-GO."""
     mode = result.get("mode", "paper")
-    file = html.escape(str(experiment_file) if experiment_file else "X.yaml")
+    file = str(experiment_file) if experiment_file else "X.yaml"
+    live, kill = html.escape(command("live")), html.escape(command("kill", file))
     if mode == "live":
         if result["verdict"] == "go":
             return ["The live run tracked its shadow backtest within every gate; nothing to do."]
         return [f"The live run left the bounds its burn-in set. To stop it trading now: "
-                f"<code>algotrade kill {file} --live</code> (halts the run, cancels its orders, flattens at IB)."]
+                f"<code>{html.escape(command('kill', file, '--live'))}</code> (halts the run, cancels its orders, flattens at IB)."]
     if result["verdict"] == "go":
         return [
-            "Every gate passed: <code>algotrade live</code> accepts exactly this configuration "
+            f"Every gate passed: <code>{live}</code> accepts exactly this configuration "
             f"(config id {html.escape(str(result['config_id']))}). To trade it with real money, start a live TWS "
             "(port 7496) or IB Gateway (4001), set <code>ALGOTRADE_IB_PORT</code> and the live account id in "
             "<code>ALGOTRADE_IB_ACCOUNT</code>, then run<br>"
@@ -121,7 +122,7 @@ def next_steps(exp: Experiment, result: dict[str, Any], folder: Path, experiment
         elif name == "unreconciled":
             steps.append(f"<b>unreconciled</b>: {shown} mismatches between the journal and the broker, {required} "
                          f"allowed. Read them in <code>{html.escape(str(folder / 'journal.sqlite'))}</code>, flatten "
-                         f"with <code>algotrade kill {file}</code>, and fix the cause before a new burn-in.")
+                         f"with <code>{kill}</code>, and fix the cause before a new burn-in.")
         else:
             steps.append(f"<b>{html.escape(name)}</b>: {shown}, {required} needed: change the run, or the gate in "
                          "the experiment's <code>burnin:</code> section if it is wrong for this strategy.")
@@ -130,7 +131,7 @@ def next_steps(exp: Experiment, result: dict[str, Any], folder: Path, experiment
     if not steps:  # a gate this page does not know failed: its reasons say which
         steps.extend(html.escape(fmt.humanize(r)) for r in result.get("reasons", []))
     steps.append(f"Then run the burn-in again: <code>{html.escape(_paper_command(experiment_file, overrides, folder, exp, mode))}"
-                 "</code>. <code>algotrade live</code> refuses this configuration until a burn-in of it passes; a "
+                 f"</code>. <code>{live}</code> refuses this configuration until a burn-in of it passes; a "
                  "changed experiment has a new config id and needs its own burn-in.")
     return steps
 

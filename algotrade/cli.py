@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -32,7 +32,32 @@ Examples:
 
 
 class _FullShortHelp(click.Command):
-    """In a group's list of commands, a command's whole first paragraph: click would cut it at ~45 chars."""
+    """In a group's list of commands, a command's whole first paragraph: click would cut it at ~45 chars.
+    The help's commands (examples, `algotrade schema`) start as the user started this one
+    (algotrade.shell.render: bin/algotrade in the project folder)."""
+
+    _help: str | None = None
+    _epilog: str | None = None
+
+    @property  # type: ignore[override]
+    def help(self) -> str | None:
+        from algotrade.shell import render
+
+        return render(self._help) if self._help else self._help
+
+    @help.setter
+    def help(self, text: str | None) -> None:
+        self._help = text
+
+    @property  # type: ignore[override]
+    def epilog(self) -> str | None:
+        from algotrade.shell import render
+
+        return render(self._epilog) if self._epilog else self._epilog
+
+    @epilog.setter
+    def epilog(self, text: str | None) -> None:
+        self._epilog = text
 
     def get_short_help_str(self, limit: int = 45) -> str:
         if self.short_help or not self.help or self.deprecated:
@@ -43,11 +68,34 @@ class _FullShortHelp(click.Command):
         return " ".join(word for word in first.split() if word != "\b")
 
 
+def _reader_gone() -> NoReturn:
+    """`algotrade ... | head`: the reader has what it wanted; exit as a shell's pipeline does."""
+    import os
+
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    sys.exit(EXIT_BROKEN_PIPE)
+
+
+#: exit codes of the CLI itself (the errors carry theirs: algotrade.errors, algotrade.paper.EXIT_*)
+EXIT_OK = 0
+EXIT_OTHER = 1
+EXIT_DATA = 2  # as DataError's: data validate found a problem that stops a run
+EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141
+
+
 class _Group(_FullShortHelp, click.Group):
     """Turns algotrade errors into one clear message and an exit code (no traceback)."""
 
     command_class = _FullShortHelp
     group_class = type  # subgroups (algotrade data) are _Group too
+
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        try:  # `algotrade --help | head` (click itself would exit 1)
+            return super().make_context(info_name, args, parent, **extra)
+        except BrokenPipeError:
+            _reader_gone()
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -56,11 +104,13 @@ class _Group(_FullShortHelp, click.Group):
             raise
         except (click.ClickException, click.Abort):
             raise
-        except BrokenPipeError:  # `algotrade ... | head`: the reader has what it wanted
-            import os
-
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            sys.exit(141)
+        except BrokenPipeError:
+            _reader_gone()
+        except KeyboardInterrupt:  # click would print "Aborted!" and exit 1
+            if (ctx.obj or {}).get("debug"):
+                raise
+            click.echo("interrupted", err=True)
+            sys.exit(EXIT_INTERRUPTED)
         except Exception as exc:
             debug = bool((ctx.obj or {}).get("debug"))
             if debug:
@@ -76,15 +126,12 @@ class _Group(_FullShortHelp, click.Group):
                              if isinstance(exc, cls)), "error")
                 click.echo(f"{kind}: {exc}", err=True)
                 sys.exit(exc.exit_code)
-            if isinstance(exc, KeyboardInterrupt):
-                click.echo("interrupted", err=True)
-                sys.exit(130)
             click.echo(
                 f"internal error: {type(exc).__name__}: {exc}\n"
                 "this is a bug in algotrade; rerun with --debug for the traceback and report it",
                 err=True,
             )
-            sys.exit(1)
+            sys.exit(EXIT_OTHER)
 
 
 def _version() -> str:
@@ -105,10 +152,17 @@ def cli(ctx: click.Context, debug: bool) -> None:
     """algotrade: cookbook strategies, run unchanged on Backtrader, Zipline and IB.
 
     Every command takes an experiment file (YAML); `algotrade schema` documents every key.
-    Exit codes: 0 ok (paper, live: the verdict is GO), 1 anything else, 2 a problem in the
-    experiment file, the data or the options, 3 paper, live: the verdict is NO-GO, 4 the strategy
-    raised, 5 an outside service refused or is unreachable (the IB broker, a Ray cluster), 130
-    interrupted (sweep: Ctrl-C; paper, live: Ctrl-C, SIGTERM or SIGHUP; the gateway exits 0 on those).
+
+    \b
+    Exit codes (every command):
+      0    ok (paper, live: the verdict is GO; compare: the engines agree)
+      1    anything else (compare: the engines differ; sweep: every run failed; recipes: a check differs)
+      2    a problem in the experiment file, the data or the options (a refused live start too)
+      3    paper, live: the verdict is NO-GO
+      4    the strategy raised
+      5    the broker (IB) refused or failed; sweep: the Ray cluster is unreachable or refuses us
+      130  interrupted (Ctrl-C; paper, live: also SIGTERM, SIGHUP; the gateway exits 0 on those)
+      141  the reader of the output went away (algotrade schema | head)
     """
     ctx.obj = {"debug": debug}
     import logging
@@ -168,7 +222,7 @@ def compare(experiment: str, engines: str | None, out: str | None, overrides: Se
     names = tuple(e.strip() for e in engines.split(",") if e.strip()) if engines else ()
     result = compare_experiment(experiment, names, tuple(overrides), out, progress=not quiet)
     click.echo(result.folder / "compare.html" if quiet else compare_text(result))
-    sys.exit(0 if result.agree else 1)
+    sys.exit(EXIT_OK if result.agree else EXIT_OTHER)
 
 
 @cli.command()
@@ -215,11 +269,11 @@ def sweep(experiment: str, executor: str, workers: int | None, address: str | No
             f"interrupted: {result.summary['ok']} of {result.summary['runs']} runs are finished and recorded in "
             f"{result.folder / 'points.jsonl'}; resume with: {again}", err=True,
         )
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
     click.echo(result.report_path if quiet else summary_text(result))
     if result.summary["ok"] == 0:
         click.echo("every run failed (see the error column of sweep.csv)", err=True)
-        sys.exit(1)
+        sys.exit(EXIT_OTHER)
 
 
 @cli.command()
@@ -235,17 +289,18 @@ def validate(experiment: str, resolved: bool, explain: bool, overrides: Sequence
     line: the config id, strategy, engine(s), symbols and the sessions a run would use.
     --resolved adds the resolved experiment, --explain the documentation of every field.
     """
-    from algotrade.config import dump_experiment, load_experiment
+    from algotrade.config import dump_experiment, load_experiment, symbols_text
     from algotrade.config import explain as explain_fields
     from algotrade.data import load_market, snapped
 
     exp = load_experiment(experiment, tuple(overrides))
-    market = load_market(exp.data)
+    market = load_market(exp.data, experiment, overrides)
     syms, dates = exp.data.symbols, market.dates
-    shown = ", ".join(syms[:5]) + (", ..." if len(syms) > 5 else "")
+    plural = "s" if len(syms) > 1 else ""
+    named = f"{len(syms)} symbol{plural} ({', '.join(syms)})" if len(syms) <= 6 else symbols_text(syms)
     click.echo(
         f"ok: {experiment} is valid (config id {exp.config_id}): {exp.strategy.name} {exp.strategy.params} "
-        f"on {', '.join(exp.engine_names)}; {len(syms)} symbol{'s' if len(syms) > 1 else ''} ({shown}) "
+        f"on {', '.join(exp.engine_names)}; {named} "
         f"from {exp.data.source}; {len(dates)} sessions {dates[0].date()} .. {dates[-1].date()} ({market.calendar})"
     )
     note = snapped(exp.data, market)
@@ -261,8 +316,9 @@ def validate(experiment: str, resolved: bool, explain: bool, overrides: Sequence
 def schema() -> None:
     """Print every key an experiment file may hold, with its type, default and meaning."""
     from algotrade.config import explain
+    from algotrade.shell import render
 
-    click.echo(explain())
+    click.echo(render(explain()))
 
 
 @cli.group()
@@ -330,7 +386,7 @@ def data_validate(experiment: str, show_all: bool, overrides: Sequence[str]) -> 
         if len(fatal) > limit:
             click.echo(f"error: ... and {len(fatal) - limit} more (--all lists every one)", err=True)
         click.echo(f"{len(fatal)} problem(s) stop a run; fix the data", err=True)
-        sys.exit(2)
+        sys.exit(EXIT_DATA)
     click.echo("ok: the data is usable")
 
 
@@ -451,8 +507,7 @@ def live(experiment: str, burnin_path: str | None, confirm_live: bool, sessions:
     """
     from pathlib import Path
 
-    from algotrade.config import load_experiment
-    from algotrade.gateway.serve import few_names
+    from algotrade.config import load_experiment, symbols_text
     from algotrade.live_guard import check_live_allowed
     from algotrade.paper import ib_endpoint, paper_gateway, run_folder
     from algotrade.shell import command
@@ -460,7 +515,7 @@ def live(experiment: str, burnin_path: str | None, confirm_live: bool, sessions:
     exp = load_experiment(experiment, tuple(overrides))
     host, port = ib_endpoint(exp)
     path = Path(burnin_path) if burnin_path else run_folder(exp, experiment, tuple(overrides), out, "paper") / "burnin.json"
-    click.echo(f"live: {exp.strategy.name} {exp.strategy.params} on {few_names(exp.data.symbols)}, sizing "
+    click.echo(f"live: {exp.strategy.name} {exp.strategy.params} on {symbols_text(exp.data.symbols)}, sizing "
                f"{exp.sizing.model_dump()}, risk {exp.risk.model_dump(exclude_defaults=True)}, via {host}:{port}")
     check_live_allowed(exp, path, port, confirm_flag=confirm_live,
                        paper_command=command("paper", experiment, *_cli_args(out, overrides)))
@@ -593,7 +648,7 @@ def gateway(experiment: str, port: int, host: str, speed: Any, start_at: str | N
                                   "gateway always starts as an empty broker)")
             account = check_account(account)
             exp = load_experiment(experiment, tuple(overrides))
-            market = load_market(exp.data)
+            market = load_market(exp.data, experiment, overrides)
             dates = [d.date() for d in market.dates]
             start = start_index(start_at, dates)
             faults = parse_faults(faults_text or "", dates)
@@ -669,7 +724,7 @@ def recipes(check: bool, write_to: str | None) -> None:
         Path(write_to).write_text(markdown(table, check))
         click.echo(f"\nwrote {write_to}")
     if any(r.status.startswith("DIFFERENT") for r in table):
-        sys.exit(1)
+        sys.exit(EXIT_OTHER)
 
 
 @cli.command()
@@ -681,7 +736,12 @@ def engines() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    cli.main(args=list(argv) if argv is not None else None, prog_name="algotrade")
+    import shlex
+
+    from algotrade.shell import launcher
+
+    # click's own messages ("Usage: ...", "Try '... run -h' for help.") name the launcher too
+    cli.main(args=list(argv) if argv is not None else None, prog_name=shlex.join(launcher()))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -695,7 +695,9 @@ def format_validation_error(
             hint = suggest(key, allowed)
             msg = f"{where}unknown key {field!r}{hint or ';'} allowed keys here: {', '.join(allowed)}"
         elif kind == "missing":
-            msg = f"{where}{field}: this key is required; add it (see `algotrade schema`)"
+            from algotrade.shell import command
+
+            msg = f"{where}{field}: this key is required; add it (see `{command('schema')}`)"
         else:
             value = err.get("input")
             text = err["msg"].removeprefix("Value error, ")

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -468,12 +469,15 @@ def snapped(cfg: DataConfig, data: Market | pd.DatetimeIndex) -> str:
     return f"{', '.join(moves)} (the nearest sessions of {whose})"
 
 
-def load_market(cfg: DataConfig) -> Market:
-    """Load, validate and repair: the frames every engine will see."""
+def load_market(cfg: DataConfig, experiment_file: str | os.PathLike[str] | None = None,
+                overrides: Sequence[str] = ()) -> Market:
+    """Load, validate and repair: the frames every engine will see. ``experiment_file`` and
+    ``overrides`` (--set items) name the experiment in the message of a data error."""
     frames, sessions, problems = inspect(cfg)
     fatal = [p for p in problems if not p.repairable or cfg.repair == "none"]
     if fatal:
-        raise DataError(problem_summary(fatal, cfg.repair))
+        again = [os.fspath(experiment_file), *(a for o in overrides for a in ("--set", o))] if experiment_file else []
+        raise DataError(problem_summary(fatal, cfg.repair, again=again))
     repaired: dict[str, pd.DataFrame] = {}
     repairs: dict[str, dict[str, int]] = {}
     for sym, frame in frames.items():
@@ -483,7 +487,9 @@ def load_market(cfg: DataConfig) -> Market:
     return Market(repaired, cfg.calendar, repairs, tuple(problems))
 
 
-def problem_summary(problems: list[Problem], policy: str, limit: int = 12) -> str:
+def problem_summary(problems: list[Problem], policy: str, limit: int = 12, again: Sequence[str] = ()) -> str:
+    """The problems, and the fix; ``again`` names the experiment for the command that lists every
+    problem (its file, then --set items)."""
     lines = [f"the data has {len(problems)} problem(s):"]
     lines += [f"  {p}" for p in problems[:limit]]
     if len(problems) > limit:
@@ -494,7 +500,10 @@ def problem_summary(problems: list[Problem], policy: str, limit: int = 12) -> st
     if policy == "none" and all(p.repairable for p in problems):
         lines.append("these are repairable: set data.repair: engine_safe to repair them the same way for every engine")
     else:
-        lines.append("fix the data file (or data.start/end/calendar); `algotrade data validate X.yaml` lists every problem")
+        from algotrade.shell import command
+
+        listing = command("data", "validate", *(again or ["X.yaml"]))
+        lines.append(f"fix the data file (or data.start/end/calendar); `{listing}` lists every problem")
     return "\n".join(lines)
 
 

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from algotrade.config import FixedSharesSizing, TargetPercentSizing
+from algotrade.config import FixedSharesSizing, TargetPercentSizing, symbols_text
 from algotrade.errors import AlgotradeError, StrategyError
 from algotrade.indicators import compute_all
 from algotrade.risk import RiskCheck, RiskState, first_block
@@ -314,7 +314,7 @@ class StrategyHost:
     def new_order(self, symbol: str, quantity: int, limit: float | None, stop: float | None) -> Order | None:
         if symbol not in self.lists:
             raise StrategyError(
-                f"unknown symbol {symbol!r}; this run has {', '.join(self.bars.symbols)}",
+                f"unknown symbol {symbol!r}; this run has {symbols_text(self.bars.symbols)}",
                 strategy=self.name, date=self.bars.dates[self.i], symbol=symbol,
             )
         if quantity == 0:

@@ -149,18 +149,20 @@ def engine_lines(width: int) -> list[str]:
         (name, [status(engine_status(name), package), f"adapter {target}"])
         for name, (target, package) in ENGINES.items()
     ]
-    out = wrap("Backtest engines (engine: or engines: in an experiment file; algotrade run, compare, sweep):",
+    from algotrade.shell import render
+
+    out = wrap(render("Backtest engines (engine: or engines: in an experiment file; algotrade run, compare, sweep):"),
                width)
     out += definitions(rows, width, key_width=12)
-    out += ["", *wrap("Brokers (algotrade paper, live and kill):", width)]
+    out += ["", *wrap(render("Brokers (algotrade paper, live and kill):"), width)]
     rows = []
     for name, (target, _clients) in BROKERS.items():
         state, package = broker_status(name)
         rows.append((name, [status(state, package), f"adapter {target}"]))
     out += definitions(rows, width, key_width=12)
-    out += ["", *wrap("ib is Interactive Brokers' TWS or IB Gateway at ib.host:ib.port (or ALGOTRADE_IB_HOST / "
-                      "ALGOTRADE_IB_PORT); algotrade paper --simulate and algotrade gateway use the built-in "
-                      "IB Gateway simulator instead, offline.", width)]
+    out += ["", *wrap(render("ib is Interactive Brokers' TWS or IB Gateway at ib.host:ib.port (or ALGOTRADE_IB_HOST / "
+                             "ALGOTRADE_IB_PORT); algotrade paper --simulate and algotrade gateway use the built-in "
+                             "IB Gateway simulator instead, offline."), width)]
     return out
 
 

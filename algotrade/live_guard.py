@@ -28,6 +28,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from algotrade.errors import ConfigError
+from algotrade.shell import command
 
 ACCOUNT_ENV = "ALGOTRADE_IB_ACCOUNT"
 PORT_ENV = "ALGOTRADE_IB_PORT"
@@ -184,7 +185,7 @@ def check_live_allowed(
     produces the burn-in this start looks for (the same file, --set and --out).
     """
     problems = [p for p in (
-        _burnin_problem(exp.config_id, Path(burnin_path), paper_command or "algotrade paper EXPERIMENT.yaml"),
+        _burnin_problem(exp.config_id, Path(burnin_path), paper_command or command("paper", "EXPERIMENT.yaml")),
         _port_problem(port),
     ) if p]
     if account is None:

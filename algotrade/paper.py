@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from algotrade.config import Experiment, load_experiment
+from algotrade.config import Experiment, load_experiment, symbols_text
 from algotrade.data import Market, load_market
 from algotrade.errors import BrokerError, ConfigError, TransientBrokerError
 from algotrade.gateway.signals import StopSignals
@@ -200,7 +200,7 @@ def paper_simulated(path: str | Path, overrides: tuple[str, ...] = (), out: str 
     from algotrade.gateway import GatewaySimulator, run_in_thread
 
     exp = load_experiment(path, overrides)
-    market: Market = load_market(exp.data)
+    market: Market = load_market(exp.data, path, overrides)
     folder = run_folder(exp, path, overrides, out, "paper")
     folder.mkdir(parents=True, exist_ok=True)
     sim = GatewaySimulator(market, exp.broker, start=0)
@@ -235,7 +235,7 @@ def _judge(exp: Experiment, folder: Path, runner: Any, paper: StrategyHost, mark
     if not len(paper.bars):
         if stopped:
             raise NothingRun(stopped)
-        raise BrokerError(f"no daily bar of {', '.join(exp.data.symbols[:5])} arrived from IB: nothing to judge")
+        raise BrokerError(f"no daily bar of {symbols_text(exp.data.symbols)} arrived from IB: nothing to judge")
     with signals.deferred() if signals is not None else contextlib.nullcontext():
         shadow, _ = execute(exp, market, "backtrader", live_from=live_from)
         unreconciled = sum(len(p.mismatches) for p in runner.plans)

@@ -21,7 +21,7 @@ import pandas as pd
 from matplotlib.ticker import FixedLocator, Formatter, FuncFormatter, PercentFormatter
 
 from algotrade import report_format as fmt
-from algotrade.config import Experiment
+from algotrade.config import Experiment, symbols_text
 from algotrade.data import Market
 from algotrade.results import Tables, monthly_returns
 
@@ -380,7 +380,7 @@ def render(exp: Experiment, market: Market, tbl: Tables, stats: dict[str, Any], 
     return f"""{head(title)}
 <body>
 <h1>{html.escape(title)}</h1>
-<div class=sub>{html.escape(fmt.params(exp.strategy.params))} &middot; {html.escape(", ".join(market.frames))} &middot;
+<div class=sub>{html.escape(fmt.params(exp.strategy.params))} &middot; {html.escape(symbols_text(list(market.frames)))} &middot;
 {stats['start']} to {stats['end']} ({fmt.count(stats['sessions'])} sessions) &middot; fill {exp.broker.fill}
 &middot; config id {exp.config_id}</div>
 {_strip(stats)}

@@ -122,7 +122,7 @@ def run_experiment(
     OUT/<name>/<engine>/, or OUT/<name>@<config id>/<engine>/ for a --set variant."""
     t0 = time.perf_counter()
     exp = load_experiment(path, overrides, engine=engine)
-    market = load_market(exp.data)
+    market = load_market(exp.data, path, overrides)
     name = results_name(exp, path, overrides)
     result = run_loaded(exp, market, exp.engine_names[0], out, progress, str(path), t0, folder_name=name)
     if name != exp.name:
@@ -231,7 +231,7 @@ def compare_experiment(
     names = check_engine_list(engines) if engines else ()
     exp = load_experiment(path, overrides)
     names = names or check_engine_list(exp.engines or ("backtrader", "zipline"))
-    market = load_market(exp.data)  # loaded and validated once: every engine gets the same frames
+    market = load_market(exp.data, path, overrides)  # loaded and validated once: every engine gets the same frames
     folder_name = results_name(exp, path, overrides)
     results = tuple(run_loaded(exp, market, name, out, progress, str(path), t0, folder_name) for name in names)
     folders = [RunFolder.read(r.folder) for r in results]

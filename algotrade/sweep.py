@@ -30,6 +30,7 @@ from typing import Any
 from algotrade.config import Experiment, load_experiment
 from algotrade.errors import ConfigError
 from algotrade.executors import Outcome, PointTask, WorkerSettings, find_cluster, make_executor, warm_imports
+from algotrade.shell import command
 from algotrade.sweep_plan import Plan, Point, Run, plan_grid, plan_walkforward, table_cell
 from algotrade.walkforward import choose, eligible
 
@@ -261,14 +262,15 @@ def run_sweep(
     exp = load_experiment(path, overrides)
     if exp.sweep is None:
         raise ConfigError(
-            f"{path}: has no sweep: section; add one (see experiments/sweep_sma.yaml), or use `algotrade run` for one run"
+            f"{path}: has no sweep: section; add one (see experiments/sweep_sma.yaml), or use `{command('run', path)}` "
+            "for one run"
         )
     plan = plan_grid(exp)
     cluster = find_cluster(executor, address)  # before the data: an unreachable cluster fails within seconds
     markets: dict[str, Any] = {}
     for run in plan.grid:
         if run.market_key not in markets:
-            markets[run.market_key] = load_market(run.experiment.data)  # once per distinct data section
+            markets[run.market_key] = load_market(run.experiment.data, path, overrides)  # once per distinct data section
     plan_walkforward(plan, markets)
     _prepare_zipline(plan, markets)
     settings = WorkerSettings(
@@ -577,7 +579,9 @@ def summary_text(result: SweepResult) -> str:
         lines.append(f"  no grid run is eligible to be the best (ok, a {metric}, at least {exp.sweep.min_trades} trades)")
     spa = s.get("spa")
     if spa:
-        lines.append(f"  data snooping: {spa['sentence']}")
+        import textwrap
+
+        lines += textwrap.wrap(f"data snooping: {spa['sentence']}", 110, initial_indent="  ", subsequent_indent="    ")
     wf = s.get("walkforward")
     if wf:
         for engine, w in wf.items():

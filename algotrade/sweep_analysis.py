@@ -127,7 +127,9 @@ def analyse(result: SweepResult, markets: dict[str, Any]) -> Analysis:
         if bench is None:
             bench_series, bench_name = pd.Series(0.0, index=frame.index), "cash (a zero return)"
         else:
-            symbols = ", ".join(dict.fromkeys(s for m in markets.values() for s in m.frames))
+            from algotrade.config import symbols_text
+
+            symbols = symbols_text(list(dict.fromkeys(s for m in markets.values() for s in m.frames)))
             bench_series, bench_name = bench.reindex(frame.index).fillna(0.0), f"buy and hold of {symbols}"
         spa = spa_test(frame, bench_series, bench_name, seed=sweep.seed)
     if spa is None:

@@ -15,8 +15,10 @@ import pandas as pd
 from matplotlib.ticker import FuncFormatter
 
 from algotrade import report_format as fmt
+from algotrade.config import symbols_text
 from algotrade.report import _figure, _header, _png, scroll, time_axis
 from algotrade.report import head as page_head
+from algotrade.shell import command
 from algotrade.snooping import ALPHA
 
 if TYPE_CHECKING:
@@ -163,7 +165,7 @@ def write_sweep_report(result: SweepResult, analysis: Analysis) -> None:
     s = result.summary
     first = plan.engines[0]
     parts: list[str] = []
-    sub = (f"{exp.strategy.name} on {', '.join(exp.data.symbols)} ({exp.data.source}, "
+    sub = (f"{exp.strategy.name} on {symbols_text(exp.data.symbols)} ({exp.data.source}, "
            f"{exp.data.start or 'first bar'} .. {exp.data.end or 'last bar'}); engines {', '.join(plan.engines)}; "
            f"{len(plan.points)} points ({sweep.method}); ranked by {metric} ({'higher' if sweep.goal == 'max' else 'lower'}"
            f" is better, at least {sweep.min_trades} trades)")
@@ -187,7 +189,7 @@ def write_sweep_report(result: SweepResult, analysis: Analysis) -> None:
             f"<p>By {_esc(metric)} on {_esc(b['engine'])}: <b>{_esc(fmt.param_label(b['label']))}</b> — {metric} {_num(b['value'], metric=metric)}, "
             f"total return {_num(b['total_return'], True)}, max drawdown {_num(b['max_drawdown'], True)}, "
             f"{b['trade_count']} trades (config id <code>{_esc(b['config_id'])}</code>).</p>"
-            f"<p>Every run is an ordinary <code>algotrade run</code>; this one re-runs alone, writing its results and "
+            f"<p>Every run is an ordinary <code>{_esc(command('run'))}</code>; this one re-runs alone, writing its results and "
             f"report to <code>{_esc(b['rerun_report'])}</code>, with<br><code>{_esc(b['rerun'])}</code></p>"
         )
     else:
@@ -276,7 +278,7 @@ def write_sweep_report(result: SweepResult, analysis: Analysis) -> None:
         "<p><code>sweep.csv</code> and <code>sweep.parquet</code>: one row per run (phase grid, train or test; the "
         "swept values; status; metrics; seconds; its folder; the error of a failed run). <code>points.jsonl</code>: "
         "the record a restarted sweep resumes from. <code>runs/&lt;config id&gt;/&lt;engine&gt;/</code>: each run's "
-        "results, exactly as <code>algotrade run</code> writes them; its <code>config.yaml</code> re-runs it alone"
+        f"results, exactly as <code>{_esc(command('run'))}</code> writes them; its <code>config.yaml</code> re-runs it alone"
         + (f", e.g. <code>{_esc(rerun_command(result.folder, example))}</code>" if example else "") + ".</p>"
     )
     parts.append(f"<p class='sub'>{_esc(_how_it_ran(s))}</p>")

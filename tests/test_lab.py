@@ -13,6 +13,7 @@ import json
 import os
 import queue
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -57,10 +58,12 @@ def lab_env(home: Path, display: str | None) -> dict[str, str]:
 
 
 @contextmanager
-def running_lab(home: Path, display: str | None = None) -> Iterator[tuple[str, str]]:
-    """bin/lab on a free port; yields (base URL, token) once its server answers over HTTP."""
+def running_lab(home: Path, display: str | None = None, folder: Path | None = None) -> Iterator[tuple[str, str]]:
+    """bin/lab on a free port (on ``folder``: ALGOTRADE_LAB_DIR); yields (base URL, token) once its
+    server answers over HTTP."""
+    env = lab_env(home, display) | ({"ALGOTRADE_LAB_DIR": str(folder)} if folder else {})
     proc = subprocess.Popen([str(LAB), "--port", str(free_port()), "--ServerApp.port_retries=0"],
-                            cwd=home, env=lab_env(home, display), stdout=subprocess.PIPE,
+                            cwd=home, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     lines: queue.Queue[str | None] = queue.Queue()
     seen: list[str] = []
@@ -109,6 +112,13 @@ def get(url: str) -> dict:
         return json.loads(response.read())
 
 
+def put(url: str, body: dict) -> dict:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="PUT",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:  # loopback only
+        return json.loads(response.read())
+
+
 def test_lab_help_says_how_without_starting_anything(tmp_path: Path) -> None:
     proc = subprocess.run([str(LAB), "--help"], capture_output=True, text=True, timeout=30, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
@@ -134,3 +144,32 @@ def test_lab_opens_a_browser_where_there_is_a_display(tmp_path: Path) -> None:
         assert get(f"{base}/api/status?token={token}")
     # the server opens the browser from a thread it waits for on exit: the record is complete now
     assert (tmp_path / "browser-opened").read_text().strip()
+
+
+def test_saving_a_run_notebook_in_lab_keeps_it_as_committed(tmp_path: Path) -> None:
+    """What a reader's save after running a notebook (JupyterLab has filled in the kernel's
+    metadata, outputs and counts) writes: the committed file, byte for byte; an edit is kept."""
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    for name in NOTEBOOKS[:2]:
+        shutil.copy(ROOT / "notebooks" / name, folder / name)
+    ran, edited = NOTEBOOKS[:2]
+    with running_lab(tmp_path, None, folder) as (base, token):
+        for name in (ran, edited):
+            content = json.loads((folder / name).read_text())
+            content["metadata"]["kernelspec"]["display_name"] = "Python 3 (ipykernel)"
+            content["metadata"]["language_info"] = {"name": "python", "version": "3.11.7"}
+            for i, cell in enumerate(c for c in content["cells"] if c["cell_type"] == "code"):
+                cell["execution_count"] = i + 1
+                cell["outputs"] = [{"output_type": "stream", "name": "stdout", "text": ["printed\n"]}]
+                cell["metadata"].update(scrolled=True, execution={"iopub.status.idle": "2026-01-01T00:00:00Z"})
+            if name == edited:
+                content["cells"][0]["source"] = "# an edited title"
+            put(f"{base}/api/contents/{name}?token={token}", {"type": "notebook", "format": "json", "content": content})
+    assert (folder / ran).read_bytes() == (ROOT / "notebooks" / ran).read_bytes()
+    saved = json.loads((folder / edited).read_text())
+    committed = json.loads((ROOT / "notebooks" / edited).read_text())
+    assert saved["cells"][0]["source"] == ["# an edited title"]
+    assert saved["metadata"] == committed["metadata"]
+    assert all(not c["outputs"] and c["execution_count"] is None and not c["metadata"]
+               for c in saved["cells"] if c["cell_type"] == "code")

@@ -169,7 +169,7 @@ def test_the_go_page_gives_the_exact_live_command() -> None:
     exp = load_experiment(PAPER)
     default = Path(exp.output.dir) / exp.name / "paper"
     steps = " ".join(next_steps(exp, _result("go"), default, "experiments/paper_quickstart.yaml"))
-    assert "<code>algotrade live experiments/paper_quickstart.yaml --confirm-live</code>" in steps
+    assert "<code>bin/algotrade live experiments/paper_quickstart.yaml --confirm-live</code>" in steps
     assert "ALGOTRADE_IB_ACCOUNT" in steps and not re.search(r"--confirm(?!-live)", steps)
 
 
@@ -177,7 +177,7 @@ def test_the_live_command_repeats_the_overrides_and_the_output_folder(tmp_path: 
     exp = load_experiment(PAPER, ("strategy.params.fast=5",))
     folder = tmp_path / "out dir" / exp.name / "paper"
     command = live_command(PAPER, ("strategy.params.fast=5",), folder, exp)
-    assert command == (f"algotrade live {PAPER} --set strategy.params.fast=5 --out '{tmp_path / 'out dir'}' "
+    assert command == (f"bin/algotrade live {PAPER} --set strategy.params.fast=5 --out '{tmp_path / 'out dir'}' "
                        "--confirm-live")
 
 
@@ -186,7 +186,7 @@ def test_the_live_command_repeats_the_overrides_and_the_output_folder(tmp_path: 
     ({"trades": 3}, ["<b>trades</b>", "at least 10", "burnin.min_trades"]),
     ({"tracking_error": 0.05}, ["<b>tracking error</b> 5.00%", "at most 1.00%", "broker.fill"]),
     ({"slippage_bps": 7.5}, ["<b>slippage</b> 7.50 bp", "at most 5.00 bp", "broker.slippage"]),
-    ({"unreconciled": 2}, ["<b>unreconciled</b>", "journal.sqlite", "algotrade kill experiments/paper_quickstart.yaml"]),
+    ({"unreconciled": 2}, ["<b>unreconciled</b>", "journal.sqlite", "bin/algotrade kill experiments/paper_quickstart.yaml"]),
 ])
 def test_the_no_go_page_says_what_to_do_about_each_failed_gate(failed: dict[str, Any], words: list[str]) -> None:
     exp = load_experiment(PAPER)
@@ -196,7 +196,7 @@ def test_the_no_go_page_says_what_to_do_about_each_failed_gate(failed: dict[str,
     for word in words:
         assert word in text, (word, text)
     assert len(steps) == 2  # the failed gate, then how to run the burn-in again
-    assert "<code>algotrade paper experiments/paper_quickstart.yaml --simulate</code>" in steps[-1]
+    assert "<code>bin/algotrade paper experiments/paper_quickstart.yaml --simulate</code>" in steps[-1]
     assert "--confirm-live" not in text
 
 
@@ -205,7 +205,7 @@ def test_a_no_go_paper_run_too_short_is_told_to_run_longer() -> None:
     folder = Path(exp.output.dir) / exp.name / "paper"
     steps = next_steps(exp, _result("no-go", mode="paper", sessions=120, trades=3), folder,
                        "experiments/paper_quickstart.yaml")
-    assert "algotrade paper experiments/paper_quickstart.yaml --sessions 250" in steps[0]
+    assert "bin/algotrade paper experiments/paper_quickstart.yaml --sessions 250" in steps[0]
     assert "<b>trades</b>" in steps[1] and len(steps) == 3
 
 
@@ -213,7 +213,7 @@ def test_a_live_run_page_never_says_to_go_live() -> None:
     exp = load_experiment(PAPER)
     folder = Path(exp.output.dir) / exp.name / "live"
     bad = " ".join(next_steps(exp, _result("no-go", mode="live", tracking_error=0.05), folder, "x.yaml"))
-    assert "algotrade kill x.yaml --live" in bad and "--confirm-live" not in bad
+    assert "bin/algotrade kill x.yaml --live" in bad and "--confirm-live" not in bad
     assert "--confirm-live" not in " ".join(next_steps(exp, _result("go", mode="live"), folder, "x.yaml"))
 
 

@@ -236,9 +236,9 @@ def test_data_is_loaded_once_per_data_section(tmp_path: Path, monkeypatch: pytes
     calls: list[tuple[str, ...]] = []
     real = algotrade.data.load_market
 
-    def counting(cfg: Any) -> Any:
+    def counting(cfg: Any, *named: Any) -> Any:
         calls.append(cfg.symbols)
-        return real(cfg)
+        return real(cfg, *named)
 
     monkeypatch.setattr(algotrade.data, "load_market", counting)
     path = sweep_file(tmp_path, space={"strategy.params.fast": [5, 10], "data.symbols": [["SPX"], ["IXIC"]]},

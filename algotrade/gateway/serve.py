@@ -190,7 +190,9 @@ async def _serve(sim: GatewaySimulator, mode: Speed, why_hold: str, host: str, p
                                        f"(restart {sim.restarts})")
         if control is not None:
             controller, control_port = await start_control(sim, "127.0.0.1", control, parse_speed)
-        say(f"gateway: serving {few_names(list(sim.market.frames))} ({len(sim.dates)} sessions, at {sim.current_date}) "
+        from algotrade.config import symbols_text
+
+        say(f"gateway: serving {symbols_text(list(sim.market.frames))} ({len(sim.dates)} sessions, at {sim.current_date}) "
             f"on {bound_host}:{bound_port} as account {sim.account_id} (pid {pid})")
         if control is not None:
             say(f"gateway: control on 127.0.0.1:{control_port} (`algotrade gateway-ctl {control_port} help` lists "
@@ -251,12 +253,5 @@ def _read_lines(loop: asyncio.AbstractEventLoop, on_line: Callable[[], None], on
     threading.Thread(target=read, name="gateway-stdin", daemon=True).start()
 
 
-def few_names(names: Sequence[str], shown: int = 5) -> str:
-    """A few names and how many more, for one-line banners."""
-    if len(names) <= shown + 1:
-        return ", ".join(names)
-    return f"{', '.join(names[:shown])} and {len(names) - shown} more"
-
-
-__all__ = ["MODES", "check_account", "few_names", "parse_speed", "resolve_speed", "serve", "start_index",
+__all__ = ["MODES", "check_account", "parse_speed", "resolve_speed", "serve", "start_index",
            "stdin_is_terminal"]

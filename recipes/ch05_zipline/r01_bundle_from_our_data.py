@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 from adapters.zipline.calendars import calendar_for
-from algotrade.config import DataConfig
+from algotrade.config import DataConfig, symbols_text
 from algotrade.data import Market, load_market
 from recipes.ch05_zipline import zipline_root
 
@@ -168,7 +168,7 @@ def main(out: Path | None = None) -> dict[str, Any]:
     market = load_market(DataConfig.model_validate(
         {"source": "sample", "symbols": ["SPX", "IXIC"], "start": "2016-01-04", "end": "2018-12-31"}))
     symbols = list(market.frames)
-    print(f"validated frames: {', '.join(symbols)}, {len(market.dates)} sessions "
+    print(f"validated frames: {symbols_text(symbols)}, {len(market.dates)} sessions "
           f"({market.dates[0].date()} .. {market.dates[-1].date()}); repairs {market.repairs}")
 
     # the calendar: XNYS as Zipline knows it (other names and `none` get a registered calendar)

@@ -46,6 +46,7 @@ from algotrade.config import (
     PerShareCommission,
     TargetPercentSizing,
     load_experiment,
+    symbols_text,
 )
 from algotrade.data import Market, load_market
 from recipes.ch07_portfolio_opt import out_dir
@@ -220,7 +221,7 @@ def main(out: Path | None = None) -> dict[str, Any]:
     exp = load_experiment(ROOT / EXPERIMENT, ("output.report=false",))
     market = load_market(exp.data)
     print(f"{EXPERIMENT}: {exp.strategy.params}")
-    print(f"{', '.join(market.frames)}, {market.dates[0].date()} .. {market.dates[-1].date()}, "
+    print(f"{symbols_text(list(market.frames))}, {market.dates[0].date()} .. {market.dates[-1].date()}, "
           f"cash {exp.broker.cash:,.0f}, fill {exp.broker.fill}, sizing {exp.sizing.model_dump()}")
 
     t0 = time.perf_counter()

@@ -38,7 +38,7 @@ from typing import Any
 
 from adapters.ib.broker import IbBroker
 from algotrade.broker import InMemoryBroker, LiveRunner, bar_stream
-from algotrade.config import Experiment, load_experiment
+from algotrade.config import Experiment, load_experiment, symbols_text
 from algotrade.data import Market, load_market
 from algotrade.gateway import GatewaySimulator, run_in_thread
 from algotrade.host import StrategyHost
@@ -137,7 +137,7 @@ def main(out: Path | None = None) -> dict[str, Any]:
     folder = out_dir(out)
     exp, market = experiment()
     first, last = market.dates[0].date(), market.dates[-1].date()
-    print(f"{exp.name}: {exp.strategy.name} {exp.strategy.params} on {', '.join(exp.data.symbols)}, "
+    print(f"{exp.name}: {exp.strategy.name} {exp.strategy.params} on {symbols_text(exp.data.symbols)}, "
           f"{first} .. {last} ({len(market.dates)} sessions), fill {exp.broker.fill}")
 
     hosts: dict[str, StrategyHost] = {}

@@ -35,6 +35,7 @@ from typing import Any
 
 import pandas as pd
 
+from algotrade.config import symbols_text
 from recipes.ch10_live_deployment import out_dir
 from recipes.ch10_live_deployment.r01_broker_adapter_contract import (
     experiment,
@@ -121,7 +122,7 @@ def main(out: Path | None = None) -> dict[str, Any]:
     host, executions, sim = run_on_simulator(exp, market, journal, run_id=RUN_ID, client_id=44)
     journal.close()
     final = {s: p.quantity for s, p in sim.account.positions.items() if p.quantity}
-    print(f"ran {exp.strategy.name} on {', '.join(exp.data.symbols)} through IB to {sim.current_date}; journal {path}")
+    print(f"ran {exp.strategy.name} on {symbols_text(exp.data.symbols)} through IB to {sim.current_date}; journal {path}")
 
     orders, fills, bars = audit_tables(path, RUN_ID)
     eod = eod_snapshot(fills, bars, exp.data.symbols)
