@@ -59,6 +59,13 @@ class _FullShortHelp(click.Command):
     def epilog(self, text: str | None) -> None:
         self._epilog = text
 
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """Options' help too: every ``algotrade <subcommand>`` on the page starts with the launcher."""
+        from algotrade.shell import render
+
+        super().format_help(ctx, formatter)
+        formatter.buffer[:] = [render("".join(formatter.buffer))]
+
     def get_short_help_str(self, limit: int = 45) -> str:
         if self.short_help or not self.help or self.deprecated:
             return super().get_short_help_str(limit)

@@ -123,7 +123,7 @@ def test_the_live_refusal_and_the_burnin_pages_use_the_launcher(tmp_path: Path) 
 
     result = CliRunner().invoke(cli, ["live", "experiments/paper_quickstart.yaml", "--out", str(tmp_path)])
     assert result.exit_code == 2
-    assert "`bin/algotrade paper experiments/paper_quickstart.yaml`" in result.stderr, result.stderr
+    assert f"`bin/algotrade paper experiments/paper_quickstart.yaml --out {tmp_path}`" in result.stderr, result.stderr
     assert not bare(result.output + result.stderr)
     exp = load_experiment("experiments/paper_quickstart.yaml")
     folder = tmp_path / exp.name / "paper"
