@@ -147,11 +147,14 @@ class _Bridge(bt.Strategy):  # type: ignore[misc]
         if status in ("Partial", "Completed"):
             # one fill per execution bit since the last notification, at the price the broker
             # charged: ``executed.price`` is an average ((size * price) / size), which can be
-            # one ulp away from the bar's price
+            # one ulp away from the bar's price. The commission is that of the whole bit: Backtrader
+            # charges a position flip as a close and an open, each with its own per-order minimum
+            comminfo = self.broker.getcommissioninfo(order.data)
             for bit in order.executed.iterpending():
                 if bit.size:
                     when = bt.num2date(bit.dt).date()
-                    self.host.on_fill(oid, when, round(bit.size), float(bit.price), float(bit.comm))
+                    fee = comminfo.getcommission(bit.size, bit.price)
+                    self.host.on_fill(oid, when, round(bit.size), float(bit.price), float(fee))
         elif status in STATUS:
             mapped, reason = STATUS[status]
             self.host.on_order_closed(oid, mapped, reason)
