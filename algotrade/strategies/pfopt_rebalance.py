@@ -16,6 +16,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from algotrade.errors import ConfigError
 from algotrade.host import Context
 from algotrade.strategy import Strategy, StrategyConfig
 from recipes.ch07_portfolio_opt.r01_mu_sigma_estimates import closes_frame
@@ -59,8 +60,17 @@ class PfoptRebalance(Strategy[PfoptRebalanceConfig]):
     config_class = PfoptRebalanceConfig
 
     def on_start(self, ctx: Context) -> None:
+        n = len(ctx.symbols)
+        if n < 2:
+            raise ConfigError(
+                f"strategy pfopt_rebalance: data.symbols has {n} symbol ({', '.join(ctx.symbols)}); "
+                "an optimiser needs at least 2 to weigh against each other: add symbols"
+            )
         if self.config.method != "hrp":
-            check_bounds(self.config.weight_bounds, len(ctx.symbols))
+            try:
+                check_bounds(self.config.weight_bounds, n)
+            except ValueError as exc:
+                raise ConfigError(f"strategy.params.weight_bounds: {exc}") from None
         ctx.schedule(self.rebalance, self.config.rule)
 
     def weights(self, ctx: Context) -> dict[str, float] | None:
