@@ -22,3 +22,16 @@ def shared_data(relative: str) -> Path:
     if not path.exists():
         pytest.skip(f"real test data {path} is absent (../shared/data is only on developer and CI machines)")
     return path
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("algotrade")
+    group.addoption(
+        "--parity-fuzz", type=int, default=None, metavar="N", dest="parity_fuzz",
+        help="tests/test_parity_fuzz.py: run N generated experiments on fresh data, keep every outcome, "
+        "and write results/parity-fuzz/summary.json (default: 200 over a fixed pool of data sets)",
+    )
+    group.addoption(
+        "--parity-fuzz-seed", type=int, default=20260513, metavar="S", dest="parity_fuzz_seed",
+        help="seed of the generated parity experiments (default 20260513)",
+    )
