@@ -5,7 +5,7 @@ Backtrader's own arithmetic for these is ``abs(size) * commission * price`` (per
 adapter that must compute costs itself gets the very same numbers.
 
 Cash is kept once more, exactly, in a :class:`CashBook` that every engine pays its fills through:
-the cash rule and every share count are decided on it (docs/engine-parity.md, "cash and sizing").
+the cash rule and every share count are decided on it (docs/engine-parity.md, "Cash and sizing").
 """
 
 from __future__ import annotations

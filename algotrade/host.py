@@ -10,7 +10,7 @@ orders are sent (sells before buys), scheduled callbacks and the records written
 Share counts and every other decision that depends on the account are taken in exact decimal
 arithmetic: a backtest engine hands the host the :class:`~algotrade.costs.CashBook` it pays every
 fill through, and the strategy's cash and portfolio value come from that book, not from the
-engine's own float ledger (docs/engine-parity.md, "cash and sizing").
+engine's own float ledger (docs/engine-parity.md, "Cash and sizing").
 """
 
 from __future__ import annotations

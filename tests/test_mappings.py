@@ -14,8 +14,8 @@ from algotrade.costs import commission, per_share_commission, slipped
 
 
 def test_mapping_modules_import_no_engine() -> None:
-    code = ("import sys, adapters.backtrader.mapping, adapters.zipline.mapping\n"
-            "print([m for m in ('backtrader', 'zipline') if m in sys.modules])")
+    code = ("import sys, adapters.backtrader.mapping, adapters.zipline.mapping, adapters.ib.mapping, algotrade.symbols\n"
+            "print([m for m in ('backtrader', 'zipline', 'ib_async', 'ib_insync', 'exchange_calendars') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.strip() == "[]"
 
@@ -64,4 +64,4 @@ def test_zipline_tables() -> None:
     assert FILL_FIELD == {"next_close": "close", "next_open": "open"}
     assert refuse_order_type("market") is None
     assert "not supported on the zipline engine" in (refuse_order_type("limit") or "")
-    assert bundle_name("abc123") == "algotrade-abc123"
+    assert bundle_name("abc123", "XNYS", ["SPX"]).startswith("algotrade-")

@@ -10,6 +10,7 @@ import backtrader as bt
 from adapters.backtrader.mapping import (
     EXECTYPE,
     STATUS,
+    SYMBOLS,
     commission_kwargs,
     per_share_commission,
     slippage_fraction,
@@ -19,6 +20,7 @@ from algotrade.costs import CashBook
 from algotrade.data import Market
 from algotrade.host import StrategyHost
 from algotrade.strategy import Order
+from algotrade.symbols import map_symbols
 
 
 class _PerShare(bt.CommInfoBase):
@@ -195,8 +197,9 @@ class BacktraderEngine:
                     bt.CommInfoBase(commission=comm["commission"], percabs=True,
                                     stocklike=True, commtype=bt.CommInfoBase.COMM_PERC)
                 )
+        symbols = map_symbols(market.frames, SYMBOLS)  # feeds are found by position, named for people
         for symbol, frame in market.frames.items():
-            cerebro.adddata(_feed(symbol, frame))
+            cerebro.adddata(_feed(symbols.engine(symbol), frame))
         cerebro.addstrategy(_Bridge, host=host, fill=broker.fill)
         cerebro.run(runonce=True, preload=True)
 

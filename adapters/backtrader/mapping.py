@@ -10,6 +10,10 @@ from typing import Any
 
 from algotrade.config import BrokerConfig, PercentCommission, PerShareCommission
 from algotrade.costs import per_share_commission, slippage_fraction
+from algotrade.symbols import SymbolRule
+
+#: Backtrader names a feed by any string and tells every string apart: symbols pass verbatim
+SYMBOLS = SymbolRule("backtrader")
 
 #: (fill model, algotrade order type) -> Backtrader exectype name
 EXECTYPE: dict[tuple[str, str], str] = {
@@ -42,4 +46,4 @@ def commission_kwargs(broker: BrokerConfig) -> dict[str, Any] | None:
     return None
 
 
-__all__ = ["EXECTYPE", "STATUS", "commission_kwargs", "per_share_commission", "slippage_fraction"]
+__all__ = ["EXECTYPE", "STATUS", "SYMBOLS", "commission_kwargs", "per_share_commission", "slippage_fraction"]

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
+from algotrade.symbols import SymbolRule
+
 #: TWS order status -> algotrade's broker-order status (None: still working)
 STATUS: dict[str, str | None] = {
     "PendingSubmit": None,
@@ -42,3 +46,15 @@ def signed(side: str, shares: float) -> int:
 
 def status_of(tws_status: str) -> str | None:
     return STATUS.get(tws_status)
+
+
+def ib_symbol(symbol: str) -> str:
+    """IB's spelling of a US stock symbol: upper case, a share class after one space
+    (``brk.b``, ``BRK_B``, ``BRK-B``, ``BRK/B`` -> ``BRK B``)."""
+    return " ".join(re.sub(r"[./_-]", " ", symbol.upper()).split())
+
+
+#: IB's symbols. Two user symbols with one IB spelling are one contract at IB: refused, never
+#: renamed (a renamed symbol would be another security or none). The gateway simulator lists
+#: the experiment's symbols verbatim, so the simulated IB sees the user's own spelling.
+SYMBOLS = SymbolRule("IB", spell=ib_symbol, key=ib_symbol, rename=False)

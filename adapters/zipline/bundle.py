@@ -17,8 +17,9 @@ import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
-from adapters.zipline.mapping import BUNDLE_PREFIX, bundle_name
+from adapters.zipline.mapping import BUNDLE_PREFIX, SYMBOLS, bundle_name
 from algotrade.data import Market
+from algotrade.symbols import SymbolMap, map_symbols
 from recipes.ch05_zipline.r01_bundle_from_our_data import make_ingest  # the cookbook's ingest, not a copy
 
 log = logging.getLogger("algotrade.zipline")
@@ -31,17 +32,29 @@ def zipline_root() -> Path:
     return Path(root)
 
 
+def asset_symbols(market: Market) -> SymbolMap:
+    """The user's symbols and the symbols their assets carry in the bundle (unique to Zipline)."""
+    return map_symbols(market.frames, SYMBOLS)
+
+
 def ensure_bundle(market: Market, calendar_name: str) -> tuple[str, bool, float]:
-    """Register the bundle for this data and ingest it unless cached: (name, ingested, seconds)."""
+    """Register the bundle for this data and ingest it unless cached: (name, ingested, seconds).
+
+    The bundle's assets carry the engine symbols of :func:`asset_symbols` (``nvda`` is stored as
+    ``NVDA``, a ``BRK_B`` listed after ``BRK.B`` as ``BRK_B#2``); the bundle's name is a hash of
+    the data, the zipline calendar and those symbols.
+    """
     from zipline.data import bundles
 
     root = zipline_root()
-    name = bundle_name(market.data_hash)
+    symbols = asset_symbols(market)
+    name = bundle_name(market.data_hash, calendar_name, symbols.to_engine.values())
     environ = {**os.environ, "ZIPLINE_ROOT": str(root)}
     if name not in bundles.bundles:
+        engine_market = Market({symbols.engine(s): f for s, f in market.frames.items()}, market.calendar)
         bundles.register(
             name,
-            make_ingest(market, calendar_name),
+            make_ingest(engine_market, calendar_name),
             calendar_name=calendar_name,
             start_session=market.dates[0],
             end_session=market.dates[-1],

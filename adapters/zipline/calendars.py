@@ -1,47 +1,70 @@
-"""Trading calendars Zipline can use for the data's sessions.
+"""Trading calendars Zipline can use for the data's sessions: the same sessions algotrade uses.
 
-XNYS is used as zipline names it. Any other exchange_calendars name is registered once more with
-a start at the data's first session (exchange_calendars otherwise spans only 20 years back from
-today). ``calendar: none`` (the data's own dates) becomes a calendar whose sessions are exactly
-the data's dates: weekdays missing from the data are holidays, and weekend dates are refused.
+XNYS (and its aliases) from 1990 on is used as zipline names it. Any other case gets a calendar
+registered under its own name, ``ALGOTRADE-<CALENDAR>-<first>-<last>`` (or
+``ALGOTRADE-NONE-<hash of the dates>``), that covers exactly the data's range:
+
+* an exchange_calendars name: the exchange's own calendar class, built from the data's first
+  session (exchange_calendars otherwise starts 20 years before today, zipline's XNYS in 1990);
+* ``calendar: none`` (the data's own dates): a calendar whose sessions are exactly the data's
+  dates, on any day of the week (every other day of the range is a holiday).
+
+The registered calendar reports the registered name as its own ``name``. Zipline stores that
+name in the bundle and looks it up again when it reads the bundle, so the readers and the
+simulation share one calendar object (otherwise zipline asserts "All readers must share target
+trading_calendar"), in this process and in any later one that reuses the cached bundle.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from typing import Any
 
 import pandas as pd
 
-from algotrade.data import Market
+from algotrade.data import Market, calendar_type
 from algotrade.errors import DataError
 
+#: calendars zipline builds itself from 1990 (zipline.utils.calendar_utils.get_calendar)
+ZIPLINE_OWN = frozenset({"XNYS", "NYSE"})
+ZIPLINE_OWN_FIRST = pd.Timestamp("1990-01-02")
+#: sessions the registered calendar has after the data's last one (zipline looks past the end)
+TAIL = pd.Timedelta(days=7)
+PREFIX = "ALGOTRADE-"
 
-def _own_dates_calendar(name: str, dates: pd.DatetimeIndex) -> Any:
-    from exchange_calendars import ExchangeCalendar
-    from exchange_calendars.exchange_calendar import HolidayCalendar
 
-    weekend = dates[dates.dayofweek >= 5]
-    if len(weekend):
-        raise DataError(
-            f"data: {len(weekend)} bar(s) fall on a weekend (first {weekend[0].date()}); zipline "
-            "cannot trade weekend sessions. Use the backtrader engine for this data, or drop those rows"
-        )
-    weekdays = pd.bdate_range(dates[0], dates[-1])
-    holidays = list(weekdays.difference(dates))
+def _named(base: type, name: str, first: pd.Timestamp, last: pd.Timestamp) -> type:
+    """A subclass of ``base`` that calls itself ``name`` and defaults to ``first``..``last``
+    (zipline passes only ``side``; exchange_calendars passes start=None, end=None explicitly)."""
 
-    class OwnDates(ExchangeCalendar):  # type: ignore[misc]
-        open_times = ((None, dt.time(9, 31)),)
-        close_times = ((None, dt.time(16)),)
+    class Named(base):  # type: ignore[misc, valid-type]
+        def __init__(self, start: Any = None, end: Any = None, side: str = "right") -> None:
+            super().__init__(start=start or first, end=end or last, side=side)
 
         @property
         def name(self) -> str:
             return name
 
+    return Named
+
+
+def _own_dates(name: str, dates: pd.DatetimeIndex) -> type:
+    """Sessions exactly ``dates``: every day of the week trades, every other day is a holiday."""
+    from zoneinfo import ZoneInfo
+
+    from exchange_calendars import ExchangeCalendar
+    from exchange_calendars.exchange_calendar import HolidayCalendar
+
+    holidays = list(pd.date_range(dates[0], dates[-1]).difference(dates))
+
+    class OwnDates(ExchangeCalendar):  # type: ignore[misc]
+        open_times = ((None, dt.time(9, 31)),)
+        close_times = ((None, dt.time(16)),)
+        weekmask = "1111111"
+
         @property
         def tz(self) -> Any:
-            from zoneinfo import ZoneInfo
-
             return ZoneInfo("America/New_York")
 
         @property
@@ -52,31 +75,50 @@ def _own_dates_calendar(name: str, dates: pd.DatetimeIndex) -> Any:
         def adhoc_holidays(self) -> list[pd.Timestamp]:
             return holidays
 
-    return _starting_at(OwnDates, dates[0], dates[-1] + pd.Timedelta(days=7))
+    return _named(OwnDates, name, dates[0], dates[-1] + TAIL)
 
 
-def _starting_at(base: type, first: pd.Timestamp, last: pd.Timestamp | None = None) -> type:
-    """A calendar factory whose default range covers the data (zipline passes only ``side``)."""
-
-    class Ranged(base):  # type: ignore[misc, valid-type]
-        def __init__(self, start: Any = None, end: Any = None, side: str = "right") -> None:
-            # exchange_calendars passes start=None, end=None explicitly: default to the data's range
-            super().__init__(start=start or first, end=end or last, side=side)
-
-    return Ranged
+def calendar_name(market: Market) -> str:
+    """The name zipline should use for the market's calendar (pure: registers nothing)."""
+    dates = market.dates
+    requested = market.calendar
+    if requested.lower() == "none":
+        digest = hashlib.sha256(dates.asi8.tobytes()).hexdigest()[:12]
+        return f"{PREFIX}NONE-{digest}"
+    if requested in ZIPLINE_OWN and dates[0] >= ZIPLINE_OWN_FIRST:
+        return "XNYS"
+    return f"{PREFIX}{requested.upper()}-{dates[0]:%Y%m%d}-{dates[-1]:%Y%m%d}"
 
 
 def calendar_for(market: Market) -> str:
-    """Register (when needed) and return the calendar name zipline should use."""
-    from exchange_calendars import get_calendar, register_calendar_type
+    """Register (once per process) and return the calendar name zipline should use.
+
+    The calendar's sessions over the data's range are checked to be exactly the data's dates.
+    """
+    from exchange_calendars import register_calendar_type
+    from exchange_calendars.calendar_utils import global_calendar_dispatcher
 
     dates = market.dates
-    if market.calendar == "XNYS" and dates[0] >= pd.Timestamp("1990-01-02"):
-        return "XNYS"  # zipline itself starts XNYS in 1990
-    name = f"ALGOTRADE-{market.calendar.upper()}-{market.data_hash[:8]}"
-    if market.calendar.lower() == "none":
-        factory = _own_dates_calendar(name, dates)
-    else:
-        factory = _starting_at(type(get_calendar(market.calendar, start=dates[0])), dates[0])
-    register_calendar_type(name, factory, force=True)
+    name = calendar_name(market)
+    if name.startswith(PREFIX) and not global_calendar_dispatcher.has_calendar(name):
+        if market.calendar.lower() == "none":
+            factory = _own_dates(name, dates)
+        else:
+            base = calendar_type(market.calendar)
+            bound = base.bound_max()
+            last = dates[-1] + TAIL if bound is None else min(dates[-1] + TAIL, pd.Timestamp(bound))
+            factory = _named(base, name, dates[0], last)
+        register_calendar_type(name, factory)
+    from zipline.utils.calendar_utils import get_calendar as zl_get_calendar
+
+    sessions = zl_get_calendar(name).sessions_in_range(dates[0], dates[-1])
+    if not sessions.equals(pd.DatetimeIndex(dates)):
+        extra = sessions.difference(dates)
+        missing = pd.DatetimeIndex(dates).difference(sessions)
+        raise DataError(
+            f"data.calendar: zipline's {market.calendar} sessions differ from the data's dates "
+            f"({len(missing)} data date(s) not sessions, first {missing[0].date() if len(missing) else '-'}; "
+            f"{len(extra)} session(s) without data, first {extra[0].date() if len(extra) else '-'}); "
+            "use calendar: none to trade the data's own dates"
+        )
     return name

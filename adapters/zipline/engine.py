@@ -6,8 +6,8 @@ allowed to go negative, prices read back as ``uint32 * 0.001``). The blotter bel
 path for algotrade's orders: it fills each order at the configured field of the next bar from the
 canonical frames every engine sees, applies algotrade's costs, sends position-reducing orders
 first and pays every fill through algotrade's exact cash book, which rejects a buy the account
-cannot pay for at fill time — the same book and rule the Backtrader adapter uses. Everything else (the ledger, positions, cash, portfolio value, the
-calendar and the bundle) is Zipline's own.
+cannot pay for at fill time — the same book and rule the Backtrader adapter uses. Everything
+else (the ledger, positions, cash, portfolio value, the calendar and the bundle) is Zipline's own.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from adapters.zipline.bundle import ensure_bundle, zipline_root
+from adapters.zipline.bundle import asset_symbols, ensure_bundle, zipline_root
 from adapters.zipline.calendars import calendar_for
 from adapters.zipline.mapping import FILL_FIELD, check_broker, refuse_order_type
 from algotrade.config import BrokerConfig
@@ -94,7 +94,8 @@ class _Run:
         self.ids: dict[str, int] = {}  # zipline order id -> algotrade order id
         self.zids: dict[int, str] = {}  # algotrade order id -> zipline order id
         self.sequence: dict[str, int] = {}
-        self.assets: dict[str, Any] = {}
+        self.assets: dict[str, Any] = {}  # the user's symbol -> zipline asset
+        self.symbol_of: dict[int, str] = {}  # zipline sid -> the user's symbol
         self.algo: Any = None
 
 
@@ -117,7 +118,7 @@ class _Port:
         i = run.host.i
         total = 0.0
         for asset, position in portfolio.positions.items():
-            total += position.amount * run.closes[asset.symbol][i]
+            total += position.amount * run.closes[run.symbol_of[asset.sid]][i]
         return float(portfolio.cash + total)
 
     def submit(self, order: Order) -> None:
@@ -161,8 +162,11 @@ class ZiplineEngine:
         from zipline.api import symbol as zsymbol
 
         calendar_name = calendar_for(market)
+        symbols = asset_symbols(market)
         name, ingested, seconds = ensure_bundle(market, calendar_name)
         self.info = {"bundle": name, "ingested": ingested, "ingest_s": round(seconds, 4)}
+        if symbols.renamed:  # the user's symbol -> the asset symbol zipline knows it by
+            self.info["symbols"] = symbols.renamed
         run = _Run(host, market, broker)
         port = _Port(run)
         blotter = _blotter_class()(run)
@@ -171,7 +175,9 @@ class ZiplineEngine:
         def initialize(context: Any) -> None:
             run.algo = context
             for sym in host.bars.symbols:
-                run.assets[sym] = zsymbol(sym)
+                asset = zsymbol(symbols.engine(sym))
+                run.assets[sym] = asset
+                run.symbol_of[asset.sid] = sym
             host.start(port, run.book)
 
         def handle_data(context: Any, data: Any) -> None:
