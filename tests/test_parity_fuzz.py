@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from hypothesis import HealthCheck, Phase, given, seed, settings
+from hypothesis import HealthCheck, Phase, example, given, seed, settings
 from hypothesis import strategies as st
 
 from algotrade.compare import Comparison, RunFolder, compare_runs
@@ -55,6 +55,32 @@ DEFAULT_SEED = 20260513
 DEFAULT_EXAMPLES = 200
 
 Case = dict[str, Any]
+
+# --------------------------------------------------------------------------------------------
+# near-uniform draws: inside a composite, Hypothesis draws the first option of sampled_from and
+# the low end of a range far more often than the others (its simplest examples). These scramble a
+# 32-bit draw into [0, 1) instead (a multiplicative hash), and still shrink to the first option
+# and the low end (a draw of 0)
+
+UNIT = st.integers(0, 2**32 - 1).map(lambda v: (v * 2654435761 % 2**32) / 2**32)
+
+
+def pick(options: Any) -> st.SearchStrategy[Any]:
+    options = tuple(options)
+    return UNIT.map(lambda u: options[int(u * len(options))])
+
+
+def spread(low: float, high: float) -> st.SearchStrategy[float]:
+    return UNIT.map(lambda u: low + (high - low) * u)
+
+
+def log_spread(low: float, high: float) -> st.SearchStrategy[float]:
+    return UNIT.map(lambda u: low * (high / low) ** u)
+
+
+def ints(low: int, high: int) -> st.SearchStrategy[int]:
+    return UNIT.map(lambda u: low + int(u * (high - low + 1)))
+
 
 # --------------------------------------------------------------------------------------------
 # data
@@ -96,30 +122,30 @@ POOL: tuple[dict[str, Any], ...] = (
 @st.composite
 def random_data(draw: st.DrawFn) -> dict[str, Any]:
     """Any data a user could point an experiment at (the larger run's data)."""
-    source = draw(st.sampled_from(("synthetic", "synthetic", "csv", "csvdir", "parquet")))
-    count = 1 if source == "csv" else draw(st.integers(1, 5))
+    source = draw(pick(("synthetic", "synthetic", "csv", "csvdir", "parquet")))
+    count = 1 if source == "csv" else draw(ints(1, 5))
     names = SPELLINGS if source != "csvdir" else tuple(s for s in SPELLINGS if "/" not in s)
-    symbols = draw(st.lists(st.sampled_from(names), min_size=count, max_size=count, unique=True))
+    symbols = draw(st.lists(pick(names), min_size=count, max_size=count, unique=True))
     k = len(symbols)
     low = -0.99 if k < 3 else max(-0.99, -1 / (k - 1))
     spec: dict[str, Any] = {
         "source": source,
         "symbols": symbols,
-        "calendar": draw(st.sampled_from(CALENDARS)),
-        "start": str(draw(st.dates(dt.date(1984, 1, 1), dt.date(2024, 6, 1)))),
-        "sessions": draw(st.integers(30, 300)),
+        "calendar": draw(pick(CALENDARS)),
+        "start": str(dt.date(1984, 1, 1) + dt.timedelta(days=draw(ints(0, 14_700)))),
+        "sessions": draw(ints(30, 300)),
         "synthetic": {
             "seed": draw(st.integers(0, 2**32)),
-            "correlation": draw(st.floats(low, 0.99).filter(lambda r: correlation_possible(r, k))),
-            "regimes": draw(st.integers(1, 12)),
-            "start_price": draw(st.sampled_from((0.01, 0.5, 4.78, 10.1, 100.0, 2500.0, 250_000.0))),
-            "annual_vol": draw(st.floats(0.01, 2.0)),
+            "correlation": draw(spread(low, 0.99).filter(lambda r: correlation_possible(r, k))),
+            "regimes": draw(ints(1, 12)),
+            "start_price": draw(pick((100.0, 0.01, 0.5, 4.78, 10.1, 2500.0, 250_000.0)) | log_spread(0.01, 1e6)),
+            "annual_vol": draw(spread(0.01, 2.0)),
         },
         "calendar_dates": draw(st.booleans()),  # start/end written as calendar days, not sessions
     }
     if source != "synthetic":
-        spec["layout"] = draw(st.sampled_from(LAYOUTS))
-        spec["perturb"] = draw(st.lists(st.sampled_from(PERTURBS), max_size=3, unique=True))
+        spec["layout"] = draw(pick(LAYOUTS))
+        spec["perturb"] = draw(st.lists(pick(PERTURBS), max_size=3, unique=True))
     return spec
 
 
@@ -210,49 +236,48 @@ XGB_FEATURES = ("ret_1", "ret_5", "ret_21", "ret_1_lag1", "rsi_14", "macd_hist",
 
 
 def _strategy(draw: st.DrawFn, symbols: list[str], sessions: int, cash: float) -> dict[str, Any]:
-    name = draw(st.sampled_from(("sma_cross", "sma_cross", "rsi_reversion", "bollinger_breakout",
-                                 "momentum_rebalance", "momentum_rebalance", "pfopt_rebalance",
-                                 "xgb_walkforward", "scripted", "scripted")))
+    name = draw(pick(("sma_cross", "rsi_reversion", "bollinger_breakout", "momentum_rebalance",
+                      "pfopt_rebalance", "xgb_walkforward", "scripted", "scripted")))
     if name == "sma_cross":
         fast = draw(st.integers(1, 20))
         return {"name": name, "params": {"fast": fast, "slow": draw(st.integers(fast + 1, fast + 40))}}
     if name == "rsi_reversion":
-        oversold = draw(st.floats(5, 60))
+        oversold = draw(spread(5, 60))
         return {"name": name, "params": {"period": draw(st.integers(2, 30)), "oversold": oversold,
-                                         "overbought": draw(st.floats(oversold + 1, 95))}}
+                                         "overbought": draw(spread(oversold + 1, 95))}}
     if name == "bollinger_breakout":
-        return {"name": name, "params": {"period": draw(st.integers(2, 40)), "nbdev": draw(st.floats(0.1, 5))}}
+        return {"name": name, "params": {"period": draw(st.integers(2, 40)), "nbdev": draw(spread(0.1, 5))}}
     if name == "momentum_rebalance":
         return {"name": name, "params": {
             "lookback": draw(st.integers(2, 60)), "top_n": draw(st.integers(1, 4)), "absolute": draw(st.booleans()),
-            "rule": draw(st.sampled_from(("month_start", "week_start", "month_end")))}}
+            "rule": draw(pick(("month_start", "week_start", "month_end")))}}
     if name == "pfopt_rebalance":
-        method = draw(st.sampled_from(("max_sharpe", "min_volatility", "hrp")))
+        method = draw(pick(("max_sharpe", "min_volatility", "hrp")))
         params: dict[str, Any] = {"lookback": draw(st.integers(20, 60)), "method": method,
-                                  "covariance": draw(st.sampled_from(("sample", "ledoit_wolf"))),
-                                  "rule": draw(st.sampled_from(("month_start", "week_start")))}
+                                  "covariance": draw(pick(("sample", "ledoit_wolf"))),
+                                  "rule": draw(pick(("month_start", "week_start")))}
         if method != "hrp":
-            high = draw(st.floats(max(0.35, 1 / len(symbols)), 1.0))
-            params |= {"weight_bounds": [0.0, high], "gamma": draw(st.sampled_from((0.0, 0.1, 1.0))),
-                       "risk_free_rate": draw(st.sampled_from((0.0, 0.02)))}
+            high = draw(spread(max(0.35, 1 / len(symbols)), 1.0))
+            params |= {"weight_bounds": [0.0, high], "gamma": draw(pick((0.0, 0.1, 1.0))),
+                       "risk_free_rate": draw(pick((0.0, 0.02)))}
         return {"name": name, "params": params}
     if name == "xgb_walkforward":
         return {"name": name, "params": {
-            "features": draw(st.lists(st.sampled_from(XGB_FEATURES), min_size=1, max_size=4, unique=True)),
+            "features": draw(st.lists(pick(XGB_FEATURES), min_size=1, max_size=4, unique=True)),
             "horizon": draw(st.integers(1, 5)), "train_bars": draw(st.integers(50, 80)),
             "test_bars": draw(st.integers(5, 30)), "n_estimators": draw(st.integers(1, 8)),
-            "max_depth": draw(st.integers(1, 3)), "threshold": draw(st.floats(0.3, 0.7)),
+            "max_depth": draw(st.integers(1, 3)), "threshold": draw(spread(0.3, 0.7)),
             "seed": draw(st.integers(0, 5))}}
     amount = {
         "shares": st.integers(-300, 300), "order": st.integers(-300, 300), "exit": st.just(0),
-        "value": st.floats(-1.2, 1.2).map(lambda f: round(f * cash, 2)),
-        "percent": st.sampled_from((-0.5, 0.25, 0.5, 0.95, 1.0)) | st.floats(-1.5, 1.5),
-        "enter": st.sampled_from((0.5, 1.0, 2.0)) | st.floats(0.0, 2.0),
+        "value": spread(-1.2, 1.2).map(lambda f: round(f * cash, 2)),
+        "percent": pick((1.0, -0.5, 0.25, 0.5, 0.95)) | spread(-1.5, 1.5),
+        "enter": pick((1.0, 0.5, 2.0)) | spread(0.0, 2.0),
     }
     steps = []
-    for _ in range(draw(st.integers(1, 14))):
-        action = draw(st.sampled_from(tuple(amount)))
-        steps.append([draw(st.integers(0, sessions - 1)), draw(st.sampled_from(symbols)), action,
+    for _ in range(draw(ints(1, 14))):
+        action = draw(pick(tuple(amount)))
+        steps.append([draw(ints(0, sessions - 1)), draw(pick(symbols)), action,
                       float(draw(amount[action]))])
     return {"name": "tests.scripted:Scripted", "params": {"steps": sorted(steps, key=lambda s: s[0])}}
 
@@ -260,37 +285,70 @@ def _strategy(draw: st.DrawFn, symbols: list[str], sessions: int, cash: float) -
 @st.composite
 def cases(draw: st.DrawFn, data: st.SearchStrategy[dict[str, Any]]) -> Case:
     spec = draw(data)
-    cash = draw(st.one_of(st.integers(500, 10_000_000).map(float),
-                          st.integers(50_000, 1_000_000_000).map(lambda c: c / 100),
-                          st.sampled_from((500.0, 1010.0, 100_000.0, 10_000_000.0))))
-    commission = draw(st.one_of(
-        st.just("none"),
-        st.fixed_dictionaries({"per_share": st.sampled_from((0.001, 0.005, 0.0035, 0.01, 0.05)),
-                               "minimum": st.sampled_from((0.0, 0.35, 1.0, 5.0))}),
-        st.fixed_dictionaries({"percent": st.sampled_from((0.0001, 0.0005, 0.001, 0.0025, 0.01))}),
-    ))
-    slippage = draw(st.one_of(st.just("none"), st.fixed_dictionaries(
-        {"bps": st.sampled_from((0.5, 1.0, 2.5, 5.0, 10.0, 37.5)) | st.floats(0, 100)})))
-    sizing = draw(st.one_of(
-        st.fixed_dictionaries({"target_percent": st.sampled_from((1.0, 0.95, 0.5, 0.333, 0.1)) | st.floats(0.01, 1.0)}),
-        st.fixed_dictionaries({"fixed_shares": st.integers(1, 5000)}),
-    ))
+    dollars = draw(log_spread(500, 10_000_000))
+    cash = draw(pick(("cents", "dollars", "round")))
+    cash = round(dollars, 2) if cash == "cents" else float(round(dollars)) if cash == "dollars" else draw(
+        pick((100_000.0, 500.0, 1010.0, 25_000.0, 10_000_000.0)))
+    commission = draw(pick(("none", "per_share", "percent")))
+    if commission == "per_share":
+        commission = {"per_share": draw(pick((0.005, 0.001, 0.0035, 0.01, 0.05))),
+                      "minimum": draw(pick((0.0, 0.35, 1.0, 5.0)))}
+    elif commission == "percent":
+        commission = {"percent": draw(pick((0.001, 0.0001, 0.0005, 0.0025, 0.01)))}
+    slippage = draw(pick(("none", "bps")))
+    if slippage == "bps":
+        slippage = {"bps": draw(pick((5.0, 0.5, 1.0, 2.5, 10.0, 37.5)) | spread(0, 100))}
+    sizing = draw(pick(("target_percent", "fixed_shares")))
+    sizing = ({"target_percent": draw(pick((0.95, 1.0, 0.5, 0.333, 0.1)) | spread(0.01, 1.0))}
+              if sizing == "target_percent" else {"fixed_shares": draw(log_spread(1, 5000).map(round))})
     risk = draw(st.fixed_dictionaries({}, optional={
         "long_only": st.booleans(),
-        "max_position_pct": st.sampled_from((0.25, 0.5, 1.0)) | st.floats(0.05, 1.5),
-        "max_gross_leverage": st.sampled_from((0.5, 1.0, 1.5)),
-        "max_order_notional": st.sampled_from((1000.0, 25_000.0, 1e6)),
-        "max_drawdown_pct": st.floats(0.01, 0.5),
-        "daily_loss_limit_pct": st.floats(0.005, 0.2),
+        "max_position_pct": pick((0.25, 0.5, 1.0)) | spread(0.05, 1.5),
+        "max_gross_leverage": pick((0.5, 1.0, 1.5)),
+        "max_order_notional": pick((1000.0, 25_000.0, 1e6)),
+        "max_drawdown_pct": spread(0.01, 0.5),
+        "daily_loss_limit_pct": spread(0.005, 0.2),
     }))
     return {
         "data": spec,
         "strategy": _strategy(draw, spec["symbols"], spec["sessions"], cash),
-        "broker": {"cash": cash, "fill": draw(st.sampled_from(("next_close", "next_open"))),
+        "broker": {"cash": cash, "fill": draw(pick(("next_close", "next_open"))),
                    "commission": commission, "slippage": slippage},
         "sizing": sizing,
         "risk": risk,
     }
+
+
+#: run before the generated ones, so that every data set meets every kind of strategy and setting
+EXPLICIT_STRATEGIES = (
+    {"name": "sma_cross", "params": {"fast": 5, "slow": 20}},
+    {"name": "rsi_reversion", "params": {"period": 5, "oversold": 40, "overbought": 60}},
+    {"name": "bollinger_breakout", "params": {"period": 10, "nbdev": 1.0}},
+    {"name": "momentum_rebalance", "params": {"lookback": 10, "top_n": 2, "absolute": False, "rule": "week_start"}},
+    {"name": "pfopt_rebalance", "params": {"lookback": 20, "method": "hrp", "rule": "week_start"}},
+    {"name": "xgb_walkforward", "params": {"features": ["ret_1", "rsi_14"], "train_bars": 50, "test_bars": 10,
+                                           "n_estimators": 4, "max_depth": 2}},
+    {"name": "tests.scripted:Scripted", "params": {"steps": [[20, "$0", "percent", 1.0], [40, "$0", "shares", -50],
+                                                             [60, "$0", "enter", 0.5], [80, "$0", "exit", 0]]}},
+)
+EXPLICIT_SETTINGS: tuple[tuple[dict[str, Any], dict[str, Any], dict[str, Any]], ...] = (
+    ({"cash": 1010.0, "fill": "next_open", "commission": "none", "slippage": "none"}, {"target_percent": 1.0}, {}),
+    ({"cash": 100_000.0, "fill": "next_close", "commission": {"per_share": 0.005, "minimum": 1.0},
+      "slippage": {"bps": 5.0}}, {"target_percent": 0.95}, {"max_position_pct": 0.5, "long_only": True}),
+    ({"cash": 10_000_000.0, "fill": "next_open", "commission": {"percent": 0.001}, "slippage": {"bps": 2.5}},
+     {"fixed_shares": 300}, {"max_drawdown_pct": 0.1, "daily_loss_limit_pct": 0.03, "max_order_notional": 25_000.0}),
+)
+
+
+def explicit_cases() -> list[Case]:
+    out = []
+    for i, data in enumerate(POOL):
+        for j in range(2):
+            strategy = json.loads(json.dumps(EXPLICIT_STRATEGIES[(2 * i + j) % len(EXPLICIT_STRATEGIES)])
+                                  .replace("$0", data["symbols"][0]))
+            broker, sizing, risk = EXPLICIT_SETTINGS[(i + j) % len(EXPLICIT_SETTINGS)]
+            out.append({"data": data, "strategy": strategy, "broker": broker, "sizing": sizing, "risk": risk})
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -442,15 +500,17 @@ def test_generated_experiments_trade_identically_or_are_refused(
         return category, detail
 
     if larger is None:  # the normal run: stop at the first failure, shrink it
-        prop = _property(run, cases(st.sampled_from(POOL)), DEFAULT_EXAMPLES, seed_, strict=True)
+        t0 = time.perf_counter()
+        prop = _property(run, cases(pick(POOL)), DEFAULT_EXAMPLES, seed_, strict=True, explicit=tuple(explicit_cases()))
         prop()
-        assert len(tally.rows) >= DEFAULT_EXAMPLES
+        print("\n" + table(tally.summary(seed_, time.perf_counter() - t0)))
+        assert len(tally.rows) >= DEFAULT_EXAMPLES + 2 * len(POOL)
         assert sum(r["traded"] for r in tally.rows) >= 0.4 * len(tally.rows), "too few cases trade: the cases prove little"
         return
     # the larger run: fresh data everywhere (its bundles go to a folder of their own), every outcome kept
     monkeypatch.setenv("ZIPLINE_ROOT", str(ROOT / "results" / "parity-fuzz" / "zipline"))
     t0 = time.perf_counter()
-    prop = _property(run, cases(st.one_of(st.sampled_from(POOL), random_data())), larger, seed_, strict=False)
+    prop = _property(run, cases(st.one_of(pick(POOL), random_data())), larger, seed_, strict=False)
     prop()
     summary = tally.summary(seed_, time.perf_counter() - t0)
     out = ROOT / "results" / "parity-fuzz"
@@ -462,7 +522,7 @@ def test_generated_experiments_trade_identically_or_are_refused(
 
 
 def _property(run: Callable[[Case], tuple[str, str]], strategy: st.SearchStrategy[Case], examples: int,
-              seed_: int, strict: bool) -> Callable[[], None]:
+              seed_: int, strict: bool, explicit: tuple[Case, ...] = ()) -> Callable[[], None]:
     @seed(seed_)
     @settings(max_examples=examples, deadline=None, database=None, derandomize=False, print_blob=True,
               phases=(Phase.explicit, Phase.generate, Phase.shrink) if strict else (Phase.explicit, Phase.generate),
@@ -473,6 +533,8 @@ def _property(run: Callable[[Case], tuple[str, str]], strategy: st.SearchStrateg
         if strict:
             assert category in ("identical", "refused"), f"{category}\n{detail}\n{json.dumps(case, default=str)}"
 
+    for case in explicit:
+        prop = example(case)(prop)
     return prop
 
 
@@ -522,3 +584,13 @@ def test_regression_pfopt_bounds_that_cannot_sum_to_one_are_refused_in_one_line(
     category, detail = outcome(case, tmp_path)
     assert category == "refused", detail
     assert detail.startswith("strategy.params.weight_bounds:")
+
+
+def test_regression_pfopt_keeps_its_positions_when_a_symbol_did_not_move(tmp_path: Path) -> None:
+    """Penny prices (0.05) that sat still for the whole 20-close lookback: HRP's correlations
+    were undefined and the run ended in 'ValueError: The condensed distance matrix must contain
+    only finite values' on both engines. The rebalance is skipped instead."""
+    case = _case({"name": "pfopt_rebalance", "params": {"lookback": 20, "method": "hrp", "covariance": "sample",
+                                                        "rule": "month_start"}}, POOL[10], cash=500.0)
+    case["sizing"] = {"fixed_shares": 1}
+    _assert_identical(case, tmp_path)
