@@ -66,15 +66,26 @@ def exact(x: float | int | Decimal) -> Decimal:
     return Decimal(repr(float(x)))
 
 
-def exact_commission(broker: BrokerConfig, size: int, price: float) -> Decimal:
-    """:func:`commission` in exact decimal arithmetic (the fee the cash book charges)."""
-    c = broker.commission
+def exact_fee(size: int, price: float, per_share: float | None = None, minimum: float = 0.0,
+              percent: float | None = None) -> Decimal:
+    """A commission in exact decimal arithmetic: per share with a minimum per order, or a
+    fraction of the notional (the fee the cash book charges)."""
     if not size:
         return Decimal(0)
+    if per_share is not None:
+        return max(EXACT.multiply(Decimal(abs(size)), exact(per_share)), exact(minimum))
+    if percent is not None:
+        return EXACT.multiply(EXACT.multiply(Decimal(abs(size)), exact(percent)), exact(price))
+    return Decimal(0)
+
+
+def exact_commission(broker: BrokerConfig, size: int, price: float) -> Decimal:
+    """:func:`commission` in exact decimal arithmetic."""
+    c = broker.commission
     if isinstance(c, PerShareCommission):
-        return max(EXACT.multiply(Decimal(abs(size)), exact(c.per_share)), exact(c.minimum))
+        return exact_fee(size, price, per_share=c.per_share, minimum=c.minimum)
     if isinstance(c, PercentCommission):
-        return EXACT.multiply(EXACT.multiply(Decimal(abs(size)), exact(c.percent)), exact(price))
+        return exact_fee(size, price, percent=c.percent)
     return Decimal(0)
 
 
