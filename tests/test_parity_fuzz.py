@@ -463,6 +463,7 @@ class Tally:
             "identical_with_trades": sum(r["traded"] for r in self.rows),
             "by_category": dict(cats.most_common()),
             "refusals_by_field": dict(Counter(_field(r["detail"]) for r in self.rows if r["category"] == "refused")),
+            "refusal_examples": {_field(r["detail"]): r["detail"] for r in reversed(self.rows) if r["category"] == "refused"},
             "by_dimension": dims,
             "failures": [{"category": r["category"], "detail": r["detail"], "case": r["case"]} for r in self.failures],
         }
