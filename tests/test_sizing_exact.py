@@ -43,17 +43,18 @@ BARS = [
 ROUND_TRIP = [[0, "A", "shares", 10], [1, "A", "exit", 0]]
 
 
-def _csv(tmp_path: Path) -> Path:
+def _csv(tmp_path: Path, bars: list[tuple[str, float, float, float, float]]) -> Path:
     path = tmp_path / "a.csv"
-    lines = ["Date,Open,High,Low,Close,Volume"] + [f"{d},{o},{h},{lo},{c},1000" for d, o, h, lo, c in BARS]
+    lines = ["Date,Open,High,Low,Close,Volume"] + [f"{d},{o},{h},{lo},{c},1000" for d, o, h, lo, c in bars]
     path.write_text("\n".join(lines) + "\n")
     return path
 
 
-def _run_both(tmp_path: Path, steps: list[list[Any]], **sections: Any) -> list[StrategyHost]:
+def _run_both(tmp_path: Path, steps: list[list[Any]], bars: list[tuple[str, float, float, float, float]] = BARS,
+              **sections: Any) -> list[StrategyHost]:
     exp = experiment_from_dict({
         "name": "exact", "engines": ["backtrader", "zipline"],
-        "data": {"source": "csv", "symbols": ["A"], "path": str(_csv(tmp_path))},
+        "data": {"source": "csv", "symbols": ["A"], "path": str(_csv(tmp_path, bars))},
         "strategy": {"name": "tests.scripted:Scripted", "params": {"steps": steps}},
         "broker": {"cash": 1000, "fill": "next_open"}, "output": {"report": False}, **sections,
     })
@@ -93,6 +94,18 @@ def test_cash_of_exactly_1010_buys_100_shares_on_both_engines(
         (f.date, f.quantity, f.price, f.commission) for f in zl.fills]
     assert bt.equity[-1][2] == pytest.approx(zl.equity[-1][2], rel=1e-12)
     assert bt.equity[-1][2] == pytest.approx(100 * 10.15, rel=1e-12)
+
+
+def test_a_buy_of_exactly_all_the_cash_leaves_zero_cash_on_both_engines(tmp_path: Path) -> None:
+    """100 shares bought at 7.93 and sold at 8.03: Zipline's float ledger holds 1,009.9999999999999
+    (its commissions and sales in its own order), and after the tie fill -1.1e-13. Every record
+    of cash is the book's: 0.0 on both engines, never below zero."""
+    bars = [("2021-01-04", 7.93, 7.93, 7.93, 7.93), ("2021-01-05", 7.93, 7.93, 7.93, 7.93),
+            ("2021-01-06", 8.03, 10.10, 8.03, 10.10), *BARS[3:]]
+    hosts = _run_both(tmp_path, [[0, "A", "shares", 100], [1, "A", "exit", 0], [2, "A", "percent", 1.0]], bars)
+    for host in hosts:
+        assert _orders(host) == [(1, "A", 100, "filled"), (2, "A", -100, "filled"), (3, "A", 100, "filled")]
+        assert [c for _, c, _ in host.equity] == [1000.0, 207.0, 1010.0, 0.0, 0.0]
 
 
 @pytest.mark.parametrize("risk", [{"max_position_pct": 1.0}, {"max_gross_leverage": 1.0},

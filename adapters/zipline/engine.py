@@ -104,7 +104,9 @@ class _Port:
         self.run = run
 
     def cash(self) -> float:
-        return float(self.run.algo.portfolio.cash)
+        """The cash book's (Zipline's ledger holds the same fills in floats, a few units in the
+        last place away: -1.1e-13 after a buy that took exactly all the cash)."""
+        return self.run.book.cash
 
     def value(self) -> float:
         """Cash plus positions at the current bar's close.
@@ -119,7 +121,7 @@ class _Port:
         total = 0.0
         for asset, position in portfolio.positions.items():
             total += position.amount * run.closes[run.symbol_of[asset.sid]][i]
-        return float(portfolio.cash + total)
+        return float(self.cash() + total)
 
     def submit(self, order: Order) -> None:
         run = self.run
