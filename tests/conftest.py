@@ -5,6 +5,9 @@ from pathlib import Path
 
 import pytest
 
+#: the table of a --parity-fuzz run, printed at the end of the session (tests/test_parity_fuzz.py)
+PARITY_FUZZ_TABLE = pytest.StashKey[str]()
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
@@ -35,3 +38,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--parity-fuzz-seed", type=int, default=20260513, metavar="S", dest="parity_fuzz_seed",
         help="seed of the generated parity experiments (default 20260513)",
     )
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    table = config.stash.get(PARITY_FUZZ_TABLE, None)
+    if table:
+        terminalreporter.section("parity fuzz")
+        terminalreporter.write_line(table)

@@ -47,6 +47,7 @@ from algotrade.config import DataConfig, correlation_possible, load_experiment
 from algotrade.data import load_market
 from algotrade.errors import ConfigError, DataError
 from algotrade.run import run_loaded
+from tests.conftest import PARITY_FUZZ_TABLE
 
 pytestmark = pytest.mark.slow
 
@@ -481,15 +482,10 @@ def table(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-@pytest.fixture
-def fuzz_options(request: pytest.FixtureRequest) -> tuple[int | None, int]:
-    return request.config.getoption("parity_fuzz"), request.config.getoption("parity_fuzz_seed")
-
-
 def test_generated_experiments_trade_identically_or_are_refused(
-    fuzz_options: tuple[int | None, int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    larger, seed_ = fuzz_options
+    larger, seed_ = request.config.getoption("parity_fuzz"), request.config.getoption("parity_fuzz_seed")
     tally = Tally()
     counter = iter(range(10**9))
 
@@ -517,7 +513,7 @@ def test_generated_experiments_trade_identically_or_are_refused(
     out = ROOT / "results" / "parity-fuzz"
     out.mkdir(parents=True, exist_ok=True)
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str, ensure_ascii=False) + "\n")
-    print("\n" + table(summary) + f"\n  written to {out / 'summary.json'}")
+    request.config.stash[PARITY_FUZZ_TABLE] = table(summary) + f"\n  written to {out / 'summary.json'}"
     failed = len(tally.failures)
     assert failed == 0, f"{failed} failing experiment(s); see {out / 'summary.json'}"
 
