@@ -21,6 +21,7 @@ from pydantic import (
     Field,
     Tag,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -43,15 +44,46 @@ class Model(BaseModel):
 class SyntheticConfig(Model):
     """Parameters of the deterministic multi-asset generator (``source: synthetic``)."""
 
-    seed: int = Field(7, description="Random seed: the same seed gives the same bars everywhere.")
+    seed: int = Field(7, ge=0, description="Random seed (0 or more): the same seed gives the same bars everywhere.")
     correlation: float = Field(
-        0.3, ge=-0.99, le=0.99, description="Pairwise correlation of daily returns between symbols."
+        0.3, ge=-0.99, le=0.99,
+        description=(
+            "Pairwise correlation of daily returns between symbols; with n symbols it must "
+            "exceed -1/(n-1) (e.g. -0.0909 for 12), or no such set of series exists."
+        ),
     )
     regimes: int = Field(
         3, ge=1, le=50, description="Number of alternating bull/bear regimes over the range."
     )
-    start_price: float = Field(100.0, gt=0, description="First close of every symbol.")
+    start_price: float = Field(
+        100.0, gt=0, le=1_000_000,
+        description="First close of every symbol, in dollars (prices are written in cents; none falls below 0.01).",
+    )
     annual_vol: float = Field(0.2, gt=0, le=2.0, description="Annualised volatility of returns.")
+
+    @field_validator("start_price")
+    @classmethod
+    def _at_least_a_cent(cls, value: float) -> float:
+        if value < 0.01:
+            raise ValueError(f"{value!r} is below one cent (prices are written in cents); use 0.01 or more")
+        return value
+
+    def check_symbol_count(self, n: int) -> None:
+        """Equal pairwise correlations ``rho`` between ``n`` series exist only for
+        ``rho > -1/(n-1)``: below, the correlation matrix is not positive definite."""
+        if correlation_possible(self.correlation, n):
+            return
+        most = max(k for k in range(2, n) if correlation_possible(self.correlation, k))
+        raise ValueError(
+            f"correlation {self.correlation} cannot hold between {n} symbols: equal pairwise "
+            f"correlations of {n} series must exceed -1/({n}-1) = {-1 / (n - 1):.4g}; set "
+            f"data.synthetic.correlation above {-1 / (n - 1):.4g}, or use at most {most} symbols"
+        )
+
+
+def correlation_possible(rho: float, n: int) -> bool:
+    """Whether ``n`` series can all have pairwise correlation ``rho`` (given -1 <= rho <= 1)."""
+    return n < 3 or rho > -1 / (n - 1)
 
 
 class DataConfig(Model):
@@ -113,6 +145,13 @@ class DataConfig(Model):
         dupes = sorted({s for s in value if value.count(s) > 1})
         if dupes:
             raise ValueError(f"symbols are listed twice: {', '.join(dupes)}; list each once")
+        return value
+
+    @field_validator("synthetic")
+    @classmethod
+    def _synthetic_possible(cls, value: SyntheticConfig, info: ValidationInfo) -> SyntheticConfig:
+        if info.data.get("source") == "synthetic" and "symbols" in info.data:
+            value.check_symbol_count(len(info.data["symbols"]))
         return value
 
     @model_validator(mode="after")

@@ -6,6 +6,11 @@ closes (once the engine has reported that bar's fills through :meth:`StrategyHos
 :class:`BrokerPort`. Everything that must be identical on every engine happens here, once:
 indicator values, share counts (one rounding rule), risk checks, the order in which a bar's
 orders are sent (sells before buys), scheduled callbacks and the records written as results.
+
+Share counts and every other decision that depends on the account are taken in exact decimal
+arithmetic: a backtest engine hands the host the :class:`~algotrade.costs.CashBook` it pays every
+fill through, and the strategy's cash and portfolio value come from that book, not from the
+engine's own float ledger (docs/engine-parity.md, "Cash and sizing").
 """
 
 from __future__ import annotations
@@ -15,11 +20,13 @@ import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal, localcontext
 from typing import Any, Protocol
 
 import numpy as np
 
 from algotrade.config import FixedSharesSizing, TargetPercentSizing, symbols_text
+from algotrade.costs import EXACT, CashBook, exact
 from algotrade.errors import AlgotradeError, StrategyError
 from algotrade.indicators import compute_all
 from algotrade.risk import RiskCheck, RiskState, first_block
@@ -55,11 +62,20 @@ class Bars:
         return len(self.dates)
 
 
-def shares_for_value(value: float, price: float) -> int:
-    """The one rounding rule: whole shares, truncated toward zero."""
+def shares_for_value(value: float | Decimal, price: float) -> int:
+    """The one rounding rule: whole shares of ``value / price``, truncated toward zero.
+
+    The division is exact, on the numbers as written (:func:`algotrade.costs.exact`): $1,010.00
+    at $10.10 is 100 shares, where float division of the same numbers can give 99.99999999999999
+    and so 99."""
     if price <= 0 or not math.isfinite(price):
         return 0
-    return math.trunc(value / price)
+    return int(EXACT.divide(exact(value), exact(price)).to_integral_value(rounding=ROUND_DOWN))
+
+
+def scaled_shares(shares: int, weight: float | Decimal) -> int:
+    """``shares * weight`` rounded to the nearest whole share (ties to even), exactly."""
+    return int(EXACT.multiply(Decimal(shares), exact(weight)).to_integral_value(rounding=ROUND_HALF_EVEN))
 
 
 def schedule_hits(dates: Sequence[dt.date], rule: str) -> set[int]:
@@ -123,11 +139,12 @@ class Context:
 
     @property
     def cash(self) -> float:
-        return self._host.port.cash()
+        return self._host.account_cash()
 
     @property
     def portfolio_value(self) -> float:
-        return self._host.port.value()
+        """Cash plus positions at the current bar's close."""
+        return float(self._host.account_value())
 
     # --- orders ----------------------------------------------------------------------------
     def order(
@@ -142,23 +159,25 @@ class Context:
         return self.order(symbol, int(shares) - self.position(symbol), limit, stop)
 
     def order_target_value(
-        self, symbol: str, value: float, limit: float | None = None, stop: float | None = None
+        self, symbol: str, value: float | Decimal, limit: float | None = None, stop: float | None = None
     ) -> Order | None:
+        """Hold ``value`` dollars of ``symbol`` (whole shares, truncated), priced at the current close."""
         shares = shares_for_value(value, self.price(symbol))
         return self.order_target_shares(symbol, shares, limit, stop)
 
     def order_target_percent(
-        self, symbol: str, percent: float, limit: float | None = None, stop: float | None = None
+        self, symbol: str, percent: float | Decimal, limit: float | None = None, stop: float | None = None
     ) -> Order | None:
         """Hold ``percent`` of portfolio value in ``symbol``, priced at the current close."""
-        return self.order_target_value(symbol, percent * self.portfolio_value, limit, stop)
+        value = EXACT.multiply(exact(percent), self._host.account_value())
+        return self.order_target_value(symbol, value, limit, stop)
 
     def enter(self, symbol: str, weight: float = 1.0) -> Order | None:
         """Enter long with the experiment's sizing (target_percent is scaled by ``weight``)."""
         sizing = self._host.sizing
         if isinstance(sizing, FixedSharesSizing):
-            return self.order_target_shares(symbol, round(sizing.fixed_shares * weight))
-        return self.order_target_percent(symbol, sizing.target_percent * weight)
+            return self.order_target_shares(symbol, scaled_shares(sizing.fixed_shares, weight))
+        return self.order_target_percent(symbol, EXACT.multiply(exact(sizing.target_percent), exact(weight)))
 
     def exit(self, symbol: str) -> Order | None:
         return self.order_target_shares(symbol, 0)
@@ -229,24 +248,43 @@ class StrategyHost:
         self.schedules: list[tuple[Schedule, set[int]]] = []
         self.evaluation_start: int | None = live_from or None
         self._intents: list[Order] = []
-        self._peak = 0.0
-        self._prev_value = 0.0
+        self._peak = Decimal(0)
+        self._prev_value = Decimal(0)
         self.ctx = Context(self)
         self.port: BrokerPort
+        #: the exact cash book a backtest engine pays its fills through (None: the port's account)
+        self.book: CashBook | None = None
 
     # --- driven by the adapter ---------------------------------------------------------------
-    def start(self, port: BrokerPort) -> None:
+    def start(self, port: BrokerPort, book: CashBook | None = None) -> None:
+        """Begin the run. A backtest engine passes the :class:`CashBook` it pays every fill
+        through: the strategy's cash, portfolio value, share counts and risk limits then come from
+        it, in exact arithmetic. Without one (a live broker), they come from the port's account."""
         self.port = port
+        self.book = book
         self.i = 0
         self._call(self.strategy.on_start, "-")
+
+    def account_cash(self) -> float:
+        return self.book.cash if self.book is not None else self.port.cash()
+
+    def account_value(self) -> Decimal:
+        """Cash plus positions at the current bar's close, exactly (from the book when there is one)."""
+        if self.book is None:
+            return exact(self.port.value())
+        i = self.i
+        with localcontext(EXACT):
+            return self.book.exact_cash + sum(
+                (Decimal(q) * exact(self.lists[s]["close"][i]) for s, q in self.positions.items() if q), Decimal(0)
+            )
 
     def on_bar(self, i: int) -> None:
         self.i = i
         port = self.port
-        cash, value = port.cash(), port.value()
-        self.equity.append((self.bars.dates[i], cash, value))
+        self.equity.append((self.bars.dates[i], port.cash(), port.value()))
         if i < self.live_from:
             return
+        value = self.account_value()
         if value > self._peak:
             self._peak = value
         for sched, hits in self.schedules:
@@ -335,7 +373,7 @@ class StrategyHost:
             self.port.cancel(order)
 
     # --- internals -------------------------------------------------------------------------------
-    def _flush(self, value: float) -> None:
+    def _flush(self, value: Decimal) -> None:
         """Risk-check and send this bar's orders, position-reducing ones first."""
         intents = sorted(self._intents, key=lambda o: not _reduces(self.positions.get(o.symbol, 0), o.quantity))
         self._intents = []

@@ -4,24 +4,48 @@ Each check looks at one proposed order and the account as algotrade sees it, and
 reason to block it, or ``None``. The same objects guard backtests on every engine and live
 trading. Orders that only reduce exposure are never blocked by the halts, so a halted strategy
 can still get out.
+
+Limits are compared in exact decimal arithmetic (:func:`algotrade.costs.exact`): an order sized
+to exactly the limit (100 shares at $10.10 against a 50% limit on $2,020.00) is within it on
+every engine, whatever the last bits of a float quotient would say.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Protocol
 
 from algotrade.config import RiskConfig
+from algotrade.costs import EXACT, exact
+
+_UNBOUNDED = Decimal("Infinity")
 
 
 @dataclass(frozen=True)
 class RiskState:
-    equity: float
-    peak_equity: float
-    day_start_equity: float
+    equity: float | Decimal
+    peak_equity: float | Decimal
+    day_start_equity: float | Decimal
     positions: Mapping[str, int]
     prices: Mapping[str, float]
+
+
+def _notional(quantity: int, price: float) -> Decimal:
+    return abs(EXACT.multiply(Decimal(quantity), exact(price)))
+
+
+def _ratio(part: Decimal, whole: float | Decimal) -> Decimal:
+    """``part / whole`` exactly, or infinity when ``whole`` is not positive."""
+    w = exact(whole)
+    return EXACT.divide(part, w) if w > 0 else _UNBOUNDED
+
+
+def _fall(value: float | Decimal, base: float | Decimal) -> Decimal:
+    """How far ``value`` is below ``base``, as a fraction of ``base`` (0 when base is not positive)."""
+    b = exact(base)
+    return EXACT.subtract(Decimal(1), EXACT.divide(exact(value), b)) if b > 0 else Decimal(0)
 
 
 class RiskCheck(Protocol):
@@ -53,8 +77,8 @@ class MaxPositionPct:
 
     def check(self, symbol: str, quantity: int, price: float, state: RiskState) -> str | None:
         pos = state.positions.get(symbol, 0)
-        weight = abs((pos + quantity) * price) / state.equity if state.equity > 0 else float("inf")
-        if _increases(pos, quantity) and weight > self.limit:
+        weight = _ratio(_notional(pos + quantity, price), state.equity)
+        if _increases(pos, quantity) and weight > exact(self.limit):
             return f"max_position_pct: {symbol} would be {weight:.1%} of equity (limit {self.limit:.1%})"
         return None
 
@@ -66,11 +90,12 @@ class MaxGrossLeverage:
 
     def check(self, symbol: str, quantity: int, price: float, state: RiskState) -> str | None:
         pos = state.positions.get(symbol, 0)
-        gross = sum(
-            abs(q * state.prices.get(s, 0.0)) for s, q in state.positions.items() if s != symbol
-        ) + abs((pos + quantity) * price)
-        lev = gross / state.equity if state.equity > 0 else float("inf")
-        if _increases(pos, quantity) and lev > self.limit:
+        gross = _notional(pos + quantity, price)
+        for s, q in state.positions.items():
+            if s != symbol:
+                gross = EXACT.add(gross, _notional(q, state.prices.get(s, 0.0)))
+        lev = _ratio(gross, state.equity)
+        if _increases(pos, quantity) and lev > exact(self.limit):
             return f"max_gross_leverage: gross exposure would be {lev:.2f}x equity (limit {self.limit:.2f}x)"
         return None
 
@@ -81,8 +106,8 @@ class MaxOrderNotional:
     name: str = "max_order_notional"
 
     def check(self, symbol: str, quantity: int, price: float, state: RiskState) -> str | None:
-        notional = abs(quantity * price)
-        if notional > self.limit:
+        notional = _notional(quantity, price)
+        if notional > exact(self.limit):
             return f"max_order_notional: order worth {notional:,.2f} exceeds {self.limit:,.2f}"
         return None
 
@@ -93,8 +118,8 @@ class DrawdownHalt:
     name: str = "max_drawdown_pct"
 
     def check(self, symbol: str, quantity: int, price: float, state: RiskState) -> str | None:
-        dd = 1 - state.equity / state.peak_equity if state.peak_equity > 0 else 0.0
-        if dd >= self.limit and _increases(state.positions.get(symbol, 0), quantity):
+        dd = _fall(state.equity, state.peak_equity)
+        if dd >= exact(self.limit) and _increases(state.positions.get(symbol, 0), quantity):
             return f"max_drawdown_pct: halted, drawdown {dd:.1%} reached the limit {self.limit:.1%}"
         return None
 
@@ -105,9 +130,8 @@ class DailyLossHalt:
     name: str = "daily_loss_limit_pct"
 
     def check(self, symbol: str, quantity: int, price: float, state: RiskState) -> str | None:
-        base = state.day_start_equity
-        loss = 1 - state.equity / base if base > 0 else 0.0
-        if loss >= self.limit and _increases(state.positions.get(symbol, 0), quantity):
+        loss = _fall(state.equity, state.day_start_equity)
+        if loss >= exact(self.limit) and _increases(state.positions.get(symbol, 0), quantity):
             return f"daily_loss_limit_pct: halted for the day, down {loss:.1%} (limit {self.limit:.1%})"
         return None
 

@@ -2,8 +2,10 @@
 
 For each shipped strategy, tests/native_backtrader.py has a hand-written ``bt.Strategy`` with the
 same logic, sizing rule and fill model. Both run over the same validated and repaired frames
-(``market.frames``); the trade lists (date, symbol, signed quantity, price, commission) and the
-final equity and cash must be equal, not approximately equal.
+(``market.frames``); the trade lists (date, symbol, signed quantity, price, commission) must be
+equal, not approximately equal. Final equity and cash agree to 1e-12 relative: algotrade books
+cash exactly (its cash book, docs/engine-parity.md), the native strategy in Backtrader's float
+ledger, a few units in the last place away (765.378 against 765.3780000000003).
 """
 
 from __future__ import annotations
@@ -78,8 +80,8 @@ def assert_same(tbl: Tables, native: NativeResult, min_trades: int = 4) -> None:
         assert a == b, f"trade {k} differs: algotrade {a} vs native {b}"
     assert len(ours) == len(native.fills)
     last = tbl.equity.iloc[-1]
-    assert float(last["equity"]) == native.value
-    assert float(last["cash"]) == native.cash
+    assert float(last["equity"]) == pytest.approx(native.value, rel=1e-12, abs=1e-9)
+    assert float(last["cash"]) == pytest.approx(native.cash, rel=1e-12, abs=1e-9)
 
 
 def assert_fills_at_bar_prices(tbl: Tables, market: Market, fill: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import backtrader as bt
@@ -15,6 +16,7 @@ from adapters.backtrader.mapping import (
     slippage_fraction,
 )
 from algotrade.config import BrokerConfig
+from algotrade.costs import CashBook
 from algotrade.data import Market
 from algotrade.host import StrategyHost
 from algotrade.strategy import Order
@@ -31,11 +33,31 @@ class _PerShare(bt.CommInfoBase):
 
 
 class _Broker(bt.brokers.BackBroker):
-    """BackBroker that also applies percentage slippage to fills at the close.
+    """BackBroker that also applies percentage slippage to fills at the close, and pays every
+    fill through algotrade's exact cash book.
 
     Backtrader slips market fills at the open (``slip_open``) but never ``Order.Close`` fills;
     algotrade's slippage applies to every fill, so the close is slipped here the same way.
+    Backtrader's own cash test compares float cash (which books a sale as cost basis plus
+    profit) with zero; the book decides instead, in exact arithmetic, and Backtrader's cash is
+    set to the book's after each fill — the same rule and numbers as on every engine.
     """
+
+    book: CashBook
+
+    def _execute(self, order: Any, ago: Any = None, price: Any = None, cash: Any = None,
+                 position: Any = None, dtcoc: Any = None) -> Any:
+        if ago is None or price is None:  # a pseudo-execution, or no price: Backtrader's own path
+            return super()._execute(order, ago, price, cash, position, dtcoc)
+        if not self.book.pay(round(order.executed.remsize), price):
+            order.margin()  # what Backtrader does when cash is short
+            self.notify(order)
+            return None
+        self.cash = math.inf  # the book has paid: Backtrader's float test must not refuse
+        try:
+            return super()._execute(order, ago, price, cash, position, dtcoc)
+        finally:
+            self.cash = self.book.cash
 
     def _try_exec_close(self, order: Any, pclose: float) -> None:
         if self.p.slip_perc:
@@ -117,7 +139,7 @@ class _Bridge(bt.Strategy):  # type: ignore[misc]
         host: StrategyHost = self.p.host
         self.port = _Port(self, self.p.fill, host.bars.symbols)
         self.host = host
-        host.start(self.port)
+        host.start(self.port, self.broker.book)
 
     def notify_order(self, order: Any) -> None:
         oid = self.port.refs.get(order.ref)
@@ -127,11 +149,14 @@ class _Bridge(bt.Strategy):  # type: ignore[misc]
         if status in ("Partial", "Completed"):
             # one fill per execution bit since the last notification, at the price the broker
             # charged: ``executed.price`` is an average ((size * price) / size), which can be
-            # one ulp away from the bar's price
+            # one ulp away from the bar's price. The commission is that of the whole bit: Backtrader
+            # charges a position flip as a close and an open, each with its own per-order minimum
+            comminfo = self.broker.getcommissioninfo(order.data)
             for bit in order.executed.iterpending():
                 if bit.size:
                     when = bt.num2date(bit.dt).date()
-                    self.host.on_fill(oid, when, round(bit.size), float(bit.price), float(bit.comm))
+                    fee = comminfo.getcommission(bit.size, bit.price)
+                    self.host.on_fill(oid, when, round(bit.size), float(bit.price), float(fee))
         elif status in STATUS:
             mapped, reason = STATUS[status]
             self.host.on_order_closed(oid, mapped, reason)
@@ -157,6 +182,7 @@ class BacktraderEngine:
         cerebro = bt.Cerebro(stdstats=False, maxcpus=1)
         cerebro.broker = _Broker()
         cerebro.broker.setcash(broker.cash)
+        cerebro.broker.book = CashBook(broker)
         cerebro.broker.set_checksubmit(False)  # one cash rule: checked at fill time only
         slip = slippage_fraction(broker)
         if slip:

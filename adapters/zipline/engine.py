@@ -5,9 +5,9 @@ Zipline's own fill path differs from algotrade's execution model in ways that ch
 allowed to go negative, prices read back as ``uint32 * 0.001``). The blotter below replaces that
 path for algotrade's orders: it fills each order at the configured field of the next bar from the
 canonical frames every engine sees, applies algotrade's costs, sends position-reducing orders
-first and rejects a buy the account cannot pay for at fill time — the same rules the Backtrader
-adapter gets from Backtrader. Everything else (the ledger, positions, cash, portfolio value, the
-calendar and the bundle) is Zipline's own.
+first and pays every fill through algotrade's exact cash book, which rejects a buy the account
+cannot pay for at fill time — the same book and rule the Backtrader adapter uses. Everything
+else (the ledger, positions, cash, portfolio value, the calendar and the bundle) is Zipline's own.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from adapters.zipline.bundle import asset_symbols, ensure_bundle, zipline_root
 from adapters.zipline.calendars import calendar_for
 from adapters.zipline.mapping import FILL_FIELD, check_broker, refuse_order_type
 from algotrade.config import BrokerConfig
-from algotrade.costs import commission, slippage_fraction, slipped
+from algotrade.costs import CashBook, commission, slippage_fraction, slipped
 from algotrade.data import Market
 from algotrade.errors import ConfigError
 from algotrade.host import StrategyHost
@@ -51,7 +51,6 @@ def _blotter_class() -> type:
             i = run.index[bar_data.current_session]
             # position-reducing orders first, then in the order they were placed
             pending.sort(key=lambda o: (o.amount > 0, run.sequence[o.id]))
-            cash = run.algo.portfolio.cash
             txns, comms, closed, rejected = [], [], [], []
             for order in pending:
                 oid = run.ids[order.id]
@@ -59,16 +58,10 @@ def _blotter_class() -> type:
                 amount = order.open_amount
                 price = slipped(run.prices[symbol][i], amount, run.slip)
                 fee = commission(run.broker, amount, price)
-                if amount > 0:
-                    after = cash - amount * price
-                    after -= fee
-                    if after < 0.0:  # the one cash rule: checked at fill time, never negative
-                        rejected.append(order)
-                        run.host.on_order_closed(oid, "rejected", "insufficient cash at fill time")
-                        continue
-                    cash = after
-                else:
-                    cash = cash - amount * price - fee
+                if not run.book.pay(amount, price):  # the one cash rule, exact: never negative
+                    rejected.append(order)
+                    run.host.on_order_closed(oid, "rejected", "insufficient cash at fill time")
+                    continue
                 txn = create_transaction(order, bar_data.current_dt, price, amount)
                 if fee > 0:
                     comms.append({"asset": order.asset, "order": order, "cost": fee})
@@ -91,6 +84,7 @@ class _Run:
     def __init__(self, host: StrategyHost, market: Market, broker: BrokerConfig) -> None:
         self.host = host
         self.broker = broker
+        self.book = CashBook(broker)
         self.slip = slippage_fraction(broker)
         field = FILL_FIELD[broker.fill]
         self.prices = {s: host.lists[s][field] for s in host.bars.symbols}
@@ -110,7 +104,9 @@ class _Port:
         self.run = run
 
     def cash(self) -> float:
-        return float(self.run.algo.portfolio.cash)
+        """The cash book's (Zipline's ledger holds the same fills in floats, a few units in the
+        last place away: -1.1e-13 after a buy that took exactly all the cash)."""
+        return self.run.book.cash
 
     def value(self) -> float:
         """Cash plus positions at the current bar's close.
@@ -125,7 +121,7 @@ class _Port:
         total = 0.0
         for asset, position in portfolio.positions.items():
             total += position.amount * run.closes[run.symbol_of[asset.sid]][i]
-        return float(portfolio.cash + total)
+        return float(self.cash() + total)
 
     def submit(self, order: Order) -> None:
         run = self.run
@@ -184,7 +180,7 @@ class ZiplineEngine:
                 asset = zsymbol(symbols.engine(sym))
                 run.assets[sym] = asset
                 run.symbol_of[asset.sid] = sym
-            host.start(port)
+            host.start(port, run.book)
 
         def handle_data(context: Any, data: Any) -> None:
             host.on_bar(run.index[data.current_session])

@@ -8,6 +8,10 @@ value (``ctx.enter(symbol, w)``), so ``p`` is the gross exposure and ``1 - p`` s
 for costs and price moves until the fill. (With ``fixed_shares: n``, ``enter`` holds
 ``round(n * w)`` shares of each symbol.) Whole shares are truncated, and position-reducing orders
 are sent first, by the host, as for every strategy.
+
+A rebalance is skipped, and the positions kept, when the estimates cannot be made: a symbol whose
+close did not move over the lookback (its variance is zero, so correlations are undefined), or an
+optimiser that finds no solution on the estimates.
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import Field, model_validator
+from pypfopt.exceptions import OptimizationError
 
+from algotrade.errors import ConfigError
 from algotrade.host import Context
 from algotrade.strategy import Strategy, StrategyConfig
 from recipes.ch07_portfolio_opt.r01_mu_sigma_estimates import closes_frame
@@ -59,8 +65,17 @@ class PfoptRebalance(Strategy[PfoptRebalanceConfig]):
     config_class = PfoptRebalanceConfig
 
     def on_start(self, ctx: Context) -> None:
+        n = len(ctx.symbols)
+        if n < 2:
+            raise ConfigError(
+                f"strategy pfopt_rebalance: data.symbols has {n} symbol ({', '.join(ctx.symbols)}); "
+                "an optimiser needs at least 2 to weigh against each other: add symbols"
+            )
         if self.config.method != "hrp":
-            check_bounds(self.config.weight_bounds, len(ctx.symbols))
+            try:
+                check_bounds(self.config.weight_bounds, n)
+            except ValueError as exc:
+                raise ConfigError(f"strategy.params.weight_bounds: {exc}") from None
         ctx.schedule(self.rebalance, self.config.rule)
 
     def weights(self, ctx: Context) -> dict[str, float] | None:
@@ -69,8 +84,17 @@ class PfoptRebalance(Strategy[PfoptRebalanceConfig]):
         closes = {s: ctx.history(s, "close", n) for s in ctx.symbols}
         if any(len(c) < n for c in closes.values()):
             return None
+        frame = closes_frame(closes)
+        flat = [s for s in frame.columns if frame[s].nunique() == 1]
+        if flat:
+            ctx.log.info("%s: %s did not move over the last %d closes; rebalance skipped", ctx.date, ", ".join(flat), n)
+            return None
         c = self.config
-        return target_weights(closes_frame(closes), c.method, c.weight_bounds, c.covariance, c.gamma, c.risk_free_rate)
+        try:
+            return target_weights(frame, c.method, c.weight_bounds, c.covariance, c.gamma, c.risk_free_rate)
+        except OptimizationError as exc:
+            ctx.log.warning("%s: the optimiser found no weights (%s); rebalance skipped", ctx.date, exc)
+            return None
 
     def rebalance(self, ctx: Context) -> None:
         if any(ctx.has_open_orders(s) for s in ctx.symbols):

@@ -21,10 +21,13 @@ The execution model, step by step (it is algotrade's, see the README's "Executio
 5. **Cash is checked at the fill.** If the price gapped up enough that the shares and the
    commission cost more than the cash, the entry is rejected and the strategy stays flat. It is
    rare with a 95 % target, but 2008 had days that moved more than 5 %.
-6. **The books, to the last bit.** A sale returns ``shares * entry + shares * (exit - entry)``
-   in cash — cost basis plus profit, the way Backtrader books it — rather than
-   ``shares * exit``; the two can differ in the last bit, and after a hundred round trips one
-   such bit could move a ``trunc`` to the next share.
+6. **The books, exactly.** Cash is kept in exact decimal arithmetic, each price, amount and
+   fee taken as the decimal it was written as (``algotrade.costs.exact``), and the share count is
+   the exact quotient (``algotrade.host.shares_for_value``) — algotrade's cash book, which every
+   engine pays its fills through. A float ledger is a few units in the last place off, each in its
+   own way (Backtrader books a sale as cost basis plus profit, ``shares * entry + shares * (exit
+   - entry)``, rather than ``shares * exit``), and one such bit can move a ``trunc`` to the next
+   share: $1,010.00 at $10.10 is 100 shares, 1,009.9999999999999 is 99.
 
 Only the trade list needs a loop, and it runs over the *signals* (a few dozen to a few hundred),
 not over the bars; cash and shares are then spread over the bars with a forward fill, and equity
@@ -35,7 +38,7 @@ event-driven engines'. Equity matches to ``EQUITY_RTOL`` (1e-12 relative), not e
 reason: Backtrader values a position as ``(size * close - unrealised) + unrealised`` with
 ``unrealised = size * (close - entry)``, which can differ from ``size * close`` in the last bit
 (measured: at most a few 1e-16 relative on the quickstart). We keep the plain formula; the cash,
-and with it every trade, is exact.
+and with it every trade, is exact (and equal to the engine's cash, which follows the same book).
 
 What to look at: the trades and costs paid, the final equity against the same strategy without
 costs, and ``vectorized_backtest.png``.
@@ -44,14 +47,16 @@ costs, and ``vectorized_backtest.png``.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from dataclasses import dataclass, field
+from decimal import Decimal, localcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
 
+from algotrade.costs import EXACT, exact, exact_fee
+from algotrade.host import shares_for_value
 from recipes.ch03_vectorized import out_dir
 from recipes.ch03_vectorized.r01_ma_crossover_signals import (
     FAST,
@@ -106,6 +111,10 @@ class Costs:
             return abs(shares) * self.percent * price
         return 0.0
 
+    def exact_commission(self, shares: int, price: float) -> Decimal:
+        """The same commission in exact decimal arithmetic, as the cash is booked."""
+        return exact_fee(shares, price, self.per_share, self.minimum, self.percent)
+
 
 @dataclass(frozen=True)
 class Trade:
@@ -150,36 +159,36 @@ def backtest(
     fill_bars: list[int] = []
     cash_after: list[float] = []
     shares_after: list[int] = []
-    money, shares, entry = float(cash), 0, 0.0
-    # the only loop: over the bars that carry a signal, the last bar excluded (it cannot fill)
-    for t in np.flatnonzero(np.asarray(signal)[: n - 1]).tolist():
-        k = t + 1  # the fill bar
-        if shares == 0 and signal[t] > 0:
-            if fixed_shares is not None:
-                qty = fixed_shares
-            else:  # flat, so equity is the cash
-                qty = math.trunc(target_percent * money / closes[t]) if target_percent and closes[t] > 0 else 0
-            if qty <= 0:
+    money, shares = exact(cash), 0  # the cash, exactly
+    with localcontext(EXACT):  # no rounding: 80 significant digits
+        # the only loop: over the bars that carry a signal, the last bar excluded (it cannot fill)
+        for t in np.flatnonzero(np.asarray(signal)[: n - 1]).tolist():
+            k = t + 1  # the fill bar
+            if shares == 0 and signal[t] > 0:
+                if fixed_shares is not None:
+                    qty = fixed_shares
+                else:  # flat, so equity is the cash
+                    qty = shares_for_value(exact(target_percent) * money, closes[t]) if target_percent else 0
+                if qty <= 0:
+                    continue
+                price = costs.fill_price(fill_at[k], qty)
+                left = money - qty * exact(price) - costs.exact_commission(qty, price)
+                if left < 0:  # cannot pay for it at the fill price: the order is rejected
+                    rejected.append(dates[k])
+                    continue
+                money, shares = left, qty
+            elif shares > 0 and signal[t] < 0:
+                qty = -shares
+                price = costs.fill_price(fill_at[k], qty)
+                money = money + shares * exact(price) - costs.exact_commission(qty, price)
+                shares = 0
+            else:
                 continue
-            price = costs.fill_price(fill_at[k], qty)
             comm = costs.commission(qty, price)
-            left = money - qty * price - comm
-            if left < 0.0:  # cannot pay for it at the fill price: the order is rejected
-                rejected.append(dates[k])
-                continue
-            money, shares, entry = left, qty, price
-        elif shares > 0 and signal[t] < 0:
-            qty = -shares
-            price = costs.fill_price(fill_at[k], qty)
-            comm = costs.commission(qty, price)
-            money = money + (shares * entry + shares * (price - entry)) - comm  # cost basis + profit
-            shares = 0
-        else:
-            continue
-        trades.append(Trade(dates[k], symbol, qty, price, comm, abs(qty) * abs(price - fill_at[k])))
-        fill_bars.append(k)
-        cash_after.append(money)
-        shares_after.append(shares)
+            trades.append(Trade(dates[k], symbol, qty, price, comm, abs(qty) * abs(price - fill_at[k])))
+            fill_bars.append(k)
+            cash_after.append(float(money))
+            shares_after.append(shares)
 
     # spread the books over the bars: cash and shares after the latest fill, then mark to market
     cash_path = np.full(n, np.nan)
