@@ -68,6 +68,9 @@ def check_rows(symbol: str, frame: pd.DataFrame) -> list[Problem]:
         for d, v in col[col <= 0].items():
             out.append(Problem("nonpositive_price", symbol, _day(d), field, repr(float(v)),
                                "prices must be positive"))
+        for d, v in col[np.isinf(col)].items():
+            out.append(Problem("infinite_price", symbol, _day(d), field, repr(float(v)),
+                               "prices must be finite numbers; fix or drop the row"))
     o, h, lo, c = (frame[f] for f in PRICE_FIELDS)
     for d in frame.index[(h < o) | (h < c)]:
         row = frame.loc[d]
@@ -84,6 +87,9 @@ def check_rows(symbol: str, frame: pd.DataFrame) -> list[Problem]:
     vol = frame["volume"]
     for d in vol.index[vol.isna()]:
         out.append(Problem("nan_volume", symbol, _day(d), "volume", "NaN", "missing volume; use 0 for none"))
+    for d, v in vol[np.isinf(vol)].items():
+        out.append(Problem("infinite_volume", symbol, _day(d), "volume", repr(float(v)),
+                           "volume must be a finite number; fix or drop the row"))
     for d, v in vol[vol < 0].items():
         out.append(Problem("negative_volume", symbol, _day(d), "volume", repr(float(v)), "volume cannot be negative"))
     return out

@@ -43,6 +43,9 @@ def test_clean_file_has_no_problems(tmp_path: Path) -> None:
         ("high_below_open_close", [ROWS[0], ("2020-01-03", 12, 11, 10, 10.8, 100)]),
         ("low_above_open_close", [ROWS[0], ("2020-01-03", 10.5, 11, 10.9, 10.8, 100)]),
         ("negative_volume", [ROWS[0], ("2020-01-03", 10.5, 11, 10, 10.8, -1)]),
+        ("infinite_price", [ROWS[0], ("2020-01-03", 10.5, "inf", 10, 10.8, 100)]),
+        ("infinite_price", [ROWS[0], ("2020-01-03", 10.5, 11, "-inf", 10.8, 100)]),
+        ("infinite_volume", [ROWS[0], ("2020-01-03", 10.5, 11, 10, 10.8, "inf")]),
     ],
 )
 def test_each_row_defect_is_found(tmp_path: Path, code: str, rows: list) -> None:  # type: ignore[type-arg]
