@@ -35,7 +35,7 @@ from algotrade.config import BrokerConfig, Experiment, FixedSharesSizing, Target
 from algotrade.costs import commission, slippage_fraction, slipped
 from algotrade.errors import BrokerError, DataError, TransientBrokerError
 from algotrade.host import FIELDS, Bars, StrategyHost
-from algotrade.journal import Intent, Journal, JournalEvent, order_ref
+from algotrade.journal import FillConflict, Intent, Journal, JournalEvent, order_ref
 from algotrade.reconcile import (
     BrokerOrder,
     BrokerView,
@@ -458,7 +458,9 @@ class LiveRunner:
         self.port = _Port(self)
         self.connected = False
         self.halted: str | None = journal.halt(run_id)
-        self.plans: list[ReconcilePlan] = []
+        self.plans: list[ReconcilePlan] = []  # the reconciles at (re)connect and after a restored link
+        self.checks: list[ReconcilePlan] = []  # the reconcile of every live session
+        self._reconciled_at = -1
         self._done = {k: row for k, row in journal.bars(run_id).items()}
         self._pending: list[JournalEvent] = []  # journaled fills/closures the host has not seen
         self._last_event = 0
@@ -525,7 +527,7 @@ class LiveRunner:
         now = now or self.clock()
         due = self.bar_due(dates[-1])
         if now > due:
-            self._halt(f"stale data: no bar after {dates[-1]} although one was due by {due.isoformat()}")
+            self._halt(f"stale data: no bar after {dates[-1]} although one was due by {due.isoformat()}", kind="stale")
             return True
         return False
 
@@ -540,7 +542,7 @@ class LiveRunner:
     def kill_switch(self, reason: str = "operator") -> list[str]:
         """Halt, cancel every open order of this run (and any open order on its symbols), and
         flatten this run's symbols with market orders. Returns the flattening orderRefs."""
-        self._halt(f"kill switch: {reason}")
+        self._halt(f"kill switch: {reason}", kind="kill_switch")
         if not self.connected:
             self.broker.connect()
             self.connected = True
@@ -594,6 +596,8 @@ class LiveRunner:
             if self._held_for_window and self.connected and not self._in_restart_window():
                 self._held_for_window = False
                 self.reconcile(k)  # sends the orders held during the window, once
+            if self.connected and self._reconciled_at != k:
+                self.reconcile(k, session=True)  # every session: a broker that lost its state halts
         self._apply_journal(k)
         if row is None:
             account = self._account()
@@ -647,29 +651,48 @@ class LiveRunner:
         self.connected = True
         self.reconcile(k)
 
-    def reconcile(self, k: int | None = None) -> ReconcilePlan:
-        """Compare the journal with the broker and carry out the plan (sending only when the
-        plan has no mismatch and trading is not halted)."""
-        k = len(self.host.bars) if k is None else k
+    def _plan(self) -> ReconcilePlan:
         b = self.broker
         view = BrokerView(tuple(b.open_orders()), tuple(b.executions()), b.positions(), tuple(b.completed_orders()))
-        plan = reconcile(JournalView.from_journal(self.journal, self.run_id), view, self.run_id,
+        return reconcile(JournalView.from_journal(self.journal, self.run_id), view, self.run_id,
                          self.symbols, self.policy)
+
+    def reconcile(self, k: int | None = None, session: bool = False) -> ReconcilePlan:
+        """Compare the journal with the broker and carry out the plan (sending only when the
+        plan has no mismatch and trading is not halted). ``session``: the check of every session
+        (kept in ``checks``, not ``plans``); a mismatch is confirmed once after reading the
+        broker's pending events, since a fill may be on its way while the positions already
+        moved."""
+        k = len(self.host.bars) if k is None else k
+        self._reconciled_at = k
+        b = self.broker
+        try:
+            plan = self._plan()
+            if plan.mismatches and session:
+                self._drain(k)
+                plan = self._plan() if self.connected else plan
+        except TransientBrokerError as exc:
+            self._lost(str(exc))
+            return ReconcilePlan()
         j = self.journal
         for ref, bid in plan.attach:
             j.record_submitted(ref, bid)
         for ex in plan.record_fills:
-            j.record_fill(ex.exec_id, ex.order_ref, ex.symbol, ex.quantity, ex.price, ex.commission, ex.date, k)
+            self._record_fill(ex, k)
         for ref, status, reason in plan.close:
             j.record_status(ref, status, reason, k)
         for ref in plan.drop:
             j.record_status(ref, "dropped", "never reached the broker; dropped at reconcile", k)
         for bid in plan.cancel:
             b.cancel(bid)
-        self.plans.append(plan)
+        (self.checks if session else self.plans).append(plan)
         if plan.mismatches:
-            log.error("%s", plan.summary())
-            self._halt("reconcile found mismatches: " + "; ".join(m.message for m in plan.mismatches))
+            reason = "reconcile found mismatches: " + "; ".join(m.message for m in plan.mismatches)
+            if reason != self.halted:
+                log.error("%s", plan.summary())
+                for m in plan.mismatches:
+                    j.record_risk_event(self.run_id, f"mismatch:{m.kind}", m.message, m.subject)
+            self._halt(reason, kind=None)
         elif not self.halted and plan.send and self._in_restart_window():
             self._held_for_window = True  # sent by the first reconcile outside the window
         elif not self.halted:
@@ -711,10 +734,10 @@ class LiveRunner:
                 continue
             if isinstance(ev, FillEvent):
                 ex = ev.execution
-                if j.intent(ex.order_ref) is None:
-                    log.error("%s: fill %s for unknown orderRef %r ignored", self.run_id, ex.exec_id, ex.order_ref)
-                    continue
-                if j.record_fill(ex.exec_id, ex.order_ref, ex.symbol, ex.quantity, ex.price, ex.commission, ex.date, k):
+                ours = ex.order_ref.startswith(f"{self.run_id}:") or ex.symbol in self.symbols
+                if j.intent(ex.order_ref) is None and not ours:
+                    continue  # another client's fill on a symbol this run does not trade
+                if self._record_fill(ex, k):
                     self.checkpoint("fill")
             elif j.intent(ev.order_ref) is not None:
                 if ev.status == "submitted":
@@ -794,9 +817,25 @@ class LiveRunner:
             except TransientBrokerError as exc:
                 self._lost(str(exc))
 
-    def _halt(self, reason: str) -> None:
+    def _record_fill(self, ex: Execution, k: int) -> bool:
+        """Journal one execution; one that cannot be matched to the journal (an orderRef it never
+        wrote, or figures that contradict the fill recorded under the same key) is never dropped
+        quietly: it is recorded as a risk event and trading halts."""
+        try:
+            return self.journal.record_fill(ex.exec_id, ex.order_ref, ex.symbol, ex.quantity, ex.price,
+                                            ex.commission, ex.date, k)
+        except FillConflict as exc:
+            self._halt(f"unmatched fill: {exc}; reconcile with `algotrade reconcile` before trading",
+                       kind="unmatched_fill", subject=ex.order_ref)
+            return False
+
+    def _halt(self, reason: str, kind: str | None = "halt", subject: str = "") -> None:
+        """Halt new orders; a new reason is recorded as a risk event of ``kind`` (None: the
+        caller recorded its own)."""
         if self.halted != reason:
             log.error("%s: trading halted: %s", self.run_id, reason)
+            if kind is not None:
+                self.journal.record_risk_event(self.run_id, kind, reason, subject)
         self.halted = reason
         self.journal.set_halt(self.run_id, reason)
 

@@ -238,7 +238,8 @@ def _judge(exp: Experiment, folder: Path, runner: Any, paper: StrategyHost, mark
         raise BrokerError(f"no daily bar of {', '.join(exp.data.symbols[:5])} arrived from IB: nothing to judge")
     with signals.deferred() if signals is not None else contextlib.nullcontext():
         shadow, _ = execute(exp, market, "backtrader", live_from=live_from)
-        unreconciled = sum(len(p.mismatches) for p in runner.plans)
+        unreconciled = sum(1 for e in runner.journal.risk_events(runner.run_id)
+                           if e.kind.startswith("mismatch:") or e.kind == "unmatched_fill")
         lost = broker.disconnects - 1 if broker.disconnects else 0
         result = burnin_report(exp, paper, shadow, disconnects=lost, missed_bars=missed_bars,
                                unreconciled=unreconciled, mode=mode)

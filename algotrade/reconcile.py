@@ -14,7 +14,9 @@ The rules, per intent of this run (``orderRef`` starting with ``f"{run_id}:"``):
 2. **The broker does not know it and the journal has no broker id** (killed after the journal
    write, before the send; or held while disconnected): it is **sent once** under policy
    ``"send"``, or **dropped** (closed as never sent) under policy ``"drop"``.
-3. **Executions the journal has not seen** (by exec id) are **recorded**, in broker order.
+3. **Executions the journal has not seen** (by orderRef and exec id: a broker that restarted may
+   number executions from scratch, so an exec id alone does not identify a fill) are
+   **recorded**, in broker order.
 4. **An open intent the broker no longer has open** and that is not fully filled is **closed**
    with the broker's final status (cancelled when the broker does not say).
 5. **A cancel the journal requested** for an order still open at the broker is **re-sent**.
@@ -77,13 +79,13 @@ class BrokerView:
 @dataclass(frozen=True)
 class JournalView:
     intents: tuple[Intent, ...] = ()
-    exec_ids: frozenset[str] = frozenset()
+    fill_keys: frozenset[tuple[str, str]] = frozenset()  # (orderRef, exec id) of every recorded fill
     positions: Mapping[str, int] = field(default_factory=dict)
 
     @classmethod
     def from_journal(cls, journal: Journal, run_id: str) -> JournalView:
         return cls(
-            tuple(journal.intents(run_id)), journal.seen_exec_ids(run_id), journal.positions(run_id)
+            tuple(journal.intents(run_id)), journal.fill_keys(run_id), journal.positions(run_id)
         )
 
 
@@ -191,7 +193,7 @@ def reconcile(
                 f"orderRef {ref} was sent more than once: broker orders {', '.join(broker_ids)}; "
                 "cancel the extra ones at the broker",
             ))
-        new = [e for e in execs if e.exec_id not in journal.exec_ids]
+        new = [e for e in execs if (e.order_ref, e.exec_id) not in journal.fill_keys]
         record.extend(new)
         filled = intent.filled + sum(e.quantity for e in new)
         if abs(filled) > abs(intent.quantity) or (filled and (filled > 0) != (intent.quantity > 0)):

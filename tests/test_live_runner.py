@@ -436,3 +436,41 @@ def test_no_order_is_sent_inside_the_daily_restart_window(tmp_path: Path) -> Non
     assert list(placed) == ["t1:Tick:1", "t1:Tick:2", "t1:Tick:3"]  # each sent exactly once
     assert placed["t1:Tick:2"] == dates[3]  # held on its bar (inside the window), sent on the next
     assert host.positions == broker.positions()
+
+
+def test_a_broker_that_lost_its_state_is_caught_at_the_next_session(tmp_path: Path) -> None:
+    broker = InMemoryBroker()
+    runner = _tick_runner(broker, tmp_path, (1, 2, 3, 6))
+    stream = broker.feed(_stream())
+    for date, bars in (next(stream) for _ in range(5)):
+        runner.step(date, bars)
+    assert runner.halted is None and broker.positions() == {"X": 3}
+    broker.holdings.clear()  # the broker restarted empty: no position, no order, no execution
+    broker.orders.clear()
+    broker.execs.clear()
+    for date, bars in stream:
+        runner.step(date, bars)
+    assert runner.halted is not None and "X: the broker holds +0, the journal's fills imply +3" in runner.halted
+    assert "t1:Tick:6" not in broker.refs_placed()  # no new order after the mismatch
+    kinds = [e.kind for e in runner.journal.risk_events("t1")]
+    assert kinds == ["mismatch:position"]  # recorded once, not once per session
+
+
+def test_a_fill_the_journal_cannot_match_halts_loudly(tmp_path: Path) -> None:
+    from algotrade.broker import FillEvent
+    from algotrade.reconcile import Execution
+
+    class Stray(InMemoryBroker):
+        def poll_events(self) -> list[Any]:
+            events = super().poll_events()
+            if self.last_date is not None and len(self.execs) == 1 and not getattr(self, "sent", False):
+                self.sent = True
+                events.append(FillEvent(Execution("E1", "t1:Tick:99", "B9", "X", 5, 10.0, 0.0, "2020-01-01")))
+            return events
+
+    broker = Stray()
+    runner = _tick_runner(broker, tmp_path, (1, 4))
+    runner.run(broker.feed(_stream()))
+    assert runner.halted is not None and runner.halted.startswith("unmatched fill")
+    assert next(e.kind for e in runner.journal.risk_events("t1")) == "unmatched_fill"
+    assert broker.refs_placed() == ["t1:Tick:1"]
