@@ -577,6 +577,8 @@ class LiveRunner:
                 "run from its first bar, or start a new run id"
             )
         self._replaying = row is not None and row.done
+        if row is None:  # kept so that a resumed run replays its own bars, whatever its age
+            self.journal.record_bar_data(self.run_id, k, {s: _fields(bars[s]) for s in self.symbols})
         if not self._started:
             host.start(self.port)
             self._started = True

@@ -319,6 +319,7 @@ def final_sessions(lists: Mapping[str, Any], after: dt.date | None, final: dt.da
 
 def gateway_stream(broker: Any, symbols: tuple[str, ...], schedule: SessionSchedule, clock: GatewayClock,
                    lists: dict[str, Any], *, history: str, backoff: Backoff, first: dt.date | None = None,
+                   after: dt.date | None = None,
                    stop: Callable[[], bool] = lambda: False, stale: Callable[[], bool] = lambda: False,
                    on_session: Callable[[dt.date], None] = lambda d: None,
                    poll_s: float = 1.0, slice_s: float = 0.002,
@@ -330,8 +331,9 @@ def gateway_stream(broker: Any, symbols: tuple[str, ...], schedule: SessionSched
     bars resubscribed (the new history brings any session missed meanwhile). Ends when ``stop``
     says so, or when ``stale`` does (no bar although one was due: the runner halts), also when
     a later session's bar arrives but one in between never did. Its waits (for a bar, to
-    reconnect) run inside ``waiting()``."""
-    last: dt.date | None = None
+    reconnect) run inside ``waiting()``. ``after``: the last session already processed (a resumed
+    run replays its own bars up to it); only later sessions are yielded."""
+    last: dt.date | None = after
     tails = {s: _bar_date(lst[-1]) if lst else None for s, lst in lists.items()}
     while True:
         if not broker.is_connected():
@@ -417,7 +419,13 @@ def paper_gateway(path: str | Path, overrides: tuple[str, ...] = (), out: str | 
     runner = LiveRunner.from_experiment(exp, broker, journal, clock=clock, bar_due=schedule.bar_due,
                                         next_session=schedule.next_session, restart_window=ib_restart_window)
     done = journal.bars(runner.run_id)
-    first = dt.date.fromisoformat(done[0].date) if done else None
+    # a resumed run replays its own bars from the journal (any age: IB's history need not reach
+    # back to its first bar) and takes from IB only the sessions after them; a journal without
+    # stored bars (schema 0) is replayed from IB's history from its first bar, as before
+    stored = journal.bar_data(runner.run_id)
+    own = stored if done and len(stored) == len(done) else []
+    first = dt.date.fromisoformat(done[0].date) if done and not own else None
+    after = dt.date.fromisoformat(own[-1][0]) if own else None
     try:
         lists = subscribe(broker, exp.data.symbols, exp.ib.history, backoff)
         if mode == "paper" and not broker.account_id.startswith("D"):
@@ -426,10 +434,13 @@ def paper_gateway(path: str | Path, overrides: tuple[str, ...] = (), out: str | 
         clock.sync()
         history = final_sessions(lists, None, schedule.last_final(clock()), first)
         live_from = runner.warm_up(len(history))
+        warm_end = (own[live_from - 1][0] if own and live_from <= len(own) else
+                    history[live_from - 1][0] if live_from and live_from <= len(history) else None)
         echo(f"{mode}: {exp.name} via {host_name}:{port}, account {mask_account(broker.account_id)}; "
              f"{live_from} sessions of history warm up the strategy"
-             + (f" (resuming: {len(done)} sessions in the journal)" if done else "")
-             + (f"; trading from the session after {history[live_from - 1][0]}" if live_from else ""))
+             + (f" (resuming: {len(done)} sessions in the journal"
+                + (f", replayed from its own bars from {own[0][0]})" if own else ")") if done else "")
+             + (f"; trading from the session after {warm_end}" if warm_end else ""))
 
         def live_sessions() -> int:
             return max(0, len(runner.host.bars) - runner.live_from)
@@ -440,12 +451,18 @@ def paper_gateway(path: str | Path, overrides: tuple[str, ...] = (), out: str | 
                 echo(f"{mode}: {date} done: session {live_sessions()}, orders {len(runner.host.orders)}, "
                      f"fills {len(runner.host.fills)}, equity {eq:,.2f}")
 
-        stream = gateway_stream(
+        def replay() -> Iterator[tuple[dt.date, Mapping[str, Any]]]:
+            for d, bars in own:
+                yield dt.date.fromisoformat(d), bars
+                report(dt.date.fromisoformat(d))
+
+        stream = itertools.chain(replay(), gateway_stream(
             broker, exp.data.symbols, schedule, clock, lists, history=exp.ib.history, backoff=backoff, first=first,
+            after=after,
             stop=lambda: ((sessions is not None and live_sessions() >= sessions) or runner.halted is not None
                           or (signals is not None and signals.received is not None)),
             stale=runner.check_stale, on_session=report, waiting=_waiting(signals),
-        )
+        ))
         paper, stopped = _trade(runner, stream, signals)
     except KeyboardInterrupt:  # while connecting, before any session
         raise NothingRun(signals.name if signals is not None else "SIGINT") from None

@@ -275,3 +275,32 @@ def test_a_stop_signal_ends_a_run_like_ctrl_c_and_the_same_command_resumes(
             b = burnin(tmp_path, command)
             assert b["interrupted"] is None and b["measured"]["sessions"] == 5  # type: ignore[index]
             assert b["fills_equal_backtest"] is True
+
+
+def test_a_run_older_than_ib_history_resumes_from_its_own_bars(tmp_path: Path) -> None:
+    """ib.history is one month: after 30 sessions the run's first bar is older than any history
+    IB would send, so a resume that replayed IB's history from bar 0 could not start (it exited 2);
+    it replays its journal's own bars instead, and trades on."""
+    from algotrade.journal import Journal
+
+    short = ("--set", "ib.history=1 M")
+    with gateway(tmp_path) as gw:
+        proc = start_run(tmp_path, gw.port, "--sessions", "40", *short)
+        wait_line(proc, r"warm up")
+        lockstep(gw, proc, 30)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        proc = start_run(tmp_path, gw.port, "--sessions", "40", *short)
+        line = wait_line(proc, r"resuming")
+        assert "replayed from its own bars" in line
+        lockstep(gw, proc, 10)
+        _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 3, err  # ended normally: 40 sessions < min_sessions
+    b = burnin(tmp_path)
+    assert b["measured"]["sessions"] == 40 and b["fills_equal_backtest"] is True, b  # type: ignore[index]
+    with Journal(tmp_path / "out" / "paper_quickstart" / "paper" / "journal.sqlite") as j:
+        run_id = str(b["config_id"])  # the run id is the config id
+        rows = j.bars(run_id)
+        assert len(rows) == len(j.bar_data(run_id)) > 40
+        first = dt.date.fromisoformat(rows[0].date)
+        assert first < dt.date(2011, 7, 13) - dt.timedelta(days=31)  # older than ib.history at the resume
