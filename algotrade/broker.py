@@ -50,6 +50,10 @@ from algotrade.strategy import Bar, Order, Strategy
 
 log = logging.getLogger("algotrade.live")
 
+#: how a kill-switch halt starts in the journal ("kill switch at <UTC time>: <reason>"); every
+#: output shows it as "halted by the kill switch at ..."
+KILL_SWITCH_HALT = "kill switch"
+
 BarLike = Bar | Mapping[str, float]
 BarStream = Iterable[tuple[dt.date, Mapping[str, BarLike]]]
 
@@ -461,6 +465,7 @@ class LiveRunner:
         self.plans: list[ReconcilePlan] = []  # the reconciles at (re)connect and after a restored link
         self.checks: list[ReconcilePlan] = []  # the reconcile of every live session
         self._reconciled_at = -1
+        self._was_connected = False
         self._done = {k: row for k, row in journal.bars(run_id).items()}
         self._pending: list[JournalEvent] = []  # journaled fills/closures the host has not seen
         self._last_event = 0
@@ -542,7 +547,8 @@ class LiveRunner:
     def kill_switch(self, reason: str = "operator") -> list[str]:
         """Halt, cancel every open order of this run (and any open order on its symbols), and
         flatten this run's symbols with market orders. Returns the flattening orderRefs."""
-        self._halt(f"kill switch: {reason}", kind="kill_switch")
+        at = self.clock().astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        self._halt(f"{KILL_SWITCH_HALT} at {at}: {reason}", kind="kill_switch")
         if not self.connected:
             self.broker.connect()
             self.connected = True
@@ -590,6 +596,9 @@ class LiveRunner:
             host.on_bar(k)
             return
         if not self._replaying:
+            outside = self.journal.halt(self.run_id)  # `algotrade kill` from another process
+            if outside is not None and outside.startswith(f"{KILL_SWITCH_HALT} at ") and outside != self.halted:
+                self.halted = outside
             self._go_live(k)
             self._drain(k)
             if not self.connected:  # the link dropped and may be back already: retry before deciding
@@ -651,6 +660,9 @@ class LiveRunner:
             log.warning("%s: still disconnected at bar %d (%s); orders are held", self.run_id, k, exc)
             return
         self.connected = True
+        if self._was_connected:
+            self.journal.bump(self.run_id, "reconnects")
+        self._was_connected = True
         self.reconcile(k)
 
     def _plan(self) -> ReconcilePlan:
@@ -722,6 +734,7 @@ class LiveRunner:
         if self.connected:
             log.warning("%s: disconnected (%s); no order is sent until reconnected and reconciled",
                         self.run_id, reason)
+            self.journal.bump(self.run_id, "disconnects")
         self.connected = False
 
     def _drain(self, k: int) -> None:
@@ -856,6 +869,7 @@ __all__ = [
     "DisconnectEvent",
     "FillEvent",
     "FillRule",
+    "KILL_SWITCH_HALT",
     "InMemoryBroker",
     "LiveRunner",
     "OrderRequest",

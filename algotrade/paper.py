@@ -13,8 +13,10 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import itertools
+import json
 import logging
 import os
+import shutil
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
@@ -24,11 +26,11 @@ from typing import Any
 
 from algotrade.config import Experiment, load_experiment
 from algotrade.data import Market, load_market
-from algotrade.errors import BrokerError, ConfigError, TransientBrokerError
+from algotrade.errors import AlgotradeError, BrokerError, ConfigError, TransientBrokerError
 from algotrade.gateway.signals import StopSignals
 from algotrade.host import StrategyHost
 from algotrade.journal import Journal
-from algotrade.live_guard import slippage_bps, tracking_error, verdict, write_verdict
+from algotrade.live_guard import seal, slippage_bps, tracking_error, verdict, write_verdict
 from algotrade.run import execute
 from algotrade.sessions import Backoff, SessionSchedule
 
@@ -41,6 +43,25 @@ log = logging.getLogger("algotrade.paper")
 EXIT_GO = 0
 EXIT_NO_GO = 3
 EXIT_INTERRUPTED = 130
+#: the run is halted by the kill switch: `algotrade resume` trades again
+EXIT_KILLED = 6
+
+
+class KilledRun(AlgotradeError):
+    """A run halted by the kill switch is started with the plain command: it stays halted."""
+
+    exit_code = EXIT_KILLED
+
+
+def is_kill_halt(halted: object) -> bool:
+    from algotrade.broker import KILL_SWITCH_HALT
+
+    return isinstance(halted, str) and halted.startswith(f"{KILL_SWITCH_HALT} at ")
+
+
+def halt_text(halted: str) -> str:
+    """A halt as every output shows it: "halted by the kill switch at ..." or "halted: ..."."""
+    return f"halted by the {halted}" if is_kill_halt(halted) else f"halted: {halted}"
 
 
 @dataclass(frozen=True)
@@ -51,11 +72,17 @@ class PaperResult:
     shadow: StrategyHost
     #: the stop signal (SIGINT, SIGTERM, SIGHUP) that ended the run before its end, if one did
     interrupted: str | None = None
+    #: the longer run's burnin.json, kept because this run was shorter (its verdict went to history)
+    kept_verdict: Path | None = None
+    #: where this run's verdict was written
+    written: Path | None = None
 
     @property
     def exit_code(self) -> int:
         if self.interrupted:
             return EXIT_INTERRUPTED
+        if is_kill_halt(self.burnin.get("halted")):
+            return EXIT_KILLED
         return EXIT_GO if self.burnin["verdict"] == "go" else EXIT_NO_GO
 
 
@@ -152,7 +179,7 @@ def _fills(host: StrategyHost) -> list[tuple[str, str, int, float]]:
 
 
 def burnin_report(exp: Experiment, paper: StrategyHost, shadow: StrategyHost, *, disconnects: int, missed_bars: int,
-                  unreconciled: int, mode: str) -> dict[str, Any]:
+                  unreconciled: int, mode: str, restarts: int = 0, reconnects: int = 0) -> dict[str, Any]:
     """Compare the paper run with its shadow backtest and judge it against the experiment's gates."""
     paper_fills, shadow_fills = _fills(paper), _fills(shadow)
     matched = [(p, s) for p, s in zip(paper_fills, shadow_fills, strict=False) if p[:3] == s[:3]]
@@ -162,7 +189,7 @@ def burnin_report(exp: Experiment, paper: StrategyHost, shadow: StrategyHost, *,
     te = tracking_error(paper_eq, shadow_eq)
     slip = slippage_bps(per_fill) if per_fill else 0.0
     result = verdict(exp, exp.burnin, sessions=len(paper_eq), trades=len(paper_fills), tracking_error=te,
-                     slippage_bps=slip, unreconciled=unreconciled)
+                     slippage_bps=slip, unreconciled=unreconciled, restarts=restarts, disconnects=disconnects)
     statuses: dict[str, int] = {}
     for o in paper.orders:
         statuses[o.status] = statuses.get(o.status, 0) + 1
@@ -182,6 +209,8 @@ def burnin_report(exp: Experiment, paper: StrategyHost, shadow: StrategyHost, *,
         "rejects": statuses.get("rejected", 0),
         "cancels": statuses.get("cancelled", 0),
         "disconnects": disconnects,
+        "restarts": restarts,
+        "reconnects": reconnects,
         "missed_bars": missed_bars,
         "fill_slippage": [{"date": p[0], "symbol": p[1], "quantity": p[2], "paper": p[3], "backtest": s[3],
                            "bps": (p[3] - s[3]) / s[3] * 1e4 * (1 if p[2] > 0 else -1)} for p, s in matched],
@@ -238,19 +267,54 @@ def _judge(exp: Experiment, folder: Path, runner: Any, paper: StrategyHost, mark
         raise BrokerError(f"no daily bar of {', '.join(exp.data.symbols[:5])} arrived from IB: nothing to judge")
     with signals.deferred() if signals is not None else contextlib.nullcontext():
         shadow, _ = execute(exp, market, "backtrader", live_from=live_from)
-        unreconciled = sum(1 for e in runner.journal.risk_events(runner.run_id)
+        j, run_id = runner.journal, runner.run_id
+        unreconciled = sum(1 for e in j.risk_events(run_id)
                            if e.kind.startswith("mismatch:") or e.kind == "unmatched_fill")
-        lost = broker.disconnects - 1 if broker.disconnects else 0
-        result = burnin_report(exp, paper, shadow, disconnects=lost, missed_bars=missed_bars,
-                               unreconciled=unreconciled, mode=mode)
+        result = burnin_report(exp, paper, shadow, disconnects=j.counter(run_id, "disconnects"),
+                               missed_bars=missed_bars, unreconciled=unreconciled, mode=mode,
+                               restarts=max(0, j.counter(run_id, "process_starts") - 1),
+                               reconnects=j.counter(run_id, "reconnects"))
         result["halted"] = runner.halted
         result["interrupted"] = stopped
-        write_verdict(folder / "burnin.json", result)
+        result["risk_events"] = [{"kind": e.kind, "subject": e.subject, "message": e.message, "at": e.written_at}
+                                 for e in j.risk_events(run_id)]
+        seal(result, j.path, run_id)
+        result["written_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         from algotrade.burnin_report import write_burnin_html
 
-        write_burnin_html(folder / "burnin.html", exp, result, paper, shadow, experiment_file=path,
+        kept = _keep_history(folder, result)
+        target = folder / ("burnin.json" if kept is None else "burnin-history" / Path(f"{_stamp(result)}.json"))
+        write_verdict(target, result)
+        write_burnin_html(target.with_suffix(".html"), exp, result, paper, shadow, experiment_file=path,
                           overrides=overrides)
-    return PaperResult(folder, result, paper, shadow, stopped)
+    return PaperResult(folder, result, paper, shadow, stopped, kept_verdict=kept, written=target)
+
+
+def _stamp(result: Mapping[str, Any]) -> str:
+    return str(result["written_at"]).replace(":", "").replace("+0000", "Z").replace("+00:00", "Z")
+
+
+def _keep_history(folder: Path, result: Mapping[str, Any]) -> Path | None:
+    """Archive the verdict on file (and its page) into ``burnin-history/`` before a new one is
+    written; returns its path when the new run is *shorter* than it (then the new verdict goes
+    into the history only, and burnin.json keeps the longer run's)."""
+    current = folder / "burnin.json"
+    if not current.is_file():
+        return None
+    try:
+        old = json.loads(current.read_text())
+        old_sessions = int(old["measured"]["sessions"])
+        stamp = _stamp(old) if old.get("written_at") else f"{dt.datetime.fromtimestamp(current.stat().st_mtime, dt.UTC):%Y-%m-%dT%H%M%SZ}"
+    except (OSError, ValueError, KeyError, TypeError):
+        old_sessions, stamp = -1, f"{dt.datetime.fromtimestamp(current.stat().st_mtime, dt.UTC):%Y-%m-%dT%H%M%SZ}"
+    history = folder / "burnin-history"
+    history.mkdir(exist_ok=True)
+    if not (history / f"{stamp}.json").exists():
+        shutil.copy2(current, history / f"{stamp}.json")
+        page = folder / "burnin.html"
+        if page.is_file():
+            shutil.copy2(page, history / f"{stamp}.html")
+    return current if int(result["measured"]["sessions"]) < old_sessions else None
 
 
 # ------------------------------------------------------------------------------------------------
@@ -383,7 +447,8 @@ def _market_of(host: StrategyHost, calendar: str) -> Market:
 
 def paper_gateway(path: str | Path, overrides: tuple[str, ...] = (), out: str | Path | None = None, *,
                   sessions: int | None = None, mode: str = "paper", environ: Mapping[str, str] | None = None,
-                  echo: Callable[[str], None] = lambda line: None, signals: StopSignals | None = None) -> PaperResult:
+                  echo: Callable[[str], None] = lambda line: None, signals: StopSignals | None = None,
+                  resume: bool = False) -> PaperResult:
     """A burn-in (``mode="paper"``) or a live run (``"live"``, only after the guards) through the
     TWS / IB Gateway at the experiment's ``ib:`` endpoint (or ALGOTRADE_IB_HOST / _PORT, account in
     ALGOTRADE_IB_ACCOUNT).
@@ -418,6 +483,18 @@ def paper_gateway(path: str | Path, overrides: tuple[str, ...] = (), out: str | 
     journal = Journal(folder / "journal.sqlite")
     runner = LiveRunner.from_experiment(exp, broker, journal, clock=clock, bar_due=schedule.bar_due,
                                         next_session=schedule.next_session, restart_window=ib_restart_window)
+    if is_kill_halt(runner.halted) and not resume:
+        journal.close()
+        again = f"bin/algotrade resume {path}" + (" --live" if mode == "live" else "") + "".join(
+            f" --set {o}" for o in overrides)
+        raise KilledRun(f"{mode}: {exp.name} is {halt_text(str(runner.halted))}; run `{again}` to trade again "
+                        "(it reconciles with IB first)")
+    if resume and runner.halted is not None:
+        journal.record_risk_event(runner.run_id, "resumed", f"the operator resumed the run ({halt_text(runner.halted)})")
+        echo(f"{mode}: resuming {exp.name}, which was {halt_text(runner.halted)}; reconciling with IB before any order")
+        runner.halted = None
+        journal.set_halt(runner.run_id, None)
+    journal.bump(runner.run_id, "process_starts")
     done = journal.bars(runner.run_id)
     # a resumed run replays its own bars from the journal (any age: IB's history need not reach
     # back to its first bar) and takes from IB only the sessions after them; a journal without
@@ -521,12 +598,17 @@ def summary_text(result: PaperResult) -> str:
     ]
     lines += [f"  gate failed: {r}" for r in b.get("reasons", [])]
     if b.get("halted"):
-        lines.append(f"  halted: {b['halted']}")
+        lines.append(f"  {halt_text(b['halted'])}")
+    if b.get("restarts") or b.get("reconnects"):
+        lines.append(f"  restarts {b.get('restarts', 0)}   reconnects {b.get('reconnects', 0)}")
     if result.interrupted:
         again = ("a simulated burn-in starts afresh: run the same command again" if b["mode"] == "simulate" else
                  "the journal keeps every step: run the same command to resume")
         lines.append(f"  stopped by {result.interrupted} before the end; {again}")
-    lines.append(f"  verdict  {result.folder / 'burnin.json'}")
-    lines.append(f"  report   {result.folder / 'burnin.html'}")
+    written = result.written or result.folder / "burnin.json"
+    if result.kept_verdict is not None:
+        lines.append(f"  this run is shorter than the verdict on file, which is kept: {result.kept_verdict}")
+    lines.append(f"  verdict  {written}")
+    lines.append(f"  report   {written.with_suffix('.html')}")
     return "\n".join(lines)
 

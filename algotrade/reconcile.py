@@ -258,6 +258,33 @@ def reconcile(
     )
 
 
+def diff_lines(journal: JournalView, broker: BrokerView, run_id: str, symbols: Iterable[str] = ()) -> list[str]:
+    """The journal against the broker, per symbol (positions) and per order (status, filled), one
+    line each, then the reconcile's mismatches; what ``algotrade reconcile`` prints."""
+    plan = reconcile(journal, broker, run_id, symbols)
+    lines = [f"{'symbol':<12} {'journal':>10} {'broker':>10}  "]
+    syms = sorted(set(symbols) | set(journal.positions) | {s for s, q in broker.positions.items() if q})
+    for sym in syms:
+        j, b = int(journal.positions.get(sym, 0)), int(broker.positions.get(sym, 0))
+        lines.append(f"{sym:<12} {j:>+10d} {b:>+10d}  {'ok' if j == b else f'DIFFERS by {b - j:+d}'}")
+    by_ref: dict[str, BrokerOrder] = {}
+    for o in (*broker.completed_orders, *broker.open_orders):
+        by_ref[o.order_ref] = o
+    filled: dict[str, int] = {}
+    for ex in broker.executions:
+        filled[ex.order_ref] = filled.get(ex.order_ref, 0) + ex.quantity
+    lines.append(f"{'orderRef':<32} {'journal':>22} {'broker':>22}")
+    for intent in sorted((i for i in journal.intents if i.run_id == run_id), key=lambda i: _seq_key(i.order_ref)):
+        bo = by_ref.get(intent.order_ref)
+        mine = f"{intent.status} {intent.filled:+d}/{intent.quantity:+d}"
+        got = filled.get(intent.order_ref, bo.filled if bo is not None else 0)
+        theirs = f"{bo.status} {got:+d}/{bo.quantity:+d}" if bo is not None else (
+            f"executions {got:+d}" if intent.order_ref in filled else "unknown")
+        lines.append(f"{intent.order_ref:<32} {mine:>22} {theirs:>22}")
+    lines.append(plan.summary())
+    return lines
+
+
 __all__ = [
     "BrokerOrder",
     "BrokerView",
@@ -266,5 +293,6 @@ __all__ = [
     "Mismatch",
     "ReconcilePlan",
     "UnsentPolicy",
+    "diff_lines",
     "reconcile",
 ]

@@ -347,7 +347,8 @@ def test_a_position_mismatch_at_connect_halts_trading(tmp_path: Path) -> None:
     # a halt is journaled: a restart stays halted until an operator resumes
     runner.kill_switch("test")
     again = _tick_runner(broker, tmp_path, (1, 2))
-    assert again.halted == "kill switch: test"
+    assert again.halted is not None and again.halted.startswith("kill switch at ")
+    assert again.halted.endswith(" UTC: test")
     again.resume()
     assert Journal.in_folder(tmp_path).halt("t1") is None
 
@@ -397,7 +398,7 @@ def test_the_kill_switch_cancels_open_orders_and_flattens(tmp_path: Path) -> Non
     refs = runner.kill_switch("test")
     assert refs == ["t1:kill:1"]
     assert [o.order_ref for o in broker.open_orders()] == ["t1:kill:1"]
-    assert runner.halted == "kill switch: test"
+    assert runner.halted is not None and runner.halted.startswith("kill switch at ") and runner.halted.endswith(": test")
     for date, bars in stream:
         runner.step(date, bars)
     assert broker.positions() == {}

@@ -243,17 +243,14 @@ def test_a_stop_signal_ends_a_run_like_ctrl_c_and_the_same_command_resumes(
     """`kill`, `docker stop`, systemd (SIGTERM), Ctrl-C (SIGINT) or a closed terminal (SIGHUP) while
     the run waits for the next bar: it writes the verdict of the sessions it traded, exits 130,
     and keeps its journal, from which the same command resumes."""
-    from algotrade.config import load_experiment
-    from algotrade.live_guard import BurnInGates, verdict, write_verdict
+    from algotrade.paper import paper_simulated
 
     args: tuple[str, ...] = ()
     extra: tuple[str, ...] = ()
     env: dict[str, str] = {}
     port = 0
     if command == "live":  # a passed burn-in on file, a live port, a live account, the flag
-        good = {"sessions": 300, "trades": 20, "tracking_error": 0.0, "slippage_bps": 0.0, "unreconciled": 0}
-        write_verdict(tmp_path / "out" / "paper_quickstart" / "paper" / "burnin.json",
-                      verdict(load_experiment(EXPERIMENT), BurnInGates(), **good))  # type: ignore[arg-type]
+        assert paper_simulated(EXPERIMENT, out=tmp_path / "out").burnin["verdict"] == "go"  # the offline burn-in
         args, extra, env, port = ("--confirm-live",), ("--account", "U7654321"), {"ALGOTRADE_IB_ACCOUNT": "U7654321"}, 4001
     with gateway(tmp_path, *extra, port=port) as gw:
         proc = start_run(tmp_path, gw.port, *args, command=command, env=env)  # no --sessions: until stopped
@@ -304,3 +301,44 @@ def test_a_run_older_than_ib_history_resumes_from_its_own_bars(tmp_path: Path) -
         assert len(rows) == len(j.bar_data(run_id)) > 40
         first = dt.date.fromisoformat(rows[0].date)
         assert first < dt.date(2011, 7, 13) - dt.timedelta(days=31)  # older than ib.history at the resume
+
+
+def test_kill_then_resume_continues_the_run_and_keeps_its_verdict_history(tmp_path: Path) -> None:
+    """`algotrade kill` while the run trades: the run stops halted by the kill switch (exit 6), the
+    plain command refuses with a pointer to `resume` and leaves the verdict alone, `resume` carries
+    the run on from its journal, and no verdict is replaced by a shorter run's."""
+    folder = tmp_path / "out" / "paper_quickstart" / "paper"
+    env = {**os.environ}
+    with gateway(tmp_path) as gw:
+        proc = start_run(tmp_path, gw.port, "--sessions", "30")
+        wait_line(proc, r"warm up")
+        lockstep(gw, proc, 12)
+        kill = subprocess.run([sys.executable, "-m", "algotrade", "kill", str(EXPERIMENT), "--out", str(tmp_path / "out")],
+                              capture_output=True, text=True, cwd=tmp_path, timeout=60,
+                              env={**env, "ALGOTRADE_IB_PORT": str(gw.port)})
+        assert kill.returncode == 0 and "halted by the kill switch at" in kill.stdout, kill.stderr
+        assert "bin/algotrade resume" in kill.stdout
+        lockstep(gw, proc, 1)  # the running process sees the halt at its next session and stops
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 6, err
+        assert "halted by the kill switch at" in out and "Traceback" not in err
+        killed = burnin(tmp_path)
+        assert killed["measured"]["sessions"] == 13 and str(killed["halted"]).startswith("kill switch at ")  # type: ignore[index]
+        assert "halted by the kill switch" in (folder / "burnin.html").read_text()
+        before = (folder / "burnin.json").read_text()
+        plain = start_run(tmp_path, gw.port, "--sessions", "30")
+        _out, err = plain.communicate(timeout=60)
+        assert plain.returncode == 6 and "halted by the kill switch at" in err and "bin/algotrade resume" in err, err
+        assert "Traceback" not in err and (folder / "burnin.json").read_text() == before  # the record is intact
+        again = start_run(tmp_path, gw.port, "--sessions", "20", command="resume")
+        wait_line(again, r"resuming paper_quickstart, which was halted by the kill switch")
+        wait_line(again, r"^paper: .* done: session 13,")
+        lockstep(gw, again, 7)
+        out, err = again.communicate(timeout=120)
+    assert again.returncode == 3, err  # ran to --sessions 20: NO-GO (20 < min_sessions), not halted
+    b = burnin(tmp_path)
+    assert b["measured"]["sessions"] == 20 and b["halted"] is None, b  # type: ignore[index]
+    assert b["restarts"] == 1 and [e["kind"] for e in b["risk_events"]] == ["kill_switch", "resumed"]  # type: ignore[index]
+    kept = sorted((folder / "burnin-history").glob("*.json"))
+    assert len(kept) == 1 and json.loads(kept[0].read_text())["measured"]["sessions"] == 13
+    assert kept[0].with_suffix(".html").is_file()
