@@ -98,7 +98,17 @@ class DisconnectEvent:
     reason: str = ""
 
 
-BrokerEvent = FillEvent | StatusEvent | DisconnectEvent
+@dataclass(frozen=True)
+class ConnectivityEvent:
+    """IB's connectivity codes, the socket still up: 1100 the gateway lost IB's servers (orders
+    are held), 1101 restored with market data lost (resubscribe, reconcile), 1102 restored with
+    data kept (reconcile)."""
+
+    code: int
+    message: str = ""
+
+
+BrokerEvent = FillEvent | StatusEvent | DisconnectEvent | ConnectivityEvent
 
 
 class Broker(Protocol):
@@ -223,10 +233,13 @@ class InMemoryBroker:
         self.connected = False
         self.fail_connects = 0  # script: the next N connect() calls fail
         self.connects = 0
+        self.link_lost = False  # between a scripted 1100 and its 1101/1102
         self._events: list[BrokerEvent] = []
 
     # --- the seam ----------------------------------------------------------------------------
     def connect(self) -> None:
+        if self.link_lost:
+            raise TransientBrokerError("in-memory broker: IB 1100, connectivity lost (scripted)")
         if self.fail_connects > 0:
             self.fail_connects -= 1
             raise TransientBrokerError("in-memory broker: connection refused (scripted)")
@@ -244,6 +257,8 @@ class InMemoryBroker:
     def _need_connection(self) -> None:
         if not self.connected:
             raise TransientBrokerError("in-memory broker: not connected")
+        if self.link_lost:
+            raise TransientBrokerError("in-memory broker: IB 1100, connectivity lost (scripted)")
 
     def account(self) -> Account:
         self._need_connection()
@@ -295,6 +310,11 @@ class InMemoryBroker:
         """Simulate a dropped connection: the client gets one DisconnectEvent, then nothing."""
         self._events.append(DisconnectEvent(reason))
         self.connected = False
+
+    def link(self, code: int) -> None:
+        """Script IB's connectivity codes: 1100 (connect and place refused until 1101/1102)."""
+        self.link_lost = code == 1100
+        self._events.append(ConnectivityEvent(code, "scripted"))
 
     def set_position(self, symbol: str, quantity: int) -> None:
         """Script a position that did not come from this broker's fills (a manual trade)."""
@@ -544,6 +564,11 @@ class LiveRunner:
         if self.connected:
             self.reconcile()
 
+    def give_up(self, message: str) -> None:
+        """The broker stayed unreachable too long: halt, and count the outage."""
+        self.journal.bump(self.run_id, "outages")
+        self._halt(f"outage: {message}", kind="outage")
+
     def kill_switch(self, reason: str = "operator") -> list[str]:
         """Halt, cancel every open order of this run (and any open order on its symbols), and
         flatten this run's symbols with market orders. Returns the flattening orderRefs."""
@@ -747,6 +772,16 @@ class LiveRunner:
             if isinstance(ev, DisconnectEvent):
                 self._lost(ev.reason)
                 continue
+            if isinstance(ev, ConnectivityEvent):
+                if ev.code == 1100:  # held: the broker refuses to connect/place until restored
+                    self._lost(f"IB {ev.code}: {ev.message}")
+                    j.record_risk_event(self.run_id, "connectivity", f"IB {ev.code}: {ev.message}; orders held")
+                elif self.connected:
+                    if self._reconciled_at != k:  # 1101 / 1102: restored; reconcile what happened meanwhile
+                        self.reconcile(k)
+                else:
+                    self._go_live(k)  # reconnects (the broker accepts again) and reconciles
+                continue
             if isinstance(ev, FillEvent):
                 ex = ev.execution
                 ours = ex.order_ref.startswith(f"{self.run_id}:") or ex.symbol in self.symbols
@@ -866,6 +901,7 @@ __all__ = [
     "BarStream",
     "Broker",
     "BrokerEvent",
+    "ConnectivityEvent",
     "DisconnectEvent",
     "FillEvent",
     "FillRule",

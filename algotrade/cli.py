@@ -107,8 +107,9 @@ def cli(ctx: click.Context, debug: bool) -> None:
     Every command takes an experiment file (YAML); `algotrade schema` documents every key.
     Exit codes: 0 ok (paper, live: the verdict is GO), 1 anything else, 2 a problem in the
     experiment file, the data or the options, 3 paper, live: the verdict is NO-GO, 4 the strategy
-    raised, 5 the broker (IB) refused or failed, 130 interrupted (sweep: Ctrl-C; paper, live:
-    Ctrl-C, SIGTERM or SIGHUP; the gateway exits 0 on those).
+    raised, 5 the broker (IB) refused or failed, 6 paper, live: halted by the kill switch (run
+    `algotrade resume`), 130 interrupted (sweep: Ctrl-C; paper, live: Ctrl-C, SIGTERM or SIGHUP;
+    the gateway exits 0 on those).
     """
     ctx.obj = {"debug": debug}
     import logging
@@ -387,8 +388,9 @@ def paper(experiment: str, simulate: bool, port: int | None, sessions: int | Non
     burnin.html (paper vs its shadow backtest on the same bars, fill-by-fill slippage, tracking
     difference).
     Exit codes: 0 verdict GO, 3 verdict NO-GO, 2 a problem in the file, the data or the options,
-    5 IB refused or failed, 130 stopped by Ctrl-C, SIGTERM or SIGHUP before the end (run it again
-    to resume), 1 anything else.
+    5 IB refused or failed (or unreachable longer than ib.max_outage_minutes), 6 halted by the
+    kill switch (`algotrade resume` trades again), 130 stopped by Ctrl-C, SIGTERM or SIGHUP before
+    the end (run it again to resume), 1 anything else.
     Examples:
       algotrade paper experiments/paper_quickstart.yaml --simulate
       algotrade paper experiments/paper_quickstart.yaml --simulate --port 7497   # watch it on 7497
@@ -468,8 +470,9 @@ def kill(experiment: str, journal_path: str | None, out: str | None, reason: str
 
     \b
     Connects to the experiment's IB endpoint (ib.host/ib.port, or ALGOTRADE_IB_HOST/PORT) with
-    its own client id, journals everything, and leaves the run halted (a restarted run stays
-    halted until resumed). Example:
+    its own client id, journals everything, and leaves the run halted: a running paper/live run
+    stops at its next session, the plain command then refuses (exit 6), and `algotrade resume
+    X.yaml` (--live for the live run) is the explicit restart. Example:
       ALGOTRADE_IB_PORT=4002 algotrade kill experiments/paper_quickstart.yaml
       ALGOTRADE_IB_PORT=4001 algotrade kill experiments/paper_quickstart.yaml --live
     """

@@ -92,6 +92,8 @@ class BurnInGates(BaseModel):
     max_restarts: int = Field(
         3, ge=0, description="Process restarts (crashes, kill -9, reboots) the burn-in may have had, counted in its "
         "journal across every run of it.")
+    max_outages: int = Field(
+        0, ge=0, description="Outages longer than ib.max_outage_minutes (after which the run gave up) allowed.")
     max_disconnects: int | None = Field(
         None, ge=0, description="Lost connections to IB allowed (null: no limit, since IB's own daily restart "
         "disconnects every day).")
@@ -131,6 +133,7 @@ def verdict(
     unreconciled: int,
     restarts: int = 0,
     disconnects: int = 0,
+    outages: int = 0,
 ) -> dict[str, Any]:
     """The burn-in verdict of ``exp`` (an Experiment): ``go`` when every gate passed."""
     measured = {
@@ -141,6 +144,7 @@ def verdict(
         "unreconciled": unreconciled,
         "restarts": restarts,
         "disconnects": disconnects,
+        "outages": outages,
     }
     return judge(exp.config_id, exp.name, gates, measured)
 
@@ -152,6 +156,7 @@ def judge(config_id: str, name: str, gates: BurnInGates, measured: Mapping[str, 
     tracking_error, slippage_bps = float(measured["tracking_error"]), float(measured["slippage_bps"])
     unreconciled = int(measured["unreconciled"])
     restarts, disconnects = int(measured.get("restarts", 0)), int(measured.get("disconnects", 0))
+    outages = int(measured.get("outages", 0))
     reasons = []
     if sessions < gates.min_sessions:
         reasons.append(f"ran {sessions} sessions, fewer than min_sessions {gates.min_sessions}")
@@ -165,6 +170,8 @@ def judge(config_id: str, name: str, gates: BurnInGates, measured: Mapping[str, 
         reasons.append(f"{unreconciled} unreconciled mismatches, more than max_unreconciled {gates.max_unreconciled}")
     if restarts > gates.max_restarts:
         reasons.append(f"{restarts} process restarts, more than max_restarts {gates.max_restarts}")
+    if outages > gates.max_outages:
+        reasons.append(f"{outages} outages longer than ib.max_outage_minutes, more than max_outages {gates.max_outages}")
     if gates.max_disconnects is not None and disconnects > gates.max_disconnects:
         reasons.append(f"{disconnects} disconnects from IB, more than max_disconnects {gates.max_disconnects}")
     return {

@@ -45,6 +45,8 @@ EXIT_NO_GO = 3
 EXIT_INTERRUPTED = 130
 #: the run is halted by the kill switch: `algotrade resume` trades again
 EXIT_KILLED = 6
+#: how a halt for an outage longer than ib.max_outage_minutes starts (paper/live exit 5)
+OUTAGE_HALT = "outage: "
 
 
 class KilledRun(AlgotradeError):
@@ -83,6 +85,8 @@ class PaperResult:
             return EXIT_INTERRUPTED
         if is_kill_halt(self.burnin.get("halted")):
             return EXIT_KILLED
+        if str(self.burnin.get("halted") or "").startswith(OUTAGE_HALT):
+            return OutageTooLong.exit_code
         return EXIT_GO if self.burnin["verdict"] == "go" else EXIT_NO_GO
 
 
@@ -179,7 +183,8 @@ def _fills(host: StrategyHost) -> list[tuple[str, str, int, float]]:
 
 
 def burnin_report(exp: Experiment, paper: StrategyHost, shadow: StrategyHost, *, disconnects: int, missed_bars: int,
-                  unreconciled: int, mode: str, restarts: int = 0, reconnects: int = 0) -> dict[str, Any]:
+                  unreconciled: int, mode: str, restarts: int = 0, reconnects: int = 0,
+                  outages: int = 0) -> dict[str, Any]:
     """Compare the paper run with its shadow backtest and judge it against the experiment's gates."""
     paper_fills, shadow_fills = _fills(paper), _fills(shadow)
     matched = [(p, s) for p, s in zip(paper_fills, shadow_fills, strict=False) if p[:3] == s[:3]]
@@ -189,7 +194,8 @@ def burnin_report(exp: Experiment, paper: StrategyHost, shadow: StrategyHost, *,
     te = tracking_error(paper_eq, shadow_eq)
     slip = slippage_bps(per_fill) if per_fill else 0.0
     result = verdict(exp, exp.burnin, sessions=len(paper_eq), trades=len(paper_fills), tracking_error=te,
-                     slippage_bps=slip, unreconciled=unreconciled, restarts=restarts, disconnects=disconnects)
+                     slippage_bps=slip, unreconciled=unreconciled, restarts=restarts, disconnects=disconnects,
+                     outages=outages)
     statuses: dict[str, int] = {}
     for o in paper.orders:
         statuses[o.status] = statuses.get(o.status, 0) + 1
@@ -211,6 +217,7 @@ def burnin_report(exp: Experiment, paper: StrategyHost, shadow: StrategyHost, *,
         "disconnects": disconnects,
         "restarts": restarts,
         "reconnects": reconnects,
+        "outages": outages,
         "missed_bars": missed_bars,
         "fill_slippage": [{"date": p[0], "symbol": p[1], "quantity": p[2], "paper": p[3], "backtest": s[3],
                            "bps": (p[3] - s[3]) / s[3] * 1e4 * (1 if p[2] > 0 else -1)} for p, s in matched],
@@ -273,7 +280,7 @@ def _judge(exp: Experiment, folder: Path, runner: Any, paper: StrategyHost, mark
         result = burnin_report(exp, paper, shadow, disconnects=j.counter(run_id, "disconnects"),
                                missed_bars=missed_bars, unreconciled=unreconciled, mode=mode,
                                restarts=max(0, j.counter(run_id, "process_starts") - 1),
-                               reconnects=j.counter(run_id, "reconnects"))
+                               reconnects=j.counter(run_id, "reconnects"), outages=j.counter(run_id, "outages"))
         result["halted"] = runner.halted
         result["interrupted"] = stopped
         result["risk_events"] = [{"kind": e.kind, "subject": e.subject, "message": e.message, "at": e.written_at}
@@ -345,15 +352,33 @@ class GatewayClock:
         return self._at + dt.timedelta(seconds=time.monotonic() - self._mono)
 
 
-def subscribe(broker: Any, symbols: tuple[str, ...], history: str, backoff: Backoff) -> dict[str, Any]:
+class OutageTooLong(BrokerError):
+    """IB stayed unreachable longer than ib.max_outage_minutes: the run gave up."""
+
+
+def subscribe(broker: Any, symbols: tuple[str, ...], history: str, backoff: Backoff,
+              max_outage_s: float | None = None, stale: Callable[[], bool] = lambda: False) -> dict[str, Any] | None:
     """Connect (retrying with exponential backoff while the gateway is unreachable) and subscribe
-    to every symbol's daily bars, kept up to date; returns the live bar lists."""
+    to every symbol's daily bars, kept up to date; returns the live bar lists. Gives up with
+    :class:`OutageTooLong` after ``max_outage_s`` seconds of retrying; returns None when
+    ``stale`` says the data went stale meanwhile (the runner has halted)."""
+    began = time.monotonic()
     while True:
         try:
             broker.connect()
             lists = _subscribe(broker, symbols, history)
         except (TransientBrokerError, ConnectionError, TimeoutError) as exc:
+            waited = time.monotonic() - began
+            if max_outage_s is not None and waited >= max_outage_s:
+                raise OutageTooLong(f"IB at {broker.host}:{broker.port} unreachable for {waited / 60:.1f} min, longer "
+                                    f"than ib.max_outage_minutes {max_outage_s / 60:g} ({exc}); the run is halted and "
+                                    "its burn-in counts the outage; bring the gateway back, then run the same command "
+                                    "to resume") from None
+            if stale():
+                return None
             delay = backoff.next_delay()
+            if max_outage_s is not None:
+                delay = min(delay, max(0.0, max_outage_s - waited))
             log.warning("IB not reachable (%s); reconnecting in %.1f s", exc, delay)
             with contextlib.suppress(Exception):
                 broker.disconnect()
@@ -386,6 +411,7 @@ def gateway_stream(broker: Any, symbols: tuple[str, ...], schedule: SessionSched
                    after: dt.date | None = None,
                    stop: Callable[[], bool] = lambda: False, stale: Callable[[], bool] = lambda: False,
                    on_session: Callable[[dt.date], None] = lambda d: None,
+                   on_outage: Callable[[str], None] = lambda message: None, max_outage_s: float | None = None,
                    poll_s: float = 1.0, slice_s: float = 0.002,
                    waiting: Waiting = contextlib.nullcontext) -> Iterator[tuple[dt.date, Mapping[str, Any]]]:
     """Daily bars from a TWS / IB Gateway session, each once it is final on the exchange's calendar
@@ -400,9 +426,20 @@ def gateway_stream(broker: Any, symbols: tuple[str, ...], schedule: SessionSched
     last: dt.date | None = after
     tails = {s: _bar_date(lst[-1]) if lst else None for s, lst in lists.items()}
     while True:
+        if getattr(broker, "resubscribe", False) and broker.is_connected():  # IB 1101: market data lost
+            with contextlib.suppress(ConnectionError, TransientBrokerError, TimeoutError):
+                lists = _subscribe(broker, symbols, history)
+                broker.resubscribe = False
         if not broker.is_connected():
-            with waiting():
-                lists = subscribe(broker, symbols, history, backoff)
+            try:
+                with waiting():
+                    got = subscribe(broker, symbols, history, backoff, max_outage_s, stale)
+            except OutageTooLong as exc:
+                on_outage(str(exc))
+                return
+            if got is None:
+                return  # stale while reconnecting: halted
+            lists = got
             clock.sync()
         ready = final_sessions(lists, last, schedule.last_final(clock()), first)
         for date, bars in ready:
@@ -504,7 +541,7 @@ def paper_gateway(path: str | Path, overrides: tuple[str, ...] = (), out: str | 
     first = dt.date.fromisoformat(done[0].date) if done and not own else None
     after = dt.date.fromisoformat(own[-1][0]) if own else None
     try:
-        lists = subscribe(broker, exp.data.symbols, exp.ib.history, backoff)
+        lists = subscribe(broker, exp.data.symbols, exp.ib.history, backoff, exp.ib.max_outage_minutes * 60) or {}
         if mode == "paper" and not broker.account_id.startswith("D"):
             raise BrokerError(f"the IB session at {host_name}:{port} manages account {mask_account(broker.account_id)}, "
                               "not a paper account (DU...): a burn-in trades paper only; connect to a paper login")
@@ -539,6 +576,7 @@ def paper_gateway(path: str | Path, overrides: tuple[str, ...] = (), out: str | 
             stop=lambda: ((sessions is not None and live_sessions() >= sessions) or runner.halted is not None
                           or (signals is not None and signals.received is not None)),
             stale=runner.check_stale, on_session=report, waiting=_waiting(signals),
+            on_outage=runner.give_up, max_outage_s=exp.ib.max_outage_minutes * 60,
         ))
         paper, stopped = _trade(runner, stream, signals)
     except KeyboardInterrupt:  # while connecting, before any session

@@ -475,3 +475,26 @@ def test_a_fill_the_journal_cannot_match_halts_loudly(tmp_path: Path) -> None:
     assert runner.halted is not None and runner.halted.startswith("unmatched fill")
     assert next(e.kind for e in runner.journal.risk_events("t1")) == "unmatched_fill"
     assert broker.refs_placed() == ["t1:Tick:1"]
+
+
+@pytest.mark.parametrize("restored", [1101, 1102])
+def test_ib_1100_holds_orders_and_1101_1102_reconcile_and_send_them_once(tmp_path: Path, restored: int) -> None:
+    broker = InMemoryBroker()
+    runner = _tick_runner(broker, tmp_path, (1, 3, 4, 6))
+    dates = [d for d, _ in _stream()]
+
+    def stream() -> Iterator[tuple[dt.date, dict[str, Bar]]]:
+        for i, (date, bars) in enumerate(_stream()):
+            if i == 3:
+                broker.link(1100)  # the gateway lost IB's servers; the socket stays up
+            if i == 5:
+                broker.link(restored)
+            broker.on_bar(date, bars)
+            yield date, bars
+
+    host = runner.run(stream())
+    placed = {o.request.order_ref: o.placed_after for o in broker.orders}
+    assert list(placed) == ["t1:Tick:1", "t1:Tick:2", "t1:Tick:3", "t1:Tick:4"]  # each once
+    assert placed["t1:Tick:2"] == placed["t1:Tick:3"] == dates[5]  # held through the outage, sent after it
+    assert runner.halted is None and host.positions == {"X": 4} == broker.positions()
+    assert [e.kind for e in runner.journal.risk_events("t1")] == ["connectivity"]

@@ -342,3 +342,63 @@ def test_kill_then_resume_continues_the_run_and_keeps_its_verdict_history(tmp_pa
     kept = sorted((folder / "burnin-history").glob("*.json"))
     assert len(kept) == 1 and json.loads(kept[0].read_text())["measured"]["sessions"] == 13
     assert kept[0].with_suffix(".html").is_file()
+
+
+def test_an_outage_longer_than_the_limit_halts_and_exits_non_zero(tmp_path: Path) -> None:
+    """The gateway goes away for good: the run retries for ib.max_outage_minutes (here 3 s), then
+    halts, flags the burn-in (an outage, NO-GO) and exits 5 with one line."""
+    with gateway(tmp_path) as gw:
+        proc = start_run(tmp_path, gw.port, "--sessions", "30", "--set", "ib.max_outage_minutes=0.05")
+        wait_line(proc, r"warm up")
+        lockstep(gw, proc, 3)
+        gw.proc.kill()
+        gw.proc.wait(timeout=30)
+        out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 5, err
+    assert "halted: outage: IB at 127.0.0.1:" in out and "longer than ib.max_outage_minutes 0.05" in out, out
+    assert "Traceback" not in err
+    b = burnin(tmp_path)
+    assert b["verdict"] == "no-go" and b["outages"] == 1 and any("outages" in r for r in b["reasons"]), b  # type: ignore[union-attr]
+
+
+def test_subscribe_gives_up_after_the_outage_limit_and_stops_when_stale() -> None:
+    from algotrade.errors import TransientBrokerError
+    from algotrade.paper import OutageTooLong, subscribe
+
+    class Down:
+        host, port = "127.0.0.1", 1
+
+        def connect(self) -> None:
+            raise TransientBrokerError("refused")
+
+        def disconnect(self) -> None:
+            pass
+
+    with pytest.raises(OutageTooLong, match=r"longer than ib\.max_outage_minutes"):
+        subscribe(Down(), ("X",), "1 M", Backoff(0.001, 0.001), max_outage_s=0.01)
+    assert subscribe(Down(), ("X",), "1 M", Backoff(0.001, 0.001), max_outage_s=60, stale=lambda: True) is None
+
+
+def test_a_gateway_restarted_empty_is_a_mismatch_that_halts_and_reconcile_shows_it(tmp_path: Path) -> None:
+    """kill -9 the gateway after the run bought, start a new one without its state on the same
+    port: the run reconnects, reconciles, finds the broker flat against the journal's position,
+    halts new orders (a risk event; NO-GO) and says so; `algotrade reconcile` shows the diff, exit 3."""
+    with gateway(tmp_path) as gw:
+        proc = start_run(tmp_path, gw.port, "--sessions", "60")
+        wait_line(proc, r"warm up")
+        days = lockstep(gw, proc, 25)  # the crossover of 2011-07-05 bought at the next open
+        port = gw.port
+        gw.proc.kill()
+        gw.proc.wait(timeout=30)
+    with gf.gateway_process(tmp_path, EXPERIMENT, days[-1], port=port) as empty:
+        empty.advance()
+        out, err = proc.communicate(timeout=120)
+        rec = subprocess.run([sys.executable, "-m", "algotrade", "reconcile", str(EXPERIMENT), "--out",
+                              str(tmp_path / "out")], capture_output=True, text=True, cwd=tmp_path, timeout=60,
+                             env={**os.environ, "ALGOTRADE_IB_PORT": str(port)})
+    assert proc.returncode == 3, err
+    assert "halted: reconcile found mismatches: SPX: the broker holds +0, the journal's fills imply +" in out, out
+    b = burnin(tmp_path)
+    assert b["verdict"] == "no-go" and b["measured"]["unreconciled"] >= 1  # type: ignore[index]
+    assert "mismatch:position" in [e["kind"] for e in b["risk_events"]]  # type: ignore[union-attr]
+    assert rec.returncode == 3 and "DIFFERS by -" in rec.stdout and "mismatches 1" in rec.stdout, rec.stdout + rec.stderr
