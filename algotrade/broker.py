@@ -35,7 +35,7 @@ from algotrade.config import BrokerConfig, Experiment, FixedSharesSizing, Target
 from algotrade.costs import commission, slippage_fraction, slipped
 from algotrade.errors import BrokerError, DataError, TransientBrokerError
 from algotrade.host import FIELDS, Bars, StrategyHost
-from algotrade.journal import Intent, Journal, JournalEvent, order_ref
+from algotrade.journal import FillConflict, Intent, Journal, JournalEvent, order_ref
 from algotrade.reconcile import (
     BrokerOrder,
     BrokerView,
@@ -49,6 +49,10 @@ from algotrade.risk import RiskCheck
 from algotrade.strategy import Bar, Order, Strategy
 
 log = logging.getLogger("algotrade.live")
+
+#: how a kill-switch halt starts in the journal ("kill switch at <UTC time>: <reason>"); every
+#: output shows it as "halted by the kill switch at ..."
+KILL_SWITCH_HALT = "kill switch"
 
 BarLike = Bar | Mapping[str, float]
 BarStream = Iterable[tuple[dt.date, Mapping[str, BarLike]]]
@@ -94,7 +98,17 @@ class DisconnectEvent:
     reason: str = ""
 
 
-BrokerEvent = FillEvent | StatusEvent | DisconnectEvent
+@dataclass(frozen=True)
+class ConnectivityEvent:
+    """IB's connectivity codes, the socket still up: 1100 the gateway lost IB's servers (orders
+    are held), 1101 restored with market data lost (resubscribe, reconcile), 1102 restored with
+    data kept (reconcile)."""
+
+    code: int
+    message: str = ""
+
+
+BrokerEvent = FillEvent | StatusEvent | DisconnectEvent | ConnectivityEvent
 
 
 class Broker(Protocol):
@@ -219,10 +233,13 @@ class InMemoryBroker:
         self.connected = False
         self.fail_connects = 0  # script: the next N connect() calls fail
         self.connects = 0
+        self.link_lost = False  # between a scripted 1100 and its 1101/1102
         self._events: list[BrokerEvent] = []
 
     # --- the seam ----------------------------------------------------------------------------
     def connect(self) -> None:
+        if self.link_lost:
+            raise TransientBrokerError("in-memory broker: IB 1100, connectivity lost (scripted)")
         if self.fail_connects > 0:
             self.fail_connects -= 1
             raise TransientBrokerError("in-memory broker: connection refused (scripted)")
@@ -240,6 +257,8 @@ class InMemoryBroker:
     def _need_connection(self) -> None:
         if not self.connected:
             raise TransientBrokerError("in-memory broker: not connected")
+        if self.link_lost:
+            raise TransientBrokerError("in-memory broker: IB 1100, connectivity lost (scripted)")
 
     def account(self) -> Account:
         self._need_connection()
@@ -291,6 +310,11 @@ class InMemoryBroker:
         """Simulate a dropped connection: the client gets one DisconnectEvent, then nothing."""
         self._events.append(DisconnectEvent(reason))
         self.connected = False
+
+    def link(self, code: int) -> None:
+        """Script IB's connectivity codes: 1100 (connect and place refused until 1101/1102)."""
+        self.link_lost = code == 1100
+        self._events.append(ConnectivityEvent(code, "scripted"))
 
     def set_position(self, symbol: str, quantity: int) -> None:
         """Script a position that did not come from this broker's fills (a manual trade)."""
@@ -458,7 +482,10 @@ class LiveRunner:
         self.port = _Port(self)
         self.connected = False
         self.halted: str | None = journal.halt(run_id)
-        self.plans: list[ReconcilePlan] = []
+        self.plans: list[ReconcilePlan] = []  # the reconciles at (re)connect and after a restored link
+        self.checks: list[ReconcilePlan] = []  # the reconcile of every live session
+        self._reconciled_at = -1
+        self._was_connected = False
         self._done = {k: row for k, row in journal.bars(run_id).items()}
         self._pending: list[JournalEvent] = []  # journaled fills/closures the host has not seen
         self._last_event = 0
@@ -525,7 +552,7 @@ class LiveRunner:
         now = now or self.clock()
         due = self.bar_due(dates[-1])
         if now > due:
-            self._halt(f"stale data: no bar after {dates[-1]} although one was due by {due.isoformat()}")
+            self._halt(f"stale data: no bar after {dates[-1]} although one was due by {due.isoformat()}", kind="stale")
             return True
         return False
 
@@ -537,10 +564,16 @@ class LiveRunner:
         if self.connected:
             self.reconcile()
 
+    def give_up(self, message: str) -> None:
+        """The broker stayed unreachable too long: halt, and count the outage."""
+        self.journal.bump(self.run_id, "outages")
+        self._halt(f"outage: {message}", kind="outage")
+
     def kill_switch(self, reason: str = "operator") -> list[str]:
         """Halt, cancel every open order of this run (and any open order on its symbols), and
         flatten this run's symbols with market orders. Returns the flattening orderRefs."""
-        self._halt(f"kill switch: {reason}")
+        at = self.clock().astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        self._halt(f"{KILL_SWITCH_HALT} at {at}: {reason}", kind="kill_switch")
         if not self.connected:
             self.broker.connect()
             self.connected = True
@@ -575,6 +608,8 @@ class LiveRunner:
                 "run from its first bar, or start a new run id"
             )
         self._replaying = row is not None and row.done
+        if row is None:  # kept so that a resumed run replays its own bars, whatever its age
+            self.journal.record_bar_data(self.run_id, k, {s: _fields(bars[s]) for s in self.symbols})
         if not self._started:
             host.start(self.port)
             self._started = True
@@ -586,6 +621,9 @@ class LiveRunner:
             host.on_bar(k)
             return
         if not self._replaying:
+            outside = self.journal.halt(self.run_id)  # `algotrade kill` from another process
+            if outside is not None and outside.startswith(f"{KILL_SWITCH_HALT} at ") and outside != self.halted:
+                self.halted = outside
             self._go_live(k)
             self._drain(k)
             if not self.connected:  # the link dropped and may be back already: retry before deciding
@@ -594,6 +632,8 @@ class LiveRunner:
             if self._held_for_window and self.connected and not self._in_restart_window():
                 self._held_for_window = False
                 self.reconcile(k)  # sends the orders held during the window, once
+            if self.connected and self._reconciled_at != k:
+                self.reconcile(k, session=True)  # every session: a broker that lost its state halts
         self._apply_journal(k)
         if row is None:
             account = self._account()
@@ -645,31 +685,53 @@ class LiveRunner:
             log.warning("%s: still disconnected at bar %d (%s); orders are held", self.run_id, k, exc)
             return
         self.connected = True
+        if self._was_connected:
+            self.journal.bump(self.run_id, "reconnects")
+        self._was_connected = True
         self.reconcile(k)
 
-    def reconcile(self, k: int | None = None) -> ReconcilePlan:
-        """Compare the journal with the broker and carry out the plan (sending only when the
-        plan has no mismatch and trading is not halted)."""
-        k = len(self.host.bars) if k is None else k
+    def _plan(self) -> ReconcilePlan:
         b = self.broker
         view = BrokerView(tuple(b.open_orders()), tuple(b.executions()), b.positions(), tuple(b.completed_orders()))
-        plan = reconcile(JournalView.from_journal(self.journal, self.run_id), view, self.run_id,
+        return reconcile(JournalView.from_journal(self.journal, self.run_id), view, self.run_id,
                          self.symbols, self.policy)
+
+    def reconcile(self, k: int | None = None, session: bool = False) -> ReconcilePlan:
+        """Compare the journal with the broker and carry out the plan (sending only when the
+        plan has no mismatch and trading is not halted). ``session``: the check of every session
+        (kept in ``checks``, not ``plans``); a mismatch is confirmed once after reading the
+        broker's pending events, since a fill may be on its way while the positions already
+        moved."""
+        k = len(self.host.bars) if k is None else k
+        self._reconciled_at = k
+        b = self.broker
+        try:
+            plan = self._plan()
+            if plan.mismatches and session:
+                self._drain(k)
+                plan = self._plan() if self.connected else plan
+        except TransientBrokerError as exc:
+            self._lost(str(exc))
+            return ReconcilePlan()
         j = self.journal
         for ref, bid in plan.attach:
             j.record_submitted(ref, bid)
         for ex in plan.record_fills:
-            j.record_fill(ex.exec_id, ex.order_ref, ex.symbol, ex.quantity, ex.price, ex.commission, ex.date, k)
+            self._record_fill(ex, k)
         for ref, status, reason in plan.close:
             j.record_status(ref, status, reason, k)
         for ref in plan.drop:
             j.record_status(ref, "dropped", "never reached the broker; dropped at reconcile", k)
         for bid in plan.cancel:
             b.cancel(bid)
-        self.plans.append(plan)
+        (self.checks if session else self.plans).append(plan)
         if plan.mismatches:
-            log.error("%s", plan.summary())
-            self._halt("reconcile found mismatches: " + "; ".join(m.message for m in plan.mismatches))
+            reason = "reconcile found mismatches: " + "; ".join(m.message for m in plan.mismatches)
+            if reason != self.halted:
+                log.error("%s", plan.summary())
+                for m in plan.mismatches:
+                    j.record_risk_event(self.run_id, f"mismatch:{m.kind}", m.message, m.subject)
+            self._halt(reason, kind=None)
         elif not self.halted and plan.send and self._in_restart_window():
             self._held_for_window = True  # sent by the first reconcile outside the window
         elif not self.halted:
@@ -697,6 +759,7 @@ class LiveRunner:
         if self.connected:
             log.warning("%s: disconnected (%s); no order is sent until reconnected and reconciled",
                         self.run_id, reason)
+            self.journal.bump(self.run_id, "disconnects")
         self.connected = False
 
     def _drain(self, k: int) -> None:
@@ -709,12 +772,22 @@ class LiveRunner:
             if isinstance(ev, DisconnectEvent):
                 self._lost(ev.reason)
                 continue
+            if isinstance(ev, ConnectivityEvent):
+                if ev.code == 1100:  # held: the broker refuses to connect/place until restored
+                    self._lost(f"IB {ev.code}: {ev.message}")
+                    j.record_risk_event(self.run_id, "connectivity", f"IB {ev.code}: {ev.message}; orders held")
+                elif self.connected:
+                    if self._reconciled_at != k:  # 1101 / 1102: restored; reconcile what happened meanwhile
+                        self.reconcile(k)
+                else:
+                    self._go_live(k)  # reconnects (the broker accepts again) and reconciles
+                continue
             if isinstance(ev, FillEvent):
                 ex = ev.execution
-                if j.intent(ex.order_ref) is None:
-                    log.error("%s: fill %s for unknown orderRef %r ignored", self.run_id, ex.exec_id, ex.order_ref)
-                    continue
-                if j.record_fill(ex.exec_id, ex.order_ref, ex.symbol, ex.quantity, ex.price, ex.commission, ex.date, k):
+                ours = ex.order_ref.startswith(f"{self.run_id}:") or ex.symbol in self.symbols
+                if j.intent(ex.order_ref) is None and not ours:
+                    continue  # another client's fill on a symbol this run does not trade
+                if self._record_fill(ex, k):
                     self.checkpoint("fill")
             elif j.intent(ev.order_ref) is not None:
                 if ev.status == "submitted":
@@ -794,9 +867,25 @@ class LiveRunner:
             except TransientBrokerError as exc:
                 self._lost(str(exc))
 
-    def _halt(self, reason: str) -> None:
+    def _record_fill(self, ex: Execution, k: int) -> bool:
+        """Journal one execution; one that cannot be matched to the journal (an orderRef it never
+        wrote, or figures that contradict the fill recorded under the same key) is never dropped
+        quietly: it is recorded as a risk event and trading halts."""
+        try:
+            return self.journal.record_fill(ex.exec_id, ex.order_ref, ex.symbol, ex.quantity, ex.price,
+                                            ex.commission, ex.date, k)
+        except FillConflict as exc:
+            self._halt(f"unmatched fill: {exc}; reconcile with `algotrade reconcile` before trading",
+                       kind="unmatched_fill", subject=ex.order_ref)
+            return False
+
+    def _halt(self, reason: str, kind: str | None = "halt", subject: str = "") -> None:
+        """Halt new orders; a new reason is recorded as a risk event of ``kind`` (None: the
+        caller recorded its own)."""
         if self.halted != reason:
             log.error("%s: trading halted: %s", self.run_id, reason)
+            if kind is not None:
+                self.journal.record_risk_event(self.run_id, kind, reason, subject)
         self.halted = reason
         self.journal.set_halt(self.run_id, reason)
 
@@ -812,9 +901,11 @@ __all__ = [
     "BarStream",
     "Broker",
     "BrokerEvent",
+    "ConnectivityEvent",
     "DisconnectEvent",
     "FillEvent",
     "FillRule",
+    "KILL_SWITCH_HALT",
     "InMemoryBroker",
     "LiveRunner",
     "OrderRequest",

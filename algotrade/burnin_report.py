@@ -42,7 +42,7 @@ def _gates(result: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
     for gate, limit in result.get("gates", {}).items():
         bound, _, name = gate.partition("_")
         value = measured.get(name)
-        if bound not in ("min", "max") or value is None:
+        if bound not in ("min", "max") or value is None or limit is None:  # None: a gate switched off
             continue
         ok = fmt.finite(value) and (value >= limit if bound == "min" else value <= limit)
         rows.append((name, _gate_value(name, value), f"{'at least' if bound == 'min' else 'at most'} "
@@ -127,7 +127,12 @@ def next_steps(exp: Experiment, result: dict[str, Any], folder: Path, experiment
             steps.append(f"<b>{html.escape(name)}</b>: {shown}, {required} needed: change the run, or the gate in "
                          "the experiment's <code>burnin:</code> section if it is wrong for this strategy.")
     if result.get("halted"):
-        steps.append(f"The run halted: {html.escape(fmt.humanize(str(result['halted'])))}.")
+        from algotrade.paper import halt_text, is_kill_halt
+
+        halted = str(result["halted"])
+        steps.append(f"The run was {html.escape(fmt.humanize(halt_text(halted)))}."
+                     + (f" It stays halted: trade again with <code>bin/algotrade resume {file}"
+                        f"{' --live' if mode == 'live' else ''}</code>." if is_kill_halt(halted) else ""))
     if not steps:  # a gate this page does not know failed: its reasons say which
         steps.extend(html.escape(fmt.humanize(r)) for r in result.get("reasons", []))
     steps.append(f"Then run the burn-in again: <code>{html.escape(_paper_command(experiment_file, overrides, folder, exp, mode))}"

@@ -165,9 +165,10 @@ def cli(ctx: click.Context, debug: bool) -> None:
       0    ok (paper, live: the verdict is GO; compare: the engines agree)
       1    anything else (compare: the engines differ; sweep: every run failed; recipes: a check differs)
       2    a problem in the experiment file, the data or the options (a refused live start too)
-      3    paper, live: the verdict is NO-GO
+      3    paper, live: the verdict is NO-GO; reconcile: the journal and the broker disagree
       4    the strategy raised
       5    the broker (IB) refused or failed; sweep: the Ray cluster is unreachable or refuses us
+      6    paper, live: halted by the kill switch (run `algotrade resume`)
       130  interrupted (Ctrl-C; paper, live: also SIGTERM, SIGHUP; the gateway exits 0 on those)
       141  the reader of the output went away (algotrade schema | head)
     """
@@ -459,8 +460,9 @@ def paper(experiment: str, simulate: bool, port: int | None, sessions: int | Non
     burnin.html (paper vs its shadow backtest on the same bars, fill-by-fill slippage, tracking
     difference).
     Exit codes: 0 verdict GO, 3 verdict NO-GO, 2 a problem in the file, the data or the options,
-    5 IB refused or failed, 130 stopped by Ctrl-C, SIGTERM or SIGHUP before the end (run it again
-    to resume), 1 anything else.
+    5 IB refused or failed (or unreachable longer than ib.max_outage_minutes), 6 halted by the
+    kill switch (`algotrade resume` trades again), 130 stopped by Ctrl-C, SIGTERM or SIGHUP before
+    the end (run it again to resume), 1 anything else.
     Examples:
       algotrade paper experiments/paper_quickstart.yaml --simulate
       algotrade paper experiments/paper_quickstart.yaml --simulate --port 7497   # watch it on 7497
@@ -548,8 +550,9 @@ def kill(experiment: str, journal_path: str | None, out: str | None, reason: str
 
     \b
     Connects to the experiment's IB endpoint (ib.host/ib.port, or ALGOTRADE_IB_HOST/PORT) with
-    its own client id, journals everything, and leaves the run halted (a restarted run stays
-    halted until resumed). Example:
+    its own client id, journals everything, and leaves the run halted: a running paper/live run
+    stops at its next session, the plain command then refuses (exit 6), and `algotrade resume
+    X.yaml` (--live for the live run) is the explicit restart. Example:
       ALGOTRADE_IB_PORT=4002 algotrade kill experiments/paper_quickstart.yaml
       ALGOTRADE_IB_PORT=4001 algotrade kill experiments/paper_quickstart.yaml --live
     """
@@ -579,8 +582,108 @@ def kill(experiment: str, journal_path: str | None, out: str | None, reason: str
         broker.wait_acknowledged()
     finally:
         broker.disconnect()
-    click.echo(f"kill switch: run {runner.run_id} halted; open orders cancelled; "
-               + (f"flattening orders sent: {', '.join(refs)}" if refs else "no position to flatten"))
+    again = f"bin/algotrade resume {experiment}" + (" --live" if live_run else "")
+    click.echo(f"kill switch: run {runner.run_id} {runner.halted and 'halted by the ' + runner.halted}; open orders "
+               "cancelled; " + (f"flattening orders sent: {', '.join(refs)}" if refs else "no position to flatten")
+               + f"; it stays halted (the plain `paper`/`live` command refuses, exit 6) until `{again}`")
+
+
+@cli.command()
+@click.argument("experiment", type=click.Path(dir_okay=False))
+@click.option("--live", "live_run", is_flag=True, help="Resume the live run (OUT/<name>/live/) instead of the paper run.")
+@click.option("--confirm-live", is_flag=True, help="With --live: the explicit confirmation that real money will trade.")
+@click.option("--burnin", "burnin_path", type=click.Path(dir_okay=False),
+              help="With --live: the burn-in verdict (default: OUT/<name>/paper/burnin.json).")
+@click.option("--sessions", type=click.IntRange(min=1), help="Stop after this many traded sessions in total.")
+@click.option("--out", type=click.Path(file_okay=False), help="Results folder (default: output.dir of the file).")
+@_set_option
+def resume(experiment: str, live_run: bool, confirm_live: bool, burnin_path: str | None, sessions: int | None,
+           out: str | None, overrides: Sequence[str]) -> None:
+    """Lift a halt (the kill switch, a mismatch) and carry the run on from its journal.
+
+    
+    The explicit restart after `algotrade kill`: it records the resume in the journal, reconciles
+    with IB before any order (a cause still there halts it again), then runs exactly as `algotrade
+    paper` (or, with --live, `algotrade live`, every live guard included) does. The verdict on file
+    is archived in burnin-history/ and never replaced by a shorter run's. Exit codes as `paper`.
+    Example:
+      ALGOTRADE_IB_PORT=4002 algotrade resume experiments/paper_quickstart.yaml
+    """
+    from pathlib import Path
+
+    from algotrade.config import load_experiment
+    from algotrade.live_guard import check_live_allowed
+    from algotrade.paper import ib_endpoint, paper_gateway
+
+    mode = "live" if live_run else "paper"
+    if live_run:
+        exp = load_experiment(experiment, tuple(overrides))
+        _host, port = ib_endpoint(exp)
+        from algotrade.paper import run_folder
+        from algotrade.shell import command
+
+        path = Path(burnin_path) if burnin_path else run_folder(exp, experiment, tuple(overrides), out, "paper") / "burnin.json"
+        check_live_allowed(exp, path, port, confirm_flag=confirm_live,
+                           paper_command=command("paper", experiment, *_cli_args(out, overrides)))
+    _ib_run(mode, lambda signals: paper_gateway(experiment, tuple(overrides), out, sessions=sessions, mode=mode,
+                                                echo=lambda line: click.echo(line, err=True), signals=signals,
+                                                resume=True),
+            ["resume", experiment, *(["--live", "--confirm-live"] if live_run else []),
+             *(["--burnin", burnin_path] if burnin_path else []), *_cli_args(out, overrides, sessions)])
+
+
+@cli.command(name="reconcile")
+@click.argument("experiment", type=click.Path(dir_okay=False))
+@click.option("--journal", "journal_path", type=click.Path(dir_okay=False),
+              help="The run's journal (default: OUT/<name>/paper/journal.sqlite).")
+@click.option("--live", "live_run", is_flag=True, help="The live run's journal (OUT/<name>/live/).")
+@click.option("--out", type=click.Path(file_okay=False), help="Results folder (default: output.dir of the file).")
+@_set_option
+def reconcile_cmd(experiment: str, journal_path: str | None, live_run: bool, out: str | None,
+                  overrides: Sequence[str]) -> None:
+    """The journal against IB, per symbol and per order; changes nothing.
+
+    
+    Connects to the experiment's IB endpoint (ib.host/ib.port, or ALGOTRADE_IB_HOST/PORT) with its
+    own client id, reads positions, open and completed orders and executions, and prints each
+    symbol's position and each order's status in the journal and at IB, then every mismatch with
+    what to do. Exit codes: 0 they agree, 3 a mismatch, 2 no journal, 5 IB refused or failed.
+    Example:
+      ALGOTRADE_IB_PORT=4002 algotrade reconcile experiments/paper_quickstart.yaml
+    """
+    import os
+    from pathlib import Path
+
+    from adapters.ib.broker import IbBroker
+    from algotrade.config import load_experiment
+    from algotrade.errors import ConfigError
+    from algotrade.journal import Journal
+    from algotrade.paper import ib_endpoint
+    from algotrade.reconcile import BrokerView, JournalView, diff_lines, reconcile
+
+    exp = load_experiment(experiment, tuple(overrides))
+    mode = "live" if live_run else "paper"
+    from algotrade.paper import run_folder
+
+    path = Path(journal_path) if journal_path else run_folder(exp, experiment, tuple(overrides), out, mode) / "journal.sqlite"
+    if not path.exists():
+        raise ConfigError(f"--journal: no journal at {path}; give the run's journal.sqlite (or --out of the run)")
+    host, port = ib_endpoint(exp)
+    broker = IbBroker(host, port, client_id=exp.ib.client_id + 101, account=os.environ.get("ALGOTRADE_IB_ACCOUNT", ""),
+                      timeout=exp.ib.timeout)
+    broker.connect()
+    try:
+        view = BrokerView(tuple(broker.open_orders()), tuple(broker.executions()), broker.positions(),
+                          tuple(broker.completed_orders()))
+    finally:
+        broker.disconnect()
+    with Journal(path) as journal:
+        mine = JournalView.from_journal(journal, exp.config_id)
+        halted = journal.halt(exp.config_id)
+    click.echo(f"reconcile: run {exp.config_id}, journal {path}, IB {host}:{port}"
+               + (f"; the run is halted: {halted}" if halted else ""))
+    click.echo("\n".join(diff_lines(mine, view, exp.config_id, exp.data.symbols)))
+    sys.exit(0 if reconcile(mine, view, exp.config_id, exp.data.symbols).ok else 3)
 
 
 def _speed(ctx: click.Context, param: click.Parameter, value: str) -> Any:

@@ -290,6 +290,10 @@ class IbConfig(Model):
     )
     reconnect_initial_s: float = Field(1.0, gt=0, description="First reconnect delay; doubled after each failure.")
     reconnect_max_s: float = Field(60.0, gt=0, description="Longest reconnect delay.")
+    max_outage_minutes: float = Field(
+        30.0, gt=0, description="Minutes IB may stay unreachable before the run gives up: it halts, the burn-in "
+        "counts an outage (burnin.max_outages), and paper/live exit 5 with one line.",
+    )
 
 
 class StrategyRef(Model):

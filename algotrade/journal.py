@@ -8,10 +8,18 @@ what was decided and what the broker confirmed:
   deterministic ``orderRef`` (``f"{run_id}:{strategy}:{seq}"``), symbol, signed quantity, type,
   limit/stop and the bar date it was decided on;
 * **events** are appended after: ``submitted`` (with the broker's order id), ``status`` changes,
-  ``fill`` (exec id, price, quantity, commission; exec ids are unique, so recording a fill twice
-  is a no-op), ``cancel_requested`` and ``closed`` (cancelled, rejected, expired, dropped);
-* **bars** rows mark each bar a live runner processed (with the account it sized against), and
-  a small **state** table holds a run's halt reason.
+  ``fill`` (exec id, price, quantity, commission; a fill is keyed by its order *and* its exec
+  id, so the same execution reported twice is recorded once, while an exec id that a restarted
+  broker reuses for another order is a new fill; a fill that contradicts the one recorded under
+  its key, or names an order the journal never wrote, is refused loudly and recorded as a risk
+  event), ``cancel_requested`` and ``closed`` (cancelled, rejected, expired, dropped);
+* **bars** rows mark each bar a live runner processed (with the account it sized against, and
+  the bar's OHLCV in **bar_data**, so that a run of any age resumes from its own bars), a small
+  **state** table holds a run's halt reason and counters, and **risk_events** records every
+  halt-worthy finding (reconcile mismatches, unmatched fills, outages, the kill switch).
+
+The schema is versioned (``PRAGMA user_version``, :data:`SCHEMA_VERSION`); an older journal is
+migrated in place when opened.
 
 The journal knows nothing about brokers or engines; :mod:`algotrade.reconcile` compares it with
 a broker's view and :class:`algotrade.broker.LiveRunner` writes it.
@@ -21,12 +29,15 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 FILE_NAME = "journal.sqlite"
+#: the journal's schema version (``PRAGMA user_version``); 0 is the unversioned first schema,
+#: whose fills were keyed on the exec id alone
+SCHEMA_VERSION = 2
 
 #: statuses that end an order without (fully) filling it
 CLOSED_STATUSES = ("cancelled", "rejected", "expired", "dropped")
@@ -54,7 +65,7 @@ CREATE TABLE IF NOT EXISTS events (
     broker_id   TEXT,
     status      TEXT,
     reason      TEXT NOT NULL DEFAULT '',
-    exec_id     TEXT UNIQUE,
+    exec_id     TEXT,
     symbol      TEXT,
     quantity    INTEGER,
     price       REAL,
@@ -64,6 +75,26 @@ CREATE TABLE IF NOT EXISTS events (
     written_at  TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_ref ON events (order_ref);
+CREATE UNIQUE INDEX IF NOT EXISTS events_fill ON events (order_ref, exec_id) WHERE kind = 'fill';
+CREATE TABLE IF NOT EXISTS bar_data (
+    run_id  TEXT NOT NULL,
+    idx     INTEGER NOT NULL,
+    symbol  TEXT NOT NULL,
+    open    REAL NOT NULL,
+    high    REAL NOT NULL,
+    low     REAL NOT NULL,
+    close   REAL NOT NULL,
+    volume  REAL NOT NULL,
+    PRIMARY KEY (run_id, idx, symbol)
+);
+CREATE TABLE IF NOT EXISTS risk_events (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id     TEXT NOT NULL,
+    kind       TEXT NOT NULL,
+    subject    TEXT NOT NULL DEFAULT '',
+    message    TEXT NOT NULL,
+    written_at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS bars (
     run_id  TEXT NOT NULL,
     idx     INTEGER NOT NULL,
@@ -80,6 +111,47 @@ CREATE TABLE IF NOT EXISTS state (
     PRIMARY KEY (run_id, key)
 );
 """
+
+#: version 0 -> 2: the events table loses ``exec_id UNIQUE`` (fills are keyed by order and exec
+#: id by the partial index in _SCHEMA); the new tables are created by _SCHEMA itself
+_MIGRATE_EVENTS = """
+CREATE TABLE events_v2 (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    order_ref   TEXT NOT NULL REFERENCES intents (order_ref),
+    kind        TEXT NOT NULL
+                CHECK (kind IN ('submitted', 'status', 'fill', 'cancel_requested', 'closed')),
+    broker_id   TEXT,
+    status      TEXT,
+    reason      TEXT NOT NULL DEFAULT '',
+    exec_id     TEXT,
+    symbol      TEXT,
+    quantity    INTEGER,
+    price       REAL,
+    commission  REAL,
+    date        TEXT,
+    host_bar    INTEGER,
+    written_at  TEXT NOT NULL
+);
+INSERT INTO events_v2 SELECT id, order_ref, kind, broker_id, status, reason, exec_id, symbol, quantity, price,
+    commission, date, host_bar, written_at FROM events ORDER BY id;
+DROP TABLE events;
+ALTER TABLE events_v2 RENAME TO events;
+"""
+
+
+class FillConflict(ValueError):
+    """A fill that cannot be recorded as reported: its order is not in the journal, or another
+    fill with different figures is already recorded under the same (order, exec id)."""
+
+
+@dataclass(frozen=True)
+class RiskEvent:
+    id: int
+    run_id: str
+    kind: str  # mismatch | unmatched_fill | outage | kill_switch | halt ...
+    subject: str
+    message: str
+    written_at: str
 
 
 def order_ref(run_id: str, strategy: str, seq: int) -> str:
@@ -167,7 +239,25 @@ class Journal:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
+        self._migrate()
         self._db.executescript(_SCHEMA)
+        self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _migrate(self) -> None:
+        version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
+        if version > SCHEMA_VERSION:
+            raise ValueError(f"journal {self.path} has schema version {version}, newer than this algotrade's "
+                             f"{SCHEMA_VERSION}; upgrade algotrade")
+        has_events = self._db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'").fetchone()
+        if version < 2 and has_events:
+            self._db.execute("PRAGMA foreign_keys=OFF")
+            self._db.executescript("BEGIN IMMEDIATE;" + _MIGRATE_EVENTS + "COMMIT;")
+            self._db.execute("PRAGMA foreign_keys=ON")
+
+    @property
+    def schema_version(self) -> int:
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
 
     @classmethod
     def in_folder(cls, folder: str | Path) -> Journal:
@@ -265,14 +355,83 @@ class Journal:
         date: dt.date | str,
         host_bar: int | None = None,
     ) -> bool:
-        """Record an execution; returns False (and writes nothing) if ``exec_id`` is known."""
+        """Record an execution of ``order_ref``; returns False (and writes nothing) when this very
+        fill (same order, exec id and figures) is already recorded. Raises :class:`FillConflict`
+        for a fill of an order the journal never wrote, or one that differs from the fill
+        recorded under the same (order, exec id): the caller records it loudly and halts."""
         date_s = date.isoformat() if isinstance(date, dt.date) else str(date)
-        cur = self._db.execute(
-            "INSERT OR IGNORE INTO events (order_ref, kind, written_at, exec_id, symbol, quantity, price, "
-            "commission, date, host_bar) VALUES (?, 'fill', ?, ?, ?, ?, ?, ?, ?, ?)",
-            (order_ref, _now(), exec_id, symbol, int(quantity), float(price), float(commission), date_s, host_bar),
+        if self.intent(order_ref) is None:
+            raise FillConflict(f"fill {exec_id} ({int(quantity):+d} {symbol} at {float(price):g}) names orderRef "
+                               f"{order_ref!r}, which the journal never wrote")
+        with self._tx() as db:
+            row = db.execute(
+                "SELECT symbol, quantity, price FROM events WHERE kind = 'fill' AND order_ref = ? AND exec_id = ?",
+                (order_ref, exec_id),
+            ).fetchone()
+            if row is not None:
+                if (row[0], int(row[1]), float(row[2])) == (symbol, int(quantity), float(price)):
+                    return False
+                raise FillConflict(
+                    f"fill {exec_id} of {order_ref} is journaled as {int(row[1]):+d} {row[0]} at {float(row[2]):g} "
+                    f"but the broker now reports {int(quantity):+d} {symbol} at {float(price):g}")
+            db.execute(
+                "INSERT INTO events (order_ref, kind, written_at, exec_id, symbol, quantity, price, commission, "
+                "date, host_bar) VALUES (?, 'fill', ?, ?, ?, ?, ?, ?, ?, ?)",
+                (order_ref, _now(), exec_id, symbol, int(quantity), float(price), float(commission), date_s,
+                 host_bar),
+            )
+        return True
+
+    def record_risk_event(self, run_id: str, kind: str, message: str, subject: str = "") -> None:
+        """A halt-worthy finding, kept for the burn-in and the operator (never deleted)."""
+        self._db.execute("INSERT INTO risk_events (run_id, kind, subject, message, written_at) VALUES (?,?,?,?,?)",
+                         (run_id, kind, subject, message, _now()))
+
+    def risk_events(self, run_id: str | None = None) -> list[RiskEvent]:
+        sql = "SELECT id, run_id, kind, subject, message, written_at FROM risk_events"
+        rows = (self._db.execute(sql + " ORDER BY id") if run_id is None else
+                self._db.execute(sql + " WHERE run_id = ? ORDER BY id", (run_id,))).fetchall()
+        return [RiskEvent(*r) for r in rows]
+
+    def record_bar_data(self, run_id: str, idx: int, bars: Mapping[str, Mapping[str, float]]) -> None:
+        """The OHLCV of bar ``idx`` per symbol, as the runner received it (a resumed run warms up
+        from these instead of asking the broker for history back to its first bar)."""
+        self._db.executemany(
+            "INSERT OR IGNORE INTO bar_data VALUES (?,?,?,?,?,?,?,?)",
+            [(run_id, idx, s, float(f["open"]), float(f["high"]), float(f["low"]), float(f["close"]),
+              float(f["volume"])) for s, f in bars.items()],
         )
-        return cur.rowcount == 1
+
+    def bar_data(self, run_id: str) -> list[tuple[str, dict[str, dict[str, float]]]]:
+        """(date, {symbol: OHLCV}) of every bar with stored data, in bar order, up to the first bar
+        without (a journal from before schema 2 has none)."""
+        dates = {k: row.date for k, row in self.bars(run_id).items()}
+        rows = self._db.execute(
+            "SELECT idx, symbol, open, high, low, close, volume FROM bar_data WHERE run_id = ? ORDER BY idx, symbol",
+            (run_id,),
+        ).fetchall()
+        by_idx: dict[int, dict[str, dict[str, float]]] = {}
+        for r in rows:
+            by_idx.setdefault(r[0], {})[r[1]] = dict(zip(("open", "high", "low", "close", "volume"), r[2:], strict=True))
+        out = []
+        for k in range(len(dates)):
+            if k not in by_idx or k not in dates:
+                break
+            out.append((dates[k], by_idx[k]))
+        return out
+
+    def counter(self, run_id: str, key: str) -> int:
+        value = self.state(run_id, f"count:{key}")
+        return int(value) if value is not None else 0
+
+    def bump(self, run_id: str, key: str, by: int = 1) -> int:
+        """Add to one of a run's counters (process starts, reconnects, outages); returns the new value."""
+        with self._tx() as db:
+            row = db.execute("SELECT value FROM state WHERE run_id = ? AND key = ?", (run_id, f"count:{key}")).fetchone()
+            value = (int(row[0]) if row is not None else 0) + by
+            db.execute("INSERT OR REPLACE INTO state (run_id, key, value) VALUES (?, ?, ?)",
+                       (run_id, f"count:{key}", str(value)))
+        return value
 
     def record_cancel_request(self, order_ref: str) -> None:
         self._event(order_ref, "cancel_requested")
@@ -369,6 +528,10 @@ class Journal:
     def seen_exec_ids(self, run_id: str | None = None) -> frozenset[str]:
         return frozenset(f.exec_id for f in self.fills(run_id=run_id))
 
+    def fill_keys(self, run_id: str | None = None) -> frozenset[tuple[str, str]]:
+        """(orderRef, exec id) of every recorded fill: the key a fill is matched by."""
+        return frozenset((f.order_ref, f.exec_id) for f in self.fills(run_id=run_id))
+
     def last_exec_ids(self, n: int = 1, run_id: str | None = None) -> list[str]:
         """The ``n`` most recently recorded exec ids, newest last (to ask a broker for
         executions since then)."""
@@ -424,10 +587,13 @@ class Journal:
 __all__ = [
     "CLOSED_STATUSES",
     "FILE_NAME",
+    "SCHEMA_VERSION",
     "BarRow",
+    "FillConflict",
     "Intent",
     "Journal",
     "JournalEvent",
     "JournalFill",
+    "RiskEvent",
     "order_ref",
 ]

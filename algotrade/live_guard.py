@@ -17,6 +17,7 @@ Secrets are read only from the environment and held in :class:`Secret`, whose ``
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -89,6 +90,14 @@ class BurnInGates(BaseModel):
         10.0, ge=0, description="Largest mean slippage of paper fills against the backtest's prices, in bps."
     )
     max_unreconciled: int = Field(0, ge=0, description="Reconcile mismatches allowed (none by default).")
+    max_restarts: int = Field(
+        3, ge=0, description="Process restarts (crashes, kill -9, reboots) the burn-in may have had, counted in its "
+        "journal across every run of it.")
+    max_outages: int = Field(
+        0, ge=0, description="Outages longer than ib.max_outage_minutes (after which the run gave up) allowed.")
+    max_disconnects: int | None = Field(
+        None, ge=0, description="Lost connections to IB allowed (null: no limit, since IB's own daily restart "
+        "disconnects every day).")
 
 
 def tracking_error(paper_equity: Sequence[float], backtest_equity: Sequence[float]) -> float:
@@ -123,6 +132,9 @@ def verdict(
     tracking_error: float,
     slippage_bps: float,
     unreconciled: int,
+    restarts: int = 0,
+    disconnects: int = 0,
+    outages: int = 0,
 ) -> dict[str, Any]:
     """The burn-in verdict of ``exp`` (an Experiment): ``go`` when every gate passed."""
     measured = {
@@ -131,7 +143,21 @@ def verdict(
         "tracking_error": tracking_error,
         "slippage_bps": slippage_bps,
         "unreconciled": unreconciled,
+        "restarts": restarts,
+        "disconnects": disconnects,
+        "outages": outages,
     }
+    return judge(exp.config_id, exp.name, gates, measured)
+
+
+def judge(config_id: str, name: str, gates: BurnInGates, measured: Mapping[str, Any]) -> dict[str, Any]:
+    """The verdict of ``measured`` against ``gates`` (also what ``live`` recomputes from a
+    burn-in's file, so that an edited verdict never passes)."""
+    sessions, trades = int(measured["sessions"]), int(measured["trades"])
+    tracking_error, slippage_bps = float(measured["tracking_error"]), float(measured["slippage_bps"])
+    unreconciled = int(measured["unreconciled"])
+    restarts, disconnects = int(measured.get("restarts", 0)), int(measured.get("disconnects", 0))
+    outages = int(measured.get("outages", 0))
     reasons = []
     if sessions < gates.min_sessions:
         reasons.append(f"ran {sessions} sessions, fewer than min_sessions {gates.min_sessions}")
@@ -143,20 +169,70 @@ def verdict(
         reasons.append(f"slippage {slippage_bps:.2f} bps exceeds max_slippage_bps {gates.max_slippage_bps:.2f}")
     if unreconciled > gates.max_unreconciled:
         reasons.append(f"{unreconciled} unreconciled mismatches, more than max_unreconciled {gates.max_unreconciled}")
+    if restarts > gates.max_restarts:
+        reasons.append(f"{restarts} process restarts, more than max_restarts {gates.max_restarts}")
+    if outages > gates.max_outages:
+        reasons.append(f"{outages} outages longer than ib.max_outage_minutes, more than max_outages {gates.max_outages}")
+    if gates.max_disconnects is not None and disconnects > gates.max_disconnects:
+        reasons.append(f"{disconnects} disconnects from IB, more than max_disconnects {gates.max_disconnects}")
     return {
         "verdict": "no-go" if reasons else "go",
-        "config_id": exp.config_id,
-        "experiment": exp.name,
+        "config_id": config_id,
+        "experiment": name,
         "reasons": reasons,
-        "measured": measured,
+        "measured": dict(measured),
         "gates": gates.model_dump(),
     }
 
 
+def _canonical(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str).encode()
+
+
+def verdict_digest(result: Mapping[str, Any]) -> str:
+    """sha256 over a verdict's every field but ``digest`` itself."""
+    return hashlib.sha256(_canonical({k: v for k, v in result.items() if k != "digest"})).hexdigest()
+
+
+def journal_digest(journal_path: str | Path, run_id: str) -> str:
+    """sha256 over what a run's journal recorded: its intents, fills and bars."""
+    from algotrade.journal import Journal
+
+    with Journal(journal_path) as j:
+        intents = [(i.order_ref, i.symbol, i.quantity, i.type, i.limit, i.stop, i.created) for i in j.intents(run_id)]
+        fills = [(f.order_ref, f.exec_id, f.symbol, f.quantity, f.price, f.commission, f.date)
+                 for f in j.fills(run_id=run_id)]
+        bars = [(b.idx, b.date, b.cash, b.value) for b in j.bars(run_id).values()]
+    return hashlib.sha256(_canonical([intents, fills, bars])).hexdigest()
+
+
+def journal_measures(journal_path: str | Path, run_id: str) -> dict[str, int]:
+    """What a verdict's ``sessions`` and ``trades`` must be, counted in the journal itself."""
+    from algotrade.journal import Journal
+
+    with Journal(journal_path) as j:
+        live_from = int(j.state(run_id, "live_from") or 0)
+        sessions = sum(1 for k in j.bars(run_id) if k >= live_from)
+        strategy_refs = {i.order_ref for i in j.intents(run_id) if i.strategy != "kill"}
+        trades = sum(1 for f in j.fills(run_id=run_id) if f.order_ref in strategy_refs)
+    return {"sessions": sessions, "trades": trades}
+
+
+def seal(result: dict[str, Any], journal_path: str | Path, run_id: str) -> dict[str, Any]:
+    """Tie a verdict to the journal it was judged on (kept next to burnin.json): its run id, the
+    journal's file name and digest. ``live`` refuses a verdict whose journal no longer matches."""
+    result.update({"run_id": run_id, "journal": Path(journal_path).name,
+                   "journal_digest": journal_digest(journal_path, run_id)})
+    return result
+
+
 def write_verdict(path: str | Path, result: Mapping[str, Any]) -> Path:
+    """Write a verdict with its ``digest`` (which ``live`` checks, with the journal it names)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(dict(result), indent=2, sort_keys=True) + "\n")
+    body = dict(result)
+    body["digest"] = verdict_digest(body)
+    path.write_text(json.dumps(body, indent=2, sort_keys=True, default=str) + "\n")
     return path
 
 
@@ -185,7 +261,7 @@ def check_live_allowed(
     produces the burn-in this start looks for (the same file, --set and --out).
     """
     problems = [p for p in (
-        _burnin_problem(exp.config_id, Path(burnin_path), paper_command or command("paper", "EXPERIMENT.yaml")),
+        _burnin_problem(exp, Path(burnin_path), paper_command or command("paper", "EXPERIMENT.yaml")),
         _port_problem(port),
     ) if p]
     if account is None:
@@ -197,7 +273,8 @@ def check_live_allowed(
     return LiveApproval(exp.config_id, port, account)
 
 
-def _burnin_problem(config_id: str, path: Path, paper_command: str) -> str | None:
+def _burnin_problem(exp: Any, path: Path, paper_command: str) -> str | None:
+    config_id = exp.config_id
     produce = (f"run the burn-in with `{paper_command}` (against a paper TWS / IB Gateway; add --simulate to run "
                "it offline), or give its burnin.json with --burnin")
     if not path.is_file():
@@ -213,6 +290,38 @@ def _burnin_problem(config_id: str, path: Path, paper_command: str) -> str | Non
     if burnin.get("verdict") != "go":
         why = "; ".join(burnin.get("reasons") or []) or f"verdict is {burnin.get('verdict')!r}"
         return f"the burn-in {path} (--burnin) did not pass: {why}; fix that, then {produce}"
+    forged = _forged(exp, path, burnin)
+    if forged:
+        return (f"the burn-in {path} (--burnin) is not one `algotrade paper` wrote: {forged}; a verdict is "
+                f"recomputed from its journal and the experiment's burnin: gates, never trusted as written; {produce}")
+    return None
+
+
+def _forged(exp: Any, path: Path, burnin: Mapping[str, Any]) -> str | None:
+    """Why a ``go`` verdict cannot be trusted, or None: its digest, the journal it names, the
+    sessions and trades that journal holds, and the verdict recomputed from the gates."""
+    if burnin.get("digest") != verdict_digest(burnin):
+        return "its digest does not match its content (edited by hand?)"
+    measured = burnin.get("measured")
+    journal_name = burnin.get("journal")
+    if not isinstance(measured, dict) or not isinstance(journal_name, str) or "/" in journal_name:
+        return "it has no measurements or no journal"
+    journal = path.parent / journal_name
+    if not journal.is_file():
+        return f"the journal it was judged on, {journal}, is missing"
+    run_id = str(burnin.get("run_id") or exp.config_id)
+    if journal_digest(journal, run_id) != burnin.get("journal_digest"):
+        return f"the journal {journal} no longer holds what the verdict was judged on"
+    counted = journal_measures(journal, run_id)
+    for key, value in counted.items():
+        if measured.get(key) != value:
+            return f"it says {key} {measured.get(key)!r}, the journal holds {value}"
+    try:
+        again = judge(exp.config_id, exp.name, exp.burnin, measured)
+    except (KeyError, TypeError, ValueError):
+        return "its measurements are incomplete"
+    if again["verdict"] != "go":
+        return "recomputed against the burnin: gates it is no-go (" + "; ".join(again["reasons"]) + ")"
     return None
 
 
@@ -255,8 +364,13 @@ __all__ = [
     "LiveTradingRefused",
     "Secret",
     "check_live_allowed",
+    "journal_digest",
+    "journal_measures",
+    "judge",
+    "seal",
     "slippage_bps",
     "tracking_error",
     "verdict",
+    "verdict_digest",
     "write_verdict",
 ]

@@ -13,8 +13,10 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import itertools
+import json
 import logging
 import os
+import shutil
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
@@ -24,11 +26,11 @@ from typing import Any
 
 from algotrade.config import Experiment, load_experiment, symbols_text
 from algotrade.data import Market, load_market
-from algotrade.errors import BrokerError, ConfigError, TransientBrokerError
+from algotrade.errors import AlgotradeError, BrokerError, ConfigError, TransientBrokerError
 from algotrade.gateway.signals import StopSignals
 from algotrade.host import StrategyHost
 from algotrade.journal import Journal
-from algotrade.live_guard import slippage_bps, tracking_error, verdict, write_verdict
+from algotrade.live_guard import seal, slippage_bps, tracking_error, verdict, write_verdict
 from algotrade.run import execute
 from algotrade.sessions import Backoff, SessionSchedule
 
@@ -41,6 +43,27 @@ log = logging.getLogger("algotrade.paper")
 EXIT_GO = 0
 EXIT_NO_GO = 3
 EXIT_INTERRUPTED = 130
+#: the run is halted by the kill switch: `algotrade resume` trades again
+EXIT_KILLED = 6
+#: how a halt for an outage longer than ib.max_outage_minutes starts (paper/live exit 5)
+OUTAGE_HALT = "outage: "
+
+
+class KilledRun(AlgotradeError):
+    """A run halted by the kill switch is started with the plain command: it stays halted."""
+
+    exit_code = EXIT_KILLED
+
+
+def is_kill_halt(halted: object) -> bool:
+    from algotrade.broker import KILL_SWITCH_HALT
+
+    return isinstance(halted, str) and halted.startswith(f"{KILL_SWITCH_HALT} at ")
+
+
+def halt_text(halted: str) -> str:
+    """A halt as every output shows it: "halted by the kill switch at ..." or "halted: ..."."""
+    return f"halted by the {halted}" if is_kill_halt(halted) else f"halted: {halted}"
 
 
 @dataclass(frozen=True)
@@ -51,11 +74,19 @@ class PaperResult:
     shadow: StrategyHost
     #: the stop signal (SIGINT, SIGTERM, SIGHUP) that ended the run before its end, if one did
     interrupted: str | None = None
+    #: the longer run's burnin.json, kept because this run was shorter (its verdict went to history)
+    kept_verdict: Path | None = None
+    #: where this run's verdict was written
+    written: Path | None = None
 
     @property
     def exit_code(self) -> int:
         if self.interrupted:
             return EXIT_INTERRUPTED
+        if is_kill_halt(self.burnin.get("halted")):
+            return EXIT_KILLED
+        if str(self.burnin.get("halted") or "").startswith(OUTAGE_HALT):
+            return OutageTooLong.exit_code
         return EXIT_GO if self.burnin["verdict"] == "go" else EXIT_NO_GO
 
 
@@ -152,7 +183,8 @@ def _fills(host: StrategyHost) -> list[tuple[str, str, int, float]]:
 
 
 def burnin_report(exp: Experiment, paper: StrategyHost, shadow: StrategyHost, *, disconnects: int, missed_bars: int,
-                  unreconciled: int, mode: str) -> dict[str, Any]:
+                  unreconciled: int, mode: str, restarts: int = 0, reconnects: int = 0,
+                  outages: int = 0) -> dict[str, Any]:
     """Compare the paper run with its shadow backtest and judge it against the experiment's gates."""
     paper_fills, shadow_fills = _fills(paper), _fills(shadow)
     matched = [(p, s) for p, s in zip(paper_fills, shadow_fills, strict=False) if p[:3] == s[:3]]
@@ -162,7 +194,8 @@ def burnin_report(exp: Experiment, paper: StrategyHost, shadow: StrategyHost, *,
     te = tracking_error(paper_eq, shadow_eq)
     slip = slippage_bps(per_fill) if per_fill else 0.0
     result = verdict(exp, exp.burnin, sessions=len(paper_eq), trades=len(paper_fills), tracking_error=te,
-                     slippage_bps=slip, unreconciled=unreconciled)
+                     slippage_bps=slip, unreconciled=unreconciled, restarts=restarts, disconnects=disconnects,
+                     outages=outages)
     statuses: dict[str, int] = {}
     for o in paper.orders:
         statuses[o.status] = statuses.get(o.status, 0) + 1
@@ -182,6 +215,9 @@ def burnin_report(exp: Experiment, paper: StrategyHost, shadow: StrategyHost, *,
         "rejects": statuses.get("rejected", 0),
         "cancels": statuses.get("cancelled", 0),
         "disconnects": disconnects,
+        "restarts": restarts,
+        "reconnects": reconnects,
+        "outages": outages,
         "missed_bars": missed_bars,
         "fill_slippage": [{"date": p[0], "symbol": p[1], "quantity": p[2], "paper": p[3], "backtest": s[3],
                            "bps": (p[3] - s[3]) / s[3] * 1e4 * (1 if p[2] > 0 else -1)} for p, s in matched],
@@ -238,18 +274,54 @@ def _judge(exp: Experiment, folder: Path, runner: Any, paper: StrategyHost, mark
         raise BrokerError(f"no daily bar of {symbols_text(exp.data.symbols)} arrived from IB: nothing to judge")
     with signals.deferred() if signals is not None else contextlib.nullcontext():
         shadow, _ = execute(exp, market, "backtrader", live_from=live_from)
-        unreconciled = sum(len(p.mismatches) for p in runner.plans)
-        lost = broker.disconnects - 1 if broker.disconnects else 0
-        result = burnin_report(exp, paper, shadow, disconnects=lost, missed_bars=missed_bars,
-                               unreconciled=unreconciled, mode=mode)
+        j, run_id = runner.journal, runner.run_id
+        unreconciled = sum(1 for e in j.risk_events(run_id)
+                           if e.kind.startswith("mismatch:") or e.kind == "unmatched_fill")
+        result = burnin_report(exp, paper, shadow, disconnects=j.counter(run_id, "disconnects"),
+                               missed_bars=missed_bars, unreconciled=unreconciled, mode=mode,
+                               restarts=max(0, j.counter(run_id, "process_starts") - 1),
+                               reconnects=j.counter(run_id, "reconnects"), outages=j.counter(run_id, "outages"))
         result["halted"] = runner.halted
         result["interrupted"] = stopped
-        write_verdict(folder / "burnin.json", result)
+        result["risk_events"] = [{"kind": e.kind, "subject": e.subject, "message": e.message, "at": e.written_at}
+                                 for e in j.risk_events(run_id)]
+        seal(result, j.path, run_id)
+        result["written_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         from algotrade.burnin_report import write_burnin_html
 
-        write_burnin_html(folder / "burnin.html", exp, result, paper, shadow, experiment_file=path,
+        kept = _keep_history(folder, result)
+        target = folder / ("burnin.json" if kept is None else "burnin-history" / Path(f"{_stamp(result)}.json"))
+        write_verdict(target, result)
+        write_burnin_html(target.with_suffix(".html"), exp, result, paper, shadow, experiment_file=path,
                           overrides=overrides)
-    return PaperResult(folder, result, paper, shadow, stopped)
+    return PaperResult(folder, result, paper, shadow, stopped, kept_verdict=kept, written=target)
+
+
+def _stamp(result: Mapping[str, Any]) -> str:
+    return str(result["written_at"]).replace(":", "").replace("+0000", "Z").replace("+00:00", "Z")
+
+
+def _keep_history(folder: Path, result: Mapping[str, Any]) -> Path | None:
+    """Archive the verdict on file (and its page) into ``burnin-history/`` before a new one is
+    written; returns its path when the new run is *shorter* than it (then the new verdict goes
+    into the history only, and burnin.json keeps the longer run's)."""
+    current = folder / "burnin.json"
+    if not current.is_file():
+        return None
+    try:
+        old = json.loads(current.read_text())
+        old_sessions = int(old["measured"]["sessions"])
+        stamp = _stamp(old) if old.get("written_at") else f"{dt.datetime.fromtimestamp(current.stat().st_mtime, dt.UTC):%Y-%m-%dT%H%M%SZ}"
+    except (OSError, ValueError, KeyError, TypeError):
+        old_sessions, stamp = -1, f"{dt.datetime.fromtimestamp(current.stat().st_mtime, dt.UTC):%Y-%m-%dT%H%M%SZ}"
+    history = folder / "burnin-history"
+    history.mkdir(exist_ok=True)
+    if not (history / f"{stamp}.json").exists():
+        shutil.copy2(current, history / f"{stamp}.json")
+        page = folder / "burnin.html"
+        if page.is_file():
+            shutil.copy2(page, history / f"{stamp}.html")
+    return current if int(result["measured"]["sessions"]) < old_sessions else None
 
 
 # ------------------------------------------------------------------------------------------------
@@ -280,15 +352,33 @@ class GatewayClock:
         return self._at + dt.timedelta(seconds=time.monotonic() - self._mono)
 
 
-def subscribe(broker: Any, symbols: tuple[str, ...], history: str, backoff: Backoff) -> dict[str, Any]:
+class OutageTooLong(BrokerError):
+    """IB stayed unreachable longer than ib.max_outage_minutes: the run gave up."""
+
+
+def subscribe(broker: Any, symbols: tuple[str, ...], history: str, backoff: Backoff,
+              max_outage_s: float | None = None, stale: Callable[[], bool] = lambda: False) -> dict[str, Any] | None:
     """Connect (retrying with exponential backoff while the gateway is unreachable) and subscribe
-    to every symbol's daily bars, kept up to date; returns the live bar lists."""
+    to every symbol's daily bars, kept up to date; returns the live bar lists. Gives up with
+    :class:`OutageTooLong` after ``max_outage_s`` seconds of retrying; returns None when
+    ``stale`` says the data went stale meanwhile (the runner has halted)."""
+    began = time.monotonic()
     while True:
         try:
             broker.connect()
             lists = _subscribe(broker, symbols, history)
         except (TransientBrokerError, ConnectionError, TimeoutError) as exc:
+            waited = time.monotonic() - began
+            if max_outage_s is not None and waited >= max_outage_s:
+                raise OutageTooLong(f"IB at {broker.host}:{broker.port} unreachable for {waited / 60:.1f} min, longer "
+                                    f"than ib.max_outage_minutes {max_outage_s / 60:g} ({exc}); the run is halted and "
+                                    "its burn-in counts the outage; bring the gateway back, then run the same command "
+                                    "to resume") from None
+            if stale():
+                return None
             delay = backoff.next_delay()
+            if max_outage_s is not None:
+                delay = min(delay, max(0.0, max_outage_s - waited))
             log.warning("IB not reachable (%s); reconnecting in %.1f s", exc, delay)
             with contextlib.suppress(Exception):
                 broker.disconnect()
@@ -318,8 +408,10 @@ def final_sessions(lists: Mapping[str, Any], after: dt.date | None, final: dt.da
 
 def gateway_stream(broker: Any, symbols: tuple[str, ...], schedule: SessionSchedule, clock: GatewayClock,
                    lists: dict[str, Any], *, history: str, backoff: Backoff, first: dt.date | None = None,
+                   after: dt.date | None = None,
                    stop: Callable[[], bool] = lambda: False, stale: Callable[[], bool] = lambda: False,
                    on_session: Callable[[dt.date], None] = lambda d: None,
+                   on_outage: Callable[[str], None] = lambda message: None, max_outage_s: float | None = None,
                    poll_s: float = 1.0, slice_s: float = 0.002,
                    waiting: Waiting = contextlib.nullcontext) -> Iterator[tuple[dt.date, Mapping[str, Any]]]:
     """Daily bars from a TWS / IB Gateway session, each once it is final on the exchange's calendar
@@ -329,13 +421,25 @@ def gateway_stream(broker: Any, symbols: tuple[str, ...], schedule: SessionSched
     bars resubscribed (the new history brings any session missed meanwhile). Ends when ``stop``
     says so, or when ``stale`` does (no bar although one was due: the runner halts), also when
     a later session's bar arrives but one in between never did. Its waits (for a bar, to
-    reconnect) run inside ``waiting()``."""
-    last: dt.date | None = None
+    reconnect) run inside ``waiting()``. ``after``: the last session already processed (a resumed
+    run replays its own bars up to it); only later sessions are yielded."""
+    last: dt.date | None = after
     tails = {s: _bar_date(lst[-1]) if lst else None for s, lst in lists.items()}
     while True:
+        if getattr(broker, "resubscribe", False) and broker.is_connected():  # IB 1101: market data lost
+            with contextlib.suppress(ConnectionError, TransientBrokerError, TimeoutError):
+                lists = _subscribe(broker, symbols, history)
+                broker.resubscribe = False
         if not broker.is_connected():
-            with waiting():
-                lists = subscribe(broker, symbols, history, backoff)
+            try:
+                with waiting():
+                    got = subscribe(broker, symbols, history, backoff, max_outage_s, stale)
+            except OutageTooLong as exc:
+                on_outage(str(exc))
+                return
+            if got is None:
+                return  # stale while reconnecting: halted
+            lists = got
             clock.sync()
         ready = final_sessions(lists, last, schedule.last_final(clock()), first)
         for date, bars in ready:
@@ -380,7 +484,8 @@ def _market_of(host: StrategyHost, calendar: str) -> Market:
 
 def paper_gateway(path: str | Path, overrides: tuple[str, ...] = (), out: str | Path | None = None, *,
                   sessions: int | None = None, mode: str = "paper", environ: Mapping[str, str] | None = None,
-                  echo: Callable[[str], None] = lambda line: None, signals: StopSignals | None = None) -> PaperResult:
+                  echo: Callable[[str], None] = lambda line: None, signals: StopSignals | None = None,
+                  resume: bool = False) -> PaperResult:
     """A burn-in (``mode="paper"``) or a live run (``"live"``, only after the guards) through the
     TWS / IB Gateway at the experiment's ``ib:`` endpoint (or ALGOTRADE_IB_HOST / _PORT, account in
     ALGOTRADE_IB_ACCOUNT).
@@ -415,20 +520,41 @@ def paper_gateway(path: str | Path, overrides: tuple[str, ...] = (), out: str | 
     journal = Journal(folder / "journal.sqlite")
     runner = LiveRunner.from_experiment(exp, broker, journal, clock=clock, bar_due=schedule.bar_due,
                                         next_session=schedule.next_session, restart_window=ib_restart_window)
+    if is_kill_halt(runner.halted) and not resume:
+        journal.close()
+        again = f"bin/algotrade resume {path}" + (" --live" if mode == "live" else "") + "".join(
+            f" --set {o}" for o in overrides)
+        raise KilledRun(f"{mode}: {exp.name} is {halt_text(str(runner.halted))}; run `{again}` to trade again "
+                        "(it reconciles with IB first)")
+    if resume and runner.halted is not None:
+        journal.record_risk_event(runner.run_id, "resumed", f"the operator resumed the run ({halt_text(runner.halted)})")
+        echo(f"{mode}: resuming {exp.name}, which was {halt_text(runner.halted)}; reconciling with IB before any order")
+        runner.halted = None
+        journal.set_halt(runner.run_id, None)
+    journal.bump(runner.run_id, "process_starts")
     done = journal.bars(runner.run_id)
-    first = dt.date.fromisoformat(done[0].date) if done else None
+    # a resumed run replays its own bars from the journal (any age: IB's history need not reach
+    # back to its first bar) and takes from IB only the sessions after them; a journal without
+    # stored bars (schema 0) is replayed from IB's history from its first bar, as before
+    stored = journal.bar_data(runner.run_id)
+    own = stored if done and len(stored) == len(done) else []
+    first = dt.date.fromisoformat(done[0].date) if done and not own else None
+    after = dt.date.fromisoformat(own[-1][0]) if own else None
     try:
-        lists = subscribe(broker, exp.data.symbols, exp.ib.history, backoff)
+        lists = subscribe(broker, exp.data.symbols, exp.ib.history, backoff, exp.ib.max_outage_minutes * 60) or {}
         if mode == "paper" and not broker.account_id.startswith("D"):
             raise BrokerError(f"the IB session at {host_name}:{port} manages account {mask_account(broker.account_id)}, "
                               "not a paper account (DU...): a burn-in trades paper only; connect to a paper login")
         clock.sync()
         history = final_sessions(lists, None, schedule.last_final(clock()), first)
         live_from = runner.warm_up(len(history))
+        warm_end = (own[live_from - 1][0] if own and live_from <= len(own) else
+                    history[live_from - 1][0] if live_from and live_from <= len(history) else None)
         echo(f"{mode}: {exp.name} via {host_name}:{port}, account {mask_account(broker.account_id)}; "
              f"{live_from} sessions of history warm up the strategy"
-             + (f" (resuming: {len(done)} sessions in the journal)" if done else "")
-             + (f"; trading from the session after {history[live_from - 1][0]}" if live_from else ""))
+             + (f" (resuming: {len(done)} sessions in the journal"
+                + (f", replayed from its own bars from {own[0][0]})" if own else ")") if done else "")
+             + (f"; trading from the session after {warm_end}" if warm_end else ""))
 
         def live_sessions() -> int:
             return max(0, len(runner.host.bars) - runner.live_from)
@@ -439,12 +565,19 @@ def paper_gateway(path: str | Path, overrides: tuple[str, ...] = (), out: str | 
                 echo(f"{mode}: {date} done: session {live_sessions()}, orders {len(runner.host.orders)}, "
                      f"fills {len(runner.host.fills)}, equity {eq:,.2f}")
 
-        stream = gateway_stream(
+        def replay() -> Iterator[tuple[dt.date, Mapping[str, Any]]]:
+            for d, bars in own:
+                yield dt.date.fromisoformat(d), bars
+                report(dt.date.fromisoformat(d))
+
+        stream = itertools.chain(replay(), gateway_stream(
             broker, exp.data.symbols, schedule, clock, lists, history=exp.ib.history, backoff=backoff, first=first,
+            after=after,
             stop=lambda: ((sessions is not None and live_sessions() >= sessions) or runner.halted is not None
                           or (signals is not None and signals.received is not None)),
             stale=runner.check_stale, on_session=report, waiting=_waiting(signals),
-        )
+            on_outage=runner.give_up, max_outage_s=exp.ib.max_outage_minutes * 60,
+        ))
         paper, stopped = _trade(runner, stream, signals)
     except KeyboardInterrupt:  # while connecting, before any session
         raise NothingRun(signals.name if signals is not None else "SIGINT") from None
@@ -514,14 +647,19 @@ def summary_text(result: PaperResult, again: str | None = None) -> str:
     ]
     lines += [f"  gate failed: {r}" for r in b.get("reasons", [])]
     if b.get("halted"):
-        lines.append(f"  halted: {b['halted']}")
+        lines.append(f"  {halt_text(b['halted'])}")
+    if b.get("restarts") or b.get("reconnects"):
+        lines.append(f"  restarts {b.get('restarts', 0)}   reconnects {b.get('reconnects', 0)}")
     if result.interrupted:
         how = (f"a simulated burn-in starts afresh: run it again with {again}" if again else
                "a simulated burn-in starts afresh: run the same command again") if b["mode"] == "simulate" else (
                f"the journal keeps every step: resume with {again}" if again else
                "the journal keeps every step: run the same command to resume")
         lines.append(f"  stopped by {result.interrupted} before the end; {how}")
-    lines.append(f"  verdict  {result.folder / 'burnin.json'}")
-    lines.append(f"  report   {result.folder / 'burnin.html'}")
+    written = result.written or result.folder / "burnin.json"
+    if result.kept_verdict is not None:
+        lines.append(f"  this run is shorter than the verdict on file, which is kept: {result.kept_verdict}")
+    lines.append(f"  verdict  {written}")
+    lines.append(f"  report   {written.with_suffix('.html')}")
     return "\n".join(lines)
 

@@ -14,7 +14,9 @@ The rules, per intent of this run (``orderRef`` starting with ``f"{run_id}:"``):
 2. **The broker does not know it and the journal has no broker id** (killed after the journal
    write, before the send; or held while disconnected): it is **sent once** under policy
    ``"send"``, or **dropped** (closed as never sent) under policy ``"drop"``.
-3. **Executions the journal has not seen** (by exec id) are **recorded**, in broker order.
+3. **Executions the journal has not seen** (by orderRef and exec id: a broker that restarted may
+   number executions from scratch, so an exec id alone does not identify a fill) are
+   **recorded**, in broker order.
 4. **An open intent the broker no longer has open** and that is not fully filled is **closed**
    with the broker's final status (cancelled when the broker does not say).
 5. **A cancel the journal requested** for an order still open at the broker is **re-sent**.
@@ -77,13 +79,13 @@ class BrokerView:
 @dataclass(frozen=True)
 class JournalView:
     intents: tuple[Intent, ...] = ()
-    exec_ids: frozenset[str] = frozenset()
+    fill_keys: frozenset[tuple[str, str]] = frozenset()  # (orderRef, exec id) of every recorded fill
     positions: Mapping[str, int] = field(default_factory=dict)
 
     @classmethod
     def from_journal(cls, journal: Journal, run_id: str) -> JournalView:
         return cls(
-            tuple(journal.intents(run_id)), journal.seen_exec_ids(run_id), journal.positions(run_id)
+            tuple(journal.intents(run_id)), journal.fill_keys(run_id), journal.positions(run_id)
         )
 
 
@@ -191,7 +193,7 @@ def reconcile(
                 f"orderRef {ref} was sent more than once: broker orders {', '.join(broker_ids)}; "
                 "cancel the extra ones at the broker",
             ))
-        new = [e for e in execs if e.exec_id not in journal.exec_ids]
+        new = [e for e in execs if (e.order_ref, e.exec_id) not in journal.fill_keys]
         record.extend(new)
         filled = intent.filled + sum(e.quantity for e in new)
         if abs(filled) > abs(intent.quantity) or (filled and (filled > 0) != (intent.quantity > 0)):
@@ -256,6 +258,33 @@ def reconcile(
     )
 
 
+def diff_lines(journal: JournalView, broker: BrokerView, run_id: str, symbols: Iterable[str] = ()) -> list[str]:
+    """The journal against the broker, per symbol (positions) and per order (status, filled), one
+    line each, then the reconcile's mismatches; what ``algotrade reconcile`` prints."""
+    plan = reconcile(journal, broker, run_id, symbols)
+    lines = [f"{'symbol':<12} {'journal':>10} {'broker':>10}  "]
+    syms = sorted(set(symbols) | set(journal.positions) | {s for s, q in broker.positions.items() if q})
+    for sym in syms:
+        j, b = int(journal.positions.get(sym, 0)), int(broker.positions.get(sym, 0))
+        lines.append(f"{sym:<12} {j:>+10d} {b:>+10d}  {'ok' if j == b else f'DIFFERS by {b - j:+d}'}")
+    by_ref: dict[str, BrokerOrder] = {}
+    for o in (*broker.completed_orders, *broker.open_orders):
+        by_ref[o.order_ref] = o
+    filled: dict[str, int] = {}
+    for ex in broker.executions:
+        filled[ex.order_ref] = filled.get(ex.order_ref, 0) + ex.quantity
+    lines.append(f"{'orderRef':<32} {'journal':>22} {'broker':>22}")
+    for intent in sorted((i for i in journal.intents if i.run_id == run_id), key=lambda i: _seq_key(i.order_ref)):
+        bo = by_ref.get(intent.order_ref)
+        mine = f"{intent.status} {intent.filled:+d}/{intent.quantity:+d}"
+        got = filled.get(intent.order_ref, bo.filled if bo is not None else 0)
+        theirs = f"{bo.status} {got:+d}/{bo.quantity:+d}" if bo is not None else (
+            f"executions {got:+d}" if intent.order_ref in filled else "unknown")
+        lines.append(f"{intent.order_ref:<32} {mine:>22} {theirs:>22}")
+    lines.append(plan.summary())
+    return lines
+
+
 __all__ = [
     "BrokerOrder",
     "BrokerView",
@@ -264,5 +293,6 @@ __all__ = [
     "Mismatch",
     "ReconcilePlan",
     "UnsentPolicy",
+    "diff_lines",
     "reconcile",
 ]

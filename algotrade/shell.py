@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 #: the subcommands of ``algotrade`` (tests/test_printed_commands.py keeps it equal to the CLI's)
-SUBCOMMANDS = ("compare", "data", "engines", "gateway", "gateway-ctl", "kill", "live", "paper", "recipes", "run", "schema",
+SUBCOMMANDS = ("compare", "data", "engines", "gateway", "gateway-ctl", "kill", "live", "paper", "recipes", "reconcile", "resume", "run", "schema",
                "strategies", "sweep", "validate")
 
 #: ``algotrade <subcommand>`` as a word, not already part of a launcher (``bin/algotrade run``,

@@ -38,6 +38,7 @@ NOT_RUN: dict[str, str] = {  # a regular expression matching the whole command: 
     r"bin/lock": "re-resolves requirements.lock from the package index: minutes, and it rewrites the lock",
     r"ALGOTRADE_IB_PORT=4002 .*": "needs a real paper TWS or IB Gateway (tests/test_paper_gateway.py runs it against the simulator)",
     r".* --address 10\.0\.0\.5:\d+": "needs a Ray cluster at that address (the sweep tests join a real one on loopback)",
+    r"bin/algotrade gateway(-ctl)? .*\b7600\b.*": "a walkthrough across one gateway's lifetime in two terminals; tests/test_gateway_faults.py drives the same control commands against a gateway process",
     r"\.venv/bin/python tests/regen_goldens\.py": "rewrites tests/golden/; tests/test_golden.py runs its produce() for every experiment and engine",
 }
 # benchmarks run with their smallest size: the same script, the same JSON lines
@@ -94,7 +95,8 @@ def shell_commands(path: Path) -> list[Command]:
 
     def flush() -> None:
         text = " ".join(ln.strip() for ln in paragraph)
-        found.extend(Command(rel, start, " ".join(m.group(1).split())) for m in _INLINE.finditer(text))
+        found.extend(Command(rel, start, " ".join(m.group(1).replace("\\|", "|").split()))  # a table's \| is a pipe
+                     for m in _INLINE.finditer(text))
         paragraph.clear()
 
     for n, raw in enumerate(path.read_text().splitlines(), 1):
@@ -194,6 +196,8 @@ def test_documented_command_runs(cmd: Command, sandbox: Path) -> None:
     if ready:
         _serve_then_stop(argv, env, sandbox, ready, cmd)
         return
+    if re.search(r"[|;&<>]", text):  # a pipeline: the reader's shell runs it
+        argv = ["bash", "-c", re.sub(r"(?<![\w/.])bin/", f"{ROOT}/bin/", text)]
     proc = subprocess.run(argv, cwd=sandbox, env=env, capture_output=True, text=True, timeout=600,
                           stdin=subprocess.DEVNULL)
     assert proc.returncode == 0, (f"{cmd.doc}:{cmd.line}: `{cmd.text}` exited {proc.returncode}\n"

@@ -194,8 +194,11 @@ def test_order_made_right_after_a_drop_is_sent_once_on_its_own_bar(tmp_path: Pat
     assert _fills(paper) == _fills(shadow)
 
 
-def test_connectivity_codes_are_logged_and_do_not_break_the_run(
+def test_connectivity_codes_hold_orders_and_reconcile_when_restored(
         tmp_path: Path, ib_guard: gf.LogGuard, caplog: pytest.LogCaptureFixture) -> None:
+    """1100 injected by the simulator (the socket stays up): the run holds orders (a risk event);
+    1102: it reconnects its side and reconciles (the fill made meanwhile is recorded from IB's
+    executions), and the run carries on with the backtest's fills."""
     ib_guard.allow(1100, 1102)
     exp, market, shadow = _quickstart()
     order_bar, gap_bar = _first_order_bar(shadow)
@@ -210,7 +213,8 @@ def test_connectivity_codes_are_logged_and_do_not_break_the_run(
     assert any(m.startswith("IB connectivity 1102") for m in logged), logged
     assert _fills(paper) == _fills(shadow)
     assert len(_assert_unique_refs(sim)) == len(shadow.fills)
-    assert len(runner.plans) == 1 and runner.halted is None
+    assert len(runner.plans) == 2 and runner.halted is None  # at connect, and once after the 1102
+    assert [e.kind for e in runner.journal.risk_events(runner.run_id)] == ["connectivity"]
 
 
 def test_stale_data_halts_trading(tmp_path: Path, ib_guard: gf.LogGuard) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from algotrade.journal import FILE_NAME, Journal, order_ref
+from algotrade.journal import FILE_NAME, SCHEMA_VERSION, FillConflict, Journal, order_ref
 from algotrade.reconcile import (
     BrokerOrder,
     BrokerView,
@@ -88,8 +88,65 @@ def test_events_drive_status_fills_positions_and_exec_ids(tmp_path: Path) -> Non
 
 
 def test_a_fill_for_an_order_the_journal_never_wrote_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(FillConflict, match="never wrote"):
         _journal(tmp_path).record_fill("E9", "r1:sma:9", "SPY", 1, 1.0, 0.0, D)
+
+
+def test_a_fill_is_keyed_by_order_and_exec_id_never_dropped(tmp_path: Path) -> None:
+    # a restarted broker numbers executions from scratch: E1 again, for another order
+    j = _journal(tmp_path)
+    a, b = _intent(j, 1, 100), _intent(j, 2, -100)
+    assert j.record_fill("E1", a, "SPY", 100, 10.0, 0.0, D)
+    assert j.record_fill("E1", b, "SPY", -100, 11.0, 0.0, D)  # same exec id, another order: a new fill
+    assert j.positions(RUN) == {} and j.fill_keys(RUN) == {(a, "E1"), (b, "E1")}
+    assert not j.record_fill("E1", b, "SPY", -100, 11.0, 0.0, D)  # the same fill twice: once
+    with pytest.raises(FillConflict, match="journaled as -100"):
+        j.record_fill("E1", b, "SPY", -50, 12.0, 0.0, D)  # contradicts the recorded one: loud
+    assert len(j.fills(run_id=RUN)) == 2
+
+
+def test_reconcile_records_a_reused_exec_id_of_another_order(tmp_path: Path) -> None:
+    j = _journal(tmp_path)
+    a, b = _intent(j, 1, 100), _intent(j, 2, -100)
+    j.record_submitted(a, "B1")
+    j.record_fill("E1", a, "SPY", 100, 10.0, 0.0, D)
+    j.record_submitted(b, "B2")
+    reused = _exec(b, "E1", -100, "B2")
+    plan = reconcile(_view(j), BrokerView((), (reused,), {}, (BrokerOrder("B2", b, "SPY", -100, -100, "filled"),)),
+                     RUN, ["SPY"])
+    assert plan.record_fills == (reused,) and plan.ok
+
+
+def test_an_unversioned_journal_is_migrated_and_keeps_its_fills(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript(OLD_SCHEMA)
+    db.execute("INSERT INTO intents VALUES ('r1:sma:1','r1','sma',1,'SPY',100,'market',NULL,NULL,'2024-03-01','t')")
+    db.execute("INSERT INTO events (order_ref, kind, exec_id, symbol, quantity, price, commission, date, written_at) "
+               "VALUES ('r1:sma:1','fill','E1','SPY',100,10.0,0.0,'2024-03-01','t')")
+    db.commit()
+    db.close()
+    j = Journal(path)
+    assert j.schema_version == SCHEMA_VERSION
+    assert j.positions(RUN) == {"SPY": 100}
+    b = _intent(j, 2, -100)
+    assert j.record_fill("E1", b, "SPY", -100, 11.0, 0.0, D)  # the old UNIQUE(exec_id) is gone
+    assert j.positions(RUN) == {}
+    j.close()
+    assert Journal(path).schema_version == SCHEMA_VERSION  # reopening is a no-op
+
+
+OLD_SCHEMA = """
+CREATE TABLE intents (order_ref TEXT PRIMARY KEY, run_id TEXT NOT NULL, strategy TEXT NOT NULL,
+    seq INTEGER NOT NULL, symbol TEXT NOT NULL, quantity INTEGER NOT NULL, type TEXT NOT NULL,
+    limit_price REAL, stop_price REAL, created TEXT NOT NULL, written_at TEXT NOT NULL);
+CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, order_ref TEXT NOT NULL REFERENCES intents (order_ref),
+    kind TEXT NOT NULL, broker_id TEXT, status TEXT, reason TEXT NOT NULL DEFAULT '', exec_id TEXT UNIQUE,
+    symbol TEXT, quantity INTEGER, price REAL, commission REAL, date TEXT, host_bar INTEGER, written_at TEXT NOT NULL);
+CREATE TABLE bars (run_id TEXT NOT NULL, idx INTEGER NOT NULL, date TEXT NOT NULL, cash REAL NOT NULL,
+    value REAL NOT NULL, done INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (run_id, idx));
+CREATE TABLE state (run_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (run_id, key));
+"""
 
 
 def test_bars_and_halt_state_are_kept_per_run(tmp_path: Path) -> None:
@@ -258,7 +315,7 @@ def test_reconcile_is_deterministic_whatever_the_order_of_its_inputs(tmp_path: P
     rng = random.Random(3)
     for _ in range(5):
         rng.shuffle(orders)
-        shuffled = JournalView(tuple(rng.sample(j.intents(RUN), 12)), j.seen_exec_ids(RUN), j.positions(RUN))
+        shuffled = JournalView(tuple(rng.sample(j.intents(RUN), 12)), j.fill_keys(RUN), j.positions(RUN))
         assert reconcile(shuffled, BrokerView(tuple(orders), tuple(execs), {"SPY": 20}), RUN, ["SPY"]) == first
     assert first.send == tuple(refs[6:8] + refs[9:])  # seq order, never the one the broker knows
     assert first.attach == ((refs[8], "X1"),)

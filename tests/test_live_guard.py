@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 from pathlib import Path
@@ -11,15 +12,18 @@ from pydantic import ValidationError
 
 from algotrade.config import Experiment
 from algotrade.errors import ConfigError
+from algotrade.journal import Journal
 from algotrade.live_guard import (
     ACCOUNT_ENV,
     BurnInGates,
     LiveTradingRefused,
     Secret,
     check_live_allowed,
+    seal,
     slippage_bps,
     tracking_error,
     verdict,
+    verdict_digest,
     write_verdict,
 )
 
@@ -38,8 +42,26 @@ def _exp(fast: int = 10) -> Experiment:
 GOOD = {"sessions": 30, "trades": 8, "tracking_error": 0.01, "slippage_bps": 2.0, "unreconciled": 0}
 
 
+def _journal(tmp_path: Path, exp: Experiment, sessions: int, trades: int) -> Path:
+    """A journal that holds ``sessions`` live sessions and ``trades`` fills of run ``exp``."""
+    path = tmp_path / "journal.sqlite"
+    run = exp.config_id
+    with Journal(path) as j:
+        j.set_state(run, "live_from", "0")
+        for k in range(sessions):
+            j.record_bar_start(run, k, dt.date(2020, 1, 1) + dt.timedelta(days=k), 1e5, 1e5)
+            j.record_bar_done(run, k)
+        for seq in range(1, trades + 1):
+            ref = j.record_intent(run, "sma_cross", seq, "SPX", 1 if seq % 2 else -1).order_ref
+            j.record_fill(f"E{seq}", ref, "SPX", 1 if seq % 2 else -1, 100.0, 0.0, "2020-01-02")
+    return path
+
+
 def _burnin(tmp_path: Path, exp: Experiment, **measured: float) -> Path:
-    return write_verdict(tmp_path / "burnin.json", verdict(exp, BurnInGates(), **{**GOOD, **measured}))  # type: ignore[arg-type]
+    figures = {**GOOD, **measured}
+    journal = _journal(tmp_path, exp, int(figures["sessions"]), int(figures["trades"]))
+    result = seal(verdict(exp, BurnInGates(), **figures), journal, exp.config_id)  # type: ignore[arg-type]
+    return write_verdict(tmp_path / "burnin.json", result)
 
 
 def _env(account: str = LIVE_ACCOUNT) -> dict[str, str]:
@@ -186,3 +208,40 @@ def test_secrets_are_masked_in_repr_str_and_logs(caplog: pytest.LogCaptureFixtur
 
     with pytest.raises(TypeError):
         pickle.dumps(secret)
+
+
+def _refusal(exp: Experiment, path: Path) -> str:
+    with pytest.raises(LiveTradingRefused) as info:
+        check_live_allowed(exp, path, 4001, confirm_flag=True, environ=_env())
+    return str(info.value)
+
+
+def test_a_hand_edited_verdict_is_refused(tmp_path: Path) -> None:
+    exp = _exp()
+    path = _burnin(tmp_path, exp, sessions=3)  # NO-GO: 3 sessions < min_sessions 20
+    body = json.loads(path.read_text())
+    assert body["verdict"] == "no-go"
+    body.update(verdict="go", reasons=[])
+    path.write_text(json.dumps(body))
+    assert "digest does not match" in _refusal(exp, path)
+    body["digest"] = verdict_digest(body)  # even with the digest recomputed: the gates say no-go
+    path.write_text(json.dumps(body))
+    assert "recomputed against the burnin: gates it is no-go" in _refusal(exp, path)
+    body["measured"]["sessions"] = 300  # and the journal holds 3 sessions, not 300
+    body["digest"] = verdict_digest(body)
+    path.write_text(json.dumps(body))
+    assert "it says sessions 300, the journal holds 3" in _refusal(exp, path)
+
+
+def test_a_fabricated_verdict_is_refused(tmp_path: Path) -> None:
+    exp = _exp()
+    path = tmp_path / "burnin.json"
+    path.write_text(json.dumps({"verdict": "go", "config_id": exp.config_id}))  # two keys, by hand
+    assert "is not one `algotrade paper` wrote" in _refusal(exp, path)
+    good = _burnin(tmp_path, exp)
+    assert check_live_allowed(exp, good, 4001, confirm_flag=True, environ=_env()).port == 4001
+    with Journal(tmp_path / "journal.sqlite") as j:  # the journal changed after the verdict
+        j.record_bar_start(exp.config_id, 99, "2021-01-01", 1.0, 1.0)
+    assert "no longer holds what the verdict was judged on" in _refusal(exp, good)
+    (tmp_path / "journal.sqlite").unlink()
+    assert "is missing" in _refusal(exp, good)

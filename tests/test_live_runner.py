@@ -347,7 +347,8 @@ def test_a_position_mismatch_at_connect_halts_trading(tmp_path: Path) -> None:
     # a halt is journaled: a restart stays halted until an operator resumes
     runner.kill_switch("test")
     again = _tick_runner(broker, tmp_path, (1, 2))
-    assert again.halted == "kill switch: test"
+    assert again.halted is not None and again.halted.startswith("kill switch at ")
+    assert again.halted.endswith(" UTC: test")
     again.resume()
     assert Journal.in_folder(tmp_path).halt("t1") is None
 
@@ -397,7 +398,7 @@ def test_the_kill_switch_cancels_open_orders_and_flattens(tmp_path: Path) -> Non
     refs = runner.kill_switch("test")
     assert refs == ["t1:kill:1"]
     assert [o.order_ref for o in broker.open_orders()] == ["t1:kill:1"]
-    assert runner.halted == "kill switch: test"
+    assert runner.halted is not None and runner.halted.startswith("kill switch at ") and runner.halted.endswith(": test")
     for date, bars in stream:
         runner.step(date, bars)
     assert broker.positions() == {}
@@ -436,3 +437,64 @@ def test_no_order_is_sent_inside_the_daily_restart_window(tmp_path: Path) -> Non
     assert list(placed) == ["t1:Tick:1", "t1:Tick:2", "t1:Tick:3"]  # each sent exactly once
     assert placed["t1:Tick:2"] == dates[3]  # held on its bar (inside the window), sent on the next
     assert host.positions == broker.positions()
+
+
+def test_a_broker_that_lost_its_state_is_caught_at_the_next_session(tmp_path: Path) -> None:
+    broker = InMemoryBroker()
+    runner = _tick_runner(broker, tmp_path, (1, 2, 3, 6))
+    stream = broker.feed(_stream())
+    for date, bars in (next(stream) for _ in range(5)):
+        runner.step(date, bars)
+    assert runner.halted is None and broker.positions() == {"X": 3}
+    broker.holdings.clear()  # the broker restarted empty: no position, no order, no execution
+    broker.orders.clear()
+    broker.execs.clear()
+    for date, bars in stream:
+        runner.step(date, bars)
+    assert runner.halted is not None and "X: the broker holds +0, the journal's fills imply +3" in runner.halted
+    assert "t1:Tick:6" not in broker.refs_placed()  # no new order after the mismatch
+    kinds = [e.kind for e in runner.journal.risk_events("t1")]
+    assert kinds == ["mismatch:position"]  # recorded once, not once per session
+
+
+def test_a_fill_the_journal_cannot_match_halts_loudly(tmp_path: Path) -> None:
+    from algotrade.broker import FillEvent
+    from algotrade.reconcile import Execution
+
+    class Stray(InMemoryBroker):
+        def poll_events(self) -> list[Any]:
+            events = super().poll_events()
+            if self.last_date is not None and len(self.execs) == 1 and not getattr(self, "sent", False):
+                self.sent = True
+                events.append(FillEvent(Execution("E1", "t1:Tick:99", "B9", "X", 5, 10.0, 0.0, "2020-01-01")))
+            return events
+
+    broker = Stray()
+    runner = _tick_runner(broker, tmp_path, (1, 4))
+    runner.run(broker.feed(_stream()))
+    assert runner.halted is not None and runner.halted.startswith("unmatched fill")
+    assert next(e.kind for e in runner.journal.risk_events("t1")) == "unmatched_fill"
+    assert broker.refs_placed() == ["t1:Tick:1"]
+
+
+@pytest.mark.parametrize("restored", [1101, 1102])
+def test_ib_1100_holds_orders_and_1101_1102_reconcile_and_send_them_once(tmp_path: Path, restored: int) -> None:
+    broker = InMemoryBroker()
+    runner = _tick_runner(broker, tmp_path, (1, 3, 4, 6))
+    dates = [d for d, _ in _stream()]
+
+    def stream() -> Iterator[tuple[dt.date, dict[str, Bar]]]:
+        for i, (date, bars) in enumerate(_stream()):
+            if i == 3:
+                broker.link(1100)  # the gateway lost IB's servers; the socket stays up
+            if i == 5:
+                broker.link(restored)
+            broker.on_bar(date, bars)
+            yield date, bars
+
+    host = runner.run(stream())
+    placed = {o.request.order_ref: o.placed_after for o in broker.orders}
+    assert list(placed) == ["t1:Tick:1", "t1:Tick:2", "t1:Tick:3", "t1:Tick:4"]  # each once
+    assert placed["t1:Tick:2"] == placed["t1:Tick:3"] == dates[5]  # held through the outage, sent after it
+    assert runner.halted is None and host.positions == {"X": 4} == broker.positions()
+    assert [e.kind for e in runner.journal.risk_events("t1")] == ["connectivity"]

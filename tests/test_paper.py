@@ -298,3 +298,15 @@ def test_paper_and_live_help_document_their_exit_codes() -> None:
         text = " ".join(CliRunner().invoke(cli, args).output.split())
         assert "3 verdict NO-GO" in text or "3 they say NO-GO" in text or "3 paper, live: the verdict is NO-GO" in text, text
         assert "130" in text and "SIGTERM" in text, text
+
+
+def test_a_shorter_run_never_replaces_the_verdict_on_file(tmp_path: Path) -> None:
+    from algotrade.paper import _keep_history
+
+    (tmp_path / "burnin.json").write_text(json.dumps({"measured": {"sessions": 100}, "written_at": "2026-01-02T03:04:05+00:00"}))
+    (tmp_path / "burnin.html").write_text("<p>100 sessions</p>")
+    shorter = {"measured": {"sessions": 10}, "written_at": "2026-01-03T00:00:00+00:00"}
+    assert _keep_history(tmp_path, shorter) == tmp_path / "burnin.json"  # kept: the new one goes to history only
+    assert json.loads((tmp_path / "burnin-history" / "2026-01-02T030405Z.json").read_text())["measured"]["sessions"] == 100
+    assert (tmp_path / "burnin-history" / "2026-01-02T030405Z.html").is_file()
+    assert _keep_history(tmp_path, {"measured": {"sessions": 150}}) is None  # a longer run replaces it (archived)

@@ -260,17 +260,14 @@ def test_a_stop_signal_ends_a_run_like_ctrl_c_and_the_same_command_resumes(
     """`kill`, `docker stop`, systemd (SIGTERM), Ctrl-C (SIGINT) or a closed terminal (SIGHUP) while
     the run waits for the next bar: it writes the verdict of the sessions it traded, exits 130,
     and keeps its journal, from which the same command resumes."""
-    from algotrade.config import load_experiment
-    from algotrade.live_guard import BurnInGates, verdict, write_verdict
+    from algotrade.paper import paper_simulated
 
     args: tuple[str, ...] = ()
     extra: tuple[str, ...] = ()
     env: dict[str, str] = {}
     port = 0
     if command == "live":  # a passed burn-in on file, a live port, a live account, the flag
-        good = {"sessions": 300, "trades": 20, "tracking_error": 0.0, "slippage_bps": 0.0, "unreconciled": 0}
-        write_verdict(tmp_path / "out" / "paper_quickstart" / "paper" / "burnin.json",
-                      verdict(load_experiment(EXPERIMENT), BurnInGates(), **good))  # type: ignore[arg-type]
+        assert paper_simulated(EXPERIMENT, out=tmp_path / "out").burnin["verdict"] == "go"  # the offline burn-in
         args, extra, env, port = ("--confirm-live",), ("--account", "U7654321"), {"ALGOTRADE_IB_ACCOUNT": "U7654321"}, 4001
     with gateway(tmp_path, *extra, port=port) as gw:
         proc = start_run(tmp_path, gw.port, *args, command=command, env=env)  # no --sessions: until stopped
@@ -292,3 +289,133 @@ def test_a_stop_signal_ends_a_run_like_ctrl_c_and_the_same_command_resumes(
             b = burnin(tmp_path, command)
             assert b["interrupted"] is None and b["measured"]["sessions"] == 5  # type: ignore[index]
             assert b["fills_equal_backtest"] is True
+
+
+def test_a_run_older_than_ib_history_resumes_from_its_own_bars(tmp_path: Path) -> None:
+    """ib.history is one month: after 30 sessions the run's first bar is older than any history
+    IB would send, so a resume that replayed IB's history from bar 0 could not start (it exited 2);
+    it replays its journal's own bars instead, and trades on."""
+    from algotrade.journal import Journal
+
+    short = ("--set", "ib.history=1 M")
+    with gateway(tmp_path) as gw:
+        proc = start_run(tmp_path, gw.port, "--sessions", "40", *short)
+        wait_line(proc, r"warm up")
+        lockstep(gw, proc, 30)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        proc = start_run(tmp_path, gw.port, "--sessions", "40", *short)
+        line = wait_line(proc, r"resuming")
+        assert "replayed from its own bars" in line
+        lockstep(gw, proc, 10)
+        _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 3, err  # ended normally: 40 sessions < min_sessions
+    b = burnin(tmp_path)
+    assert b["measured"]["sessions"] == 40 and b["fills_equal_backtest"] is True, b  # type: ignore[index]
+    with Journal(tmp_path / "out" / "paper_quickstart" / "paper" / "journal.sqlite") as j:
+        run_id = str(b["config_id"])  # the run id is the config id
+        rows = j.bars(run_id)
+        assert len(rows) == len(j.bar_data(run_id)) > 40
+        first = dt.date.fromisoformat(rows[0].date)
+        assert first < dt.date(2011, 7, 13) - dt.timedelta(days=31)  # older than ib.history at the resume
+
+
+def test_kill_then_resume_continues_the_run_and_keeps_its_verdict_history(tmp_path: Path) -> None:
+    """`algotrade kill` while the run trades: the run stops halted by the kill switch (exit 6), the
+    plain command refuses with a pointer to `resume` and leaves the verdict alone, `resume` carries
+    the run on from its journal, and no verdict is replaced by a shorter run's."""
+    folder = tmp_path / "out" / "paper_quickstart" / "paper"
+    env = {**os.environ}
+    with gateway(tmp_path) as gw:
+        proc = start_run(tmp_path, gw.port, "--sessions", "30")
+        wait_line(proc, r"warm up")
+        lockstep(gw, proc, 12)
+        kill = subprocess.run([sys.executable, "-m", "algotrade", "kill", str(EXPERIMENT), "--out", str(tmp_path / "out")],
+                              capture_output=True, text=True, cwd=tmp_path, timeout=60,
+                              env={**env, "ALGOTRADE_IB_PORT": str(gw.port)})
+        assert kill.returncode == 0 and "halted by the kill switch at" in kill.stdout, kill.stderr
+        assert "bin/algotrade resume" in kill.stdout
+        lockstep(gw, proc, 1)  # the running process sees the halt at its next session and stops
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 6, err
+        assert "halted by the kill switch at" in out and "Traceback" not in err
+        killed = burnin(tmp_path)
+        assert killed["measured"]["sessions"] == 13 and str(killed["halted"]).startswith("kill switch at ")  # type: ignore[index]
+        assert "halted by the kill switch" in (folder / "burnin.html").read_text()
+        before = (folder / "burnin.json").read_text()
+        plain = start_run(tmp_path, gw.port, "--sessions", "30")
+        _out, err = plain.communicate(timeout=60)
+        assert plain.returncode == 6 and "halted by the kill switch at" in err and "bin/algotrade resume" in err, err
+        assert "Traceback" not in err and (folder / "burnin.json").read_text() == before  # the record is intact
+        again = start_run(tmp_path, gw.port, "--sessions", "20", command="resume")
+        wait_line(again, r"resuming paper_quickstart, which was halted by the kill switch")
+        wait_line(again, r"^paper: .* done: session 13,")
+        lockstep(gw, again, 7)
+        out, err = again.communicate(timeout=120)
+    assert again.returncode == 3, err  # ran to --sessions 20: NO-GO (20 < min_sessions), not halted
+    b = burnin(tmp_path)
+    assert b["measured"]["sessions"] == 20 and b["halted"] is None, b  # type: ignore[index]
+    assert b["restarts"] == 1 and [e["kind"] for e in b["risk_events"]] == ["kill_switch", "resumed"]  # type: ignore[index]
+    kept = sorted((folder / "burnin-history").glob("*.json"))
+    assert len(kept) == 1 and json.loads(kept[0].read_text())["measured"]["sessions"] == 13
+    assert kept[0].with_suffix(".html").is_file()
+
+
+def test_an_outage_longer_than_the_limit_halts_and_exits_non_zero(tmp_path: Path) -> None:
+    """The gateway goes away for good: the run retries for ib.max_outage_minutes (here 3 s), then
+    halts, flags the burn-in (an outage, NO-GO) and exits 5 with one line."""
+    with gateway(tmp_path) as gw:
+        proc = start_run(tmp_path, gw.port, "--sessions", "30", "--set", "ib.max_outage_minutes=0.05")
+        wait_line(proc, r"warm up")
+        lockstep(gw, proc, 3)
+        gw.proc.kill()
+        gw.proc.wait(timeout=30)
+        out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 5, err
+    assert "halted: outage: IB at 127.0.0.1:" in out and "longer than ib.max_outage_minutes 0.05" in out, out
+    assert "Traceback" not in err
+    b = burnin(tmp_path)
+    assert b["verdict"] == "no-go" and b["outages"] == 1 and any("outages" in r for r in b["reasons"]), b  # type: ignore[union-attr]
+
+
+def test_subscribe_gives_up_after_the_outage_limit_and_stops_when_stale() -> None:
+    from algotrade.errors import TransientBrokerError
+    from algotrade.paper import OutageTooLong, subscribe
+
+    class Down:
+        host, port = "127.0.0.1", 1
+
+        def connect(self) -> None:
+            raise TransientBrokerError("refused")
+
+        def disconnect(self) -> None:
+            pass
+
+    with pytest.raises(OutageTooLong, match=r"longer than ib\.max_outage_minutes"):
+        subscribe(Down(), ("X",), "1 M", Backoff(0.001, 0.001), max_outage_s=0.01)
+    assert subscribe(Down(), ("X",), "1 M", Backoff(0.001, 0.001), max_outage_s=60, stale=lambda: True) is None
+
+
+def test_a_gateway_restarted_empty_is_a_mismatch_that_halts_and_reconcile_shows_it(tmp_path: Path) -> None:
+    """kill -9 the gateway after the run bought, start a new one without its state on the same
+    port: the run reconnects, reconciles, finds the broker flat against the journal's position,
+    halts new orders (a risk event; NO-GO) and says so; `algotrade reconcile` shows the diff, exit 3."""
+    with gateway(tmp_path) as gw:
+        proc = start_run(tmp_path, gw.port, "--sessions", "60")
+        wait_line(proc, r"warm up")
+        days = lockstep(gw, proc, 25)  # the crossover of 2011-07-05 bought at the next open
+        port = gw.port
+        gw.proc.kill()
+        gw.proc.wait(timeout=30)
+    with gf.gateway_process(tmp_path, EXPERIMENT, days[-1], port=port) as empty:
+        empty.advance()
+        out, err = proc.communicate(timeout=120)
+        rec = subprocess.run([sys.executable, "-m", "algotrade", "reconcile", str(EXPERIMENT), "--out",
+                              str(tmp_path / "out")], capture_output=True, text=True, cwd=tmp_path, timeout=60,
+                             env={**os.environ, "ALGOTRADE_IB_PORT": str(port)})
+    assert proc.returncode == 3, err
+    assert "halted: reconcile found mismatches: SPX: the broker holds +0, the journal's fills imply +" in out, out
+    b = burnin(tmp_path)
+    assert b["verdict"] == "no-go" and b["measured"]["unreconciled"] >= 1  # type: ignore[index]
+    assert "mismatch:position" in [e["kind"] for e in b["risk_events"]]  # type: ignore[union-attr]
+    assert rec.returncode == 3 and "DIFFERS by -" in rec.stdout and "mismatches 1" in rec.stdout, rec.stdout + rec.stderr

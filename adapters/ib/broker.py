@@ -18,7 +18,15 @@ from zoneinfo import ZoneInfo
 
 from adapters.ib.client import ib_module
 from adapters.ib.mapping import ORDER_REJECTIONS, ORDER_TYPE, action, signed, status_of
-from algotrade.broker import Account, BrokerEvent, DisconnectEvent, FillEvent, OrderRequest, StatusEvent
+from algotrade.broker import (
+    Account,
+    BrokerEvent,
+    ConnectivityEvent,
+    DisconnectEvent,
+    FillEvent,
+    OrderRequest,
+    StatusEvent,
+)
 from algotrade.errors import BrokerError, TransientBrokerError
 from algotrade.reconcile import BrokerOrder, Execution
 
@@ -41,6 +49,10 @@ class IbBroker:
         self._contracts: dict[str, Any] = {}
         self._reasons: dict[int, str] = {}
         self.disconnects = 0
+        #: between IB's 1100 (the gateway lost IB's servers) and its 1101/1102: orders are held
+        self.link_lost = False
+        #: after a 1101 (restored, market data lost) until the bar feed subscribes again
+        self.resubscribe = False
         self.ib.commissionReportEvent += self._on_commission
         self.ib.orderStatusEvent += self._on_status
         self.ib.disconnectedEvent += self._on_disconnect
@@ -50,7 +62,11 @@ class IbBroker:
     def connect(self) -> None:
         """Connect (a no-op while connected: the runner and the bar feed share one session)."""
         if self.ib.isConnected():
+            if self.link_lost:
+                raise TransientBrokerError("IB 1100: the gateway lost its connection to IB's servers; orders are "
+                                           "held until it is restored (1101/1102)")
             return
+        self.link_lost = False
         try:
             self.ib.connect(self.host, self.port, clientId=self.client_id, timeout=self.timeout,
                             account=self.account_id)
@@ -170,6 +186,8 @@ class IbBroker:
     def _need_connection(self) -> None:
         if not self.ib.isConnected():
             raise TransientBrokerError("not connected to IB: no order is sent while disconnected")
+        if self.link_lost:
+            raise TransientBrokerError("IB 1100: connectivity to IB's servers lost; no order is sent until restored")
 
     def _on_commission(self, trade: Any, fill: Any, report: Any) -> None:
         self._events.append(FillEvent(self._execution(fill)))
@@ -183,7 +201,12 @@ class IbBroker:
     def _on_error(self, req_id: int, code: int, message: str, *args: Any) -> None:
         if code in ORDER_REJECTIONS:
             self._reasons[req_id] = f"IB {code}: {message}"
-        elif code in (1100, 1101, 1102, 2110):
+        elif code in (1100, 1101, 1102):
+            log.warning("IB connectivity %s: %s", code, message)
+            self.link_lost = code == 1100
+            self.resubscribe = self.resubscribe or code == 1101  # market data lost: the bars are asked again
+            self._events.append(ConnectivityEvent(code, message))
+        elif code == 2110:
             log.warning("IB connectivity %s: %s", code, message)
 
     def _on_disconnect(self) -> None:
