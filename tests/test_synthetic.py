@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from algotrade.cli import cli
 from algotrade.config import SyntheticConfig, correlation_possible, experiment_from_dict
 from algotrade.data import load_market
-from algotrade.errors import ConfigError
+from algotrade.errors import ConfigError, DataError
 from algotrade.run import execute
 from algotrade.synthetic import TICK, generate
 from algotrade.validation import check_calendar, check_rows, check_storage
@@ -121,8 +121,9 @@ def test_impossible_generator_settings_are_refused_in_one_line(field: str, value
 
 def test_a_range_without_sessions_is_refused_not_an_internal_error() -> None:
     exp = experiment_from_dict(_data(symbols=["A"], start="2015-01-03", end="2015-01-04"))  # a weekend
-    with pytest.raises(ConfigError, match="no session"):
+    with pytest.raises((ConfigError, DataError), match="no session") as refused:  # one line, exit 2
         load_market(exp.data)
+    assert refused.value.exit_code == 2
 
 
 def test_paths_above_the_floor_are_the_plain_compounded_ones() -> None:
