@@ -114,24 +114,9 @@ CREATE TABLE IF NOT EXISTS state (
 
 #: version 0 -> 2: the events table loses ``exec_id UNIQUE`` (fills are keyed by order and exec
 #: id by the partial index in _SCHEMA); the new tables are created by _SCHEMA itself
-_MIGRATE_EVENTS = """
-CREATE TABLE events_v2 (
-    id          INTEGER PRIMARY KEY AUTOINCREMENT,
-    order_ref   TEXT NOT NULL REFERENCES intents (order_ref),
-    kind        TEXT NOT NULL
-                CHECK (kind IN ('submitted', 'status', 'fill', 'cancel_requested', 'closed')),
-    broker_id   TEXT,
-    status      TEXT,
-    reason      TEXT NOT NULL DEFAULT '',
-    exec_id     TEXT,
-    symbol      TEXT,
-    quantity    INTEGER,
-    price       REAL,
-    commission  REAL,
-    date        TEXT,
-    host_bar    INTEGER,
-    written_at  TEXT NOT NULL
-);
+_EVENTS_TABLE = _SCHEMA[_SCHEMA.index("CREATE TABLE IF NOT EXISTS events ("):]
+_EVENTS_TABLE = _EVENTS_TABLE[:_EVENTS_TABLE.index(");") + 2]
+_MIGRATE_EVENTS = _EVENTS_TABLE.replace("IF NOT EXISTS events (", "events_v2 (") + """
 INSERT INTO events_v2 SELECT id, order_ref, kind, broker_id, status, reason, exec_id, symbol, quantity, price,
     commission, date, host_bar, written_at FROM events ORDER BY id;
 DROP TABLE events;
