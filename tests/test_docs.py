@@ -40,6 +40,7 @@ NOT_RUN: dict[str, str] = {  # a regular expression matching the whole command: 
     r".* --address 10\.0\.0\.5:\d+": "needs a Ray cluster at that address (the sweep tests join a real one on loopback)",
     r"bin/algotrade gateway(-ctl)? .*\b7600\b.*": "a walkthrough across one gateway's lifetime in two terminals; tests/test_gateway_faults.py drives the same control commands against a gateway process",
     r"bin/test tests/test_parity_fuzz\.py --parity-fuzz .*": "the larger generated parity run (minutes to tens of minutes); the suite runs its 224 generated cases, and docs/engine-parity.md records the last larger run",
+    r"bin/algotrade resume X\.yaml.*": "X.yaml stands for a halted run's experiment; tests/test_paper_gateway.py kills a run, then resumes it",
     r"\.venv/bin/python tests/regen_goldens\.py": "rewrites tests/golden/; tests/test_golden.py runs its produce() for every experiment and engine",
 }
 # benchmarks run with their smallest size: the same script, the same JSON lines
