@@ -34,14 +34,14 @@ Examples:
 class _FullShortHelp(click.Command):
     """In a group's list of commands, a command's whole first paragraph: click would cut it at ~45 chars.
     The help's commands (examples, `algotrade schema`) start as the user started this one
-    (algotrade.shell.render: bin/algotrade in the project folder)."""
+    (algotrade.core.shell.render: bin/algotrade in the project folder)."""
 
     _help: str | None = None
     _epilog: str | None = None
 
     @property  # type: ignore[override]
     def help(self) -> str | None:
-        from algotrade.shell import render
+        from algotrade.core.shell import render
 
         return render(self._help) if self._help else self._help
 
@@ -51,7 +51,7 @@ class _FullShortHelp(click.Command):
 
     @property  # type: ignore[override]
     def epilog(self) -> str | None:
-        from algotrade.shell import render
+        from algotrade.core.shell import render
 
         return render(self._epilog) if self._epilog else self._epilog
 
@@ -61,7 +61,7 @@ class _FullShortHelp(click.Command):
 
     def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """Options' help too: every ``algotrade <subcommand>`` on the page starts with the launcher."""
-        from algotrade.shell import render
+        from algotrade.core.shell import render
 
         super().format_help(ctx, formatter)
         formatter.buffer[:] = [render("".join(formatter.buffer))]
@@ -83,7 +83,7 @@ def _reader_gone() -> NoReturn:
     sys.exit(EXIT_BROKEN_PIPE)
 
 
-#: exit codes of the CLI itself (the errors carry theirs: algotrade.errors, algotrade.paper.EXIT_*)
+#: exit codes of the CLI itself (the errors carry theirs: algotrade.core.errors, algotrade.live.paper.EXIT_*)
 EXIT_OK = 0
 EXIT_OTHER = 1
 EXIT_DATA = 2  # as DataError's: data validate found a problem that stops a run
@@ -122,10 +122,16 @@ class _Group(_FullShortHelp, click.Group):
             debug = bool((ctx.obj or {}).get("debug"))
             if debug:
                 raise
-            from algotrade.errors import AlgotradeError
+            from algotrade.core.errors import AlgotradeError
 
             if isinstance(exc, AlgotradeError):
-                from algotrade.errors import BrokerError, ClusterError, ConfigError, DataError, StrategyError
+                from algotrade.core.errors import (
+                    BrokerError,
+                    ClusterError,
+                    ConfigError,
+                    DataError,
+                    StrategyError,
+                )
 
                 kind = next((label for cls, label in ((ConfigError, "config error"), (DataError, "data error"),
                                                       (BrokerError, "broker error"), (StrategyError, "strategy error"),
@@ -202,7 +208,7 @@ def run(experiment: str, out: str | None, engine: str | None, overrides: Sequenc
     to OUT/<name>@<config id>/<engine>/, so variants never overwrite each other. Example:
       algotrade run experiments/quickstart.yaml --set broker.fill=next_open
     """
-    from algotrade.run import run_experiment, summary_text
+    from algotrade.backtest.run import run_experiment, summary_text
 
     result = run_experiment(experiment, overrides=tuple(overrides), out=out, progress=not quiet, engine=engine)
     click.echo(result.report_path if quiet else summary_text(result))
@@ -225,7 +231,7 @@ def compare(experiment: str, engines: str | None, out: str | None, overrides: Se
     Exits 0 when the engines agree within tolerance, 1 when they differ. Example:
       algotrade compare experiments/quickstart.yaml --engines backtrader,zipline
     """
-    from algotrade.run import compare_experiment, compare_text
+    from algotrade.backtest.run import compare_experiment, compare_text
 
     names = tuple(e.strip() for e in engines.split(",") if e.strip()) if engines else ()
     result = compare_experiment(experiment, names, tuple(overrides), out, progress=not quiet)
@@ -263,11 +269,11 @@ def sweep(experiment: str, executor: str, workers: int | None, address: str | No
       algotrade sweep experiments/sweep_sma.yaml --executor ray --workers 2
       algotrade sweep experiments/sweep_sma.yaml --executor ray --address 10.0.0.5:6379
     """
-    from algotrade.sweep import run_sweep, summary_text
+    from algotrade.research.sweep import run_sweep, summary_text
 
     result = run_sweep(experiment, tuple(overrides), executor, workers, address, out, progress=not quiet)
     if result.interrupted:
-        from algotrade.shell import command
+        from algotrade.core.shell import command
 
         again = command("sweep", experiment, *(["--executor", executor] if executor != "local" else []),
                         *(["--workers", str(workers)] if workers else []), *(["--address", address] if address else []),
@@ -297,9 +303,9 @@ def validate(experiment: str, resolved: bool, explain: bool, overrides: Sequence
     line: the config id, strategy, engine(s), symbols and the sessions a run would use.
     --resolved adds the resolved experiment, --explain the documentation of every field.
     """
-    from algotrade.config import dump_experiment, load_experiment, symbols_text
-    from algotrade.config import explain as explain_fields
-    from algotrade.data import load_market, snapped
+    from algotrade.core.config import dump_experiment, load_experiment, symbols_text
+    from algotrade.core.config import explain as explain_fields
+    from algotrade.core.data import load_market, snapped
 
     exp = load_experiment(experiment, tuple(overrides))
     market = load_market(exp.data, experiment, overrides)
@@ -323,8 +329,8 @@ def validate(experiment: str, resolved: bool, explain: bool, overrides: Sequence
 @cli.command()
 def schema() -> None:
     """Print every key an experiment file may hold, with its type, default and meaning."""
-    from algotrade.config import explain
-    from algotrade.shell import render
+    from algotrade.core.config import explain
+    from algotrade.core.shell import render
 
     click.echo(render(explain()))
 
@@ -337,7 +343,7 @@ def data() -> None:
 @data.command("list")
 def data_list() -> None:
     """List the data sources and the sample symbols with their date ranges."""
-    from algotrade.data import sample_ranges
+    from algotrade.core.data import sample_ranges
 
     click.echo("sources: sample, synthetic, csv, csvdir, parquet\n")
     click.echo("sample symbols (shipped with the install):")
@@ -360,8 +366,8 @@ def data_validate(experiment: str, show_all: bool, overrides: Sequence[str]) -> 
     volume clipped) are one line of counts per kind; --all lists each with symbol, date and value.
     Exits 2 when a problem stops a run.
     """
-    from algotrade.config import load_experiment
-    from algotrade.data import inspect, snapped
+    from algotrade.core.config import load_experiment
+    from algotrade.core.data import inspect, snapped
 
     exp = load_experiment(experiment, tuple(overrides))
     frames, sessions, problems = inspect(exp.data)
@@ -401,18 +407,18 @@ def data_validate(experiment: str, show_all: bool, overrides: Sequence[str]) -> 
 @cli.command()
 def strategies() -> None:
     """List the strategies with their parameters, defaults and meaning."""
-    from algotrade.listing import strategy_lines, terminal_width
+    from algotrade.core.listing import strategy_lines, terminal_width
 
     click.echo("\n".join(strategy_lines(terminal_width())))
 
 
 def _ib_run(mode: str, run: Callable[[Any], Any], again: Sequence[str]) -> None:
     """Runs a paper or live run under the stop signals, prints its summary and exits with its code
-    (0 GO, 3 NO-GO, 130 stopped by a signal: algotrade.paper.EXIT_*). ``again``: the command's
+    (0 GO, 3 NO-GO, 130 stopped by a signal: algotrade.live.paper.EXIT_*). ``again``: the command's
     arguments, printed as the command that resumes a stopped run."""
-    from algotrade.gateway.signals import StopSignals
-    from algotrade.paper import EXIT_INTERRUPTED, summary_text
-    from algotrade.shell import command
+    from algotrade.core.shell import command
+    from algotrade.live.paper import EXIT_INTERRUPTED, summary_text
+    from algotrade.live.signals import StopSignals
 
     with StopSignals() as signals:
         try:
@@ -468,10 +474,10 @@ def paper(experiment: str, simulate: bool, port: int | None, sessions: int | Non
       algotrade paper experiments/paper_quickstart.yaml --simulate --port 7497   # watch it on 7497
       ALGOTRADE_IB_PORT=4002 algotrade paper experiments/paper_quickstart.yaml --sessions 250
     """
-    from algotrade.paper import paper_gateway, paper_simulated
+    from algotrade.live.paper import paper_gateway, paper_simulated
 
     if port is not None and not simulate:
-        from algotrade.errors import ConfigError
+        from algotrade.core.errors import ConfigError
 
         raise ConfigError(f"--port {port}: only with --simulate (the simulator's port); a paper TWS or IB Gateway "
                           "is reached at ib.port in the file, or ALGOTRADE_IB_PORT")
@@ -516,10 +522,10 @@ def live(experiment: str, burnin_path: str | None, confirm_live: bool, sessions:
     """
     from pathlib import Path
 
-    from algotrade.config import load_experiment, symbols_text
-    from algotrade.live_guard import check_live_allowed
-    from algotrade.paper import ib_endpoint, paper_gateway, run_folder
-    from algotrade.shell import command
+    from algotrade.core.config import load_experiment, symbols_text
+    from algotrade.core.shell import command
+    from algotrade.live.live_guard import check_live_allowed
+    from algotrade.live.paper import ib_endpoint, paper_gateway, run_folder
 
     exp = load_experiment(experiment, tuple(overrides))
     host, port = ib_endpoint(exp)
@@ -560,17 +566,17 @@ def kill(experiment: str, journal_path: str | None, out: str | None, reason: str
     from pathlib import Path
 
     from adapters.ib.broker import IbBroker
-    from algotrade.broker import LiveRunner
-    from algotrade.config import load_experiment
-    from algotrade.journal import Journal
-    from algotrade.paper import ib_endpoint, run_folder
+    from algotrade.core.config import load_experiment
+    from algotrade.live.broker import LiveRunner
+    from algotrade.live.journal import Journal
+    from algotrade.live.paper import ib_endpoint, run_folder
 
     exp = load_experiment(experiment, tuple(overrides))
     mode = "live" if live_run else "paper"
     path = (Path(journal_path) if journal_path else
             run_folder(exp, experiment, tuple(overrides), out, mode) / "journal.sqlite")
     if not path.exists():
-        from algotrade.errors import ConfigError
+        from algotrade.core.errors import ConfigError
 
         raise ConfigError(f"--journal: no journal at {path}; give the run's journal.sqlite (or --out of the run)")
     host, port = ib_endpoint(exp)
@@ -611,16 +617,16 @@ def resume(experiment: str, live_run: bool, confirm_live: bool, burnin_path: str
     """
     from pathlib import Path
 
-    from algotrade.config import load_experiment
-    from algotrade.live_guard import check_live_allowed
-    from algotrade.paper import ib_endpoint, paper_gateway
+    from algotrade.core.config import load_experiment
+    from algotrade.live.live_guard import check_live_allowed
+    from algotrade.live.paper import ib_endpoint, paper_gateway
 
     mode = "live" if live_run else "paper"
     if live_run:
         exp = load_experiment(experiment, tuple(overrides))
         _host, port = ib_endpoint(exp)
-        from algotrade.paper import run_folder
-        from algotrade.shell import command
+        from algotrade.core.shell import command
+        from algotrade.live.paper import run_folder
 
         path = Path(burnin_path) if burnin_path else run_folder(exp, experiment, tuple(overrides), out, "paper") / "burnin.json"
         check_live_allowed(exp, path, port, confirm_flag=confirm_live,
@@ -655,15 +661,15 @@ def reconcile_cmd(experiment: str, journal_path: str | None, live_run: bool, out
     from pathlib import Path
 
     from adapters.ib.broker import IbBroker
-    from algotrade.config import load_experiment
-    from algotrade.errors import ConfigError
-    from algotrade.journal import Journal
-    from algotrade.paper import ib_endpoint
-    from algotrade.reconcile import BrokerView, JournalView, diff_lines, reconcile
+    from algotrade.core.config import load_experiment
+    from algotrade.core.errors import ConfigError
+    from algotrade.live.journal import Journal
+    from algotrade.live.paper import ib_endpoint
+    from algotrade.live.reconcile import BrokerView, JournalView, diff_lines, reconcile
 
     exp = load_experiment(experiment, tuple(overrides))
     mode = "live" if live_run else "paper"
-    from algotrade.paper import run_folder
+    from algotrade.live.paper import run_folder
 
     path = Path(journal_path) if journal_path else run_folder(exp, experiment, tuple(overrides), out, mode) / "journal.sqlite"
     if not path.exists():
@@ -687,7 +693,7 @@ def reconcile_cmd(experiment: str, journal_path: str | None, live_run: bool, out
 
 
 def _speed(ctx: click.Context, param: click.Parameter, value: str) -> Any:
-    from algotrade.gateway.serve import parse_speed
+    from adapters.ib.gateway.serve import parse_speed
 
     try:
         return parse_speed(value)
@@ -740,18 +746,18 @@ def gateway(experiment: str, port: int, host: str, speed: Any, start_at: str | N
       algotrade gateway experiments/quickstart.yaml </dev/null &     # holds; kill -USR1 $! steps
       algotrade gateway X.yaml --state gw.sqlite --control 7600 &    # then: algotrade gateway-ctl 7600 1100
     """
-    from algotrade.gateway.signals import StepCounter, StopSignals
+    from algotrade.live.signals import StepCounter, StopSignals
 
     # first: a stop signal while the market loads ends the command cleanly, and an early SIGUSR1
     # (a step) is kept for when the server listens instead of killing the process
     with StopSignals(), StepCounter() as early:
         try:
-            from algotrade.config import load_experiment
-            from algotrade.data import load_market
-            from algotrade.errors import ConfigError
-            from algotrade.gateway import GatewaySimulator
-            from algotrade.gateway.control import parse_faults
-            from algotrade.gateway.serve import check_account, serve, start_index
+            from adapters.ib.gateway import GatewaySimulator
+            from adapters.ib.gateway.control import parse_faults
+            from adapters.ib.gateway.serve import check_account, serve, start_index
+            from algotrade.core.config import load_experiment
+            from algotrade.core.data import load_market
+            from algotrade.core.errors import ConfigError
 
             if fresh and state_path is None:
                 raise ConfigError("--fresh: empties a state file; give it with --state PATH (without --state the "
@@ -799,7 +805,7 @@ def gateway_ctl(port: int, command: Sequence[str], host: str) -> None:
       algotrade gateway-ctl 7600 advance 5
       algotrade gateway-ctl 7600 restart 10
     """
-    from algotrade.gateway.control import send
+    from adapters.ib.gateway.control import send
 
     answer = send(host, port, " ".join(command))
     status, _, rest = answer.partition(" ")
@@ -822,7 +828,7 @@ def recipes(check: bool, write_to: str | None) -> None:
     """
     from pathlib import Path
 
-    from algotrade.listing import recipe_lines, terminal_width
+    from algotrade.core.listing import recipe_lines, terminal_width
     from algotrade.recipes_table import chapter_titles, markdown, rows
     from algotrade.recipes_table import check as check_row
 
@@ -840,7 +846,7 @@ def recipes(check: bool, write_to: str | None) -> None:
 @cli.command()
 def engines() -> None:
     """List the backtest engines and the IB broker, and whether each is installed."""
-    from algotrade.listing import engine_lines, terminal_width
+    from algotrade.core.listing import engine_lines, terminal_width
 
     click.echo("\n".join(engine_lines(terminal_width())))
 
@@ -848,7 +854,7 @@ def engines() -> None:
 def main(argv: Sequence[str] | None = None) -> None:
     import shlex
 
-    from algotrade.shell import launcher
+    from algotrade.core.shell import launcher
 
     # click's own messages ("Usage: ...", "Try '... run -h' for help.") name the launcher too
     cli.main(args=list(argv) if argv is not None else None, prog_name=shlex.join(launcher()))

@@ -22,10 +22,10 @@ from click.testing import CliRunner
 from pydantic_core import to_jsonable_python
 
 import recipes
-from algotrade import registry
 from algotrade.cli import cli
-from algotrade.listing import definitions, plain, split_doc, summary, wrap, yaml_value
-from algotrade.shell import render
+from algotrade.core import registry
+from algotrade.core.listing import definitions, plain, split_doc, summary, wrap, yaml_value
+from algotrade.core.shell import render
 
 WIDTHS = (80, 140)
 RST = re.compile(r"``|`|:[a-z]+:`|\*\*")
@@ -53,7 +53,7 @@ def assert_fits(output: str, width: int) -> None:
 
 
 def recipe_title(name: str) -> str:
-    """The recipe's first docstring paragraph, written independently of algotrade.listing."""
+    """The recipe's first docstring paragraph, written independently of algotrade.core.listing."""
     first = inspect.cleandoc(importlib.import_module(name).__doc__ or "").partition("\n\n")[0]
     return " ".join(re.sub(r":\w+:`|``|`", "", first).split()).removesuffix(".")
 
@@ -63,7 +63,7 @@ def recipe_title(name: str) -> str:
 def test_plain_removes_every_kind_of_inline_markup() -> None:
     assert plain("retrained every ``test_bars`` bars") == "retrained every test_bars bars"
     assert plain("Buy when the RSI is below `oversold`.") == "Buy when the RSI is below oversold."
-    assert plain("see :class:`~algotrade.broker.LiveRunner` and :func:`crossover`") == "see LiveRunner and crossover"
+    assert plain("see :class:`~algotrade.live.broker.LiveRunner` and :func:`crossover`") == "see LiveRunner and crossover"
     assert plain(":ref:`the guide <guide>` and `PyPI <https://pypi.org>`_") == "the guide and PyPI"
     assert plain("**Regimes.** the *expected* price, 2*3 and a*b*c") == "Regimes. the expected price, 2*3 and a*b*c"
     assert plain("Example::\n\n    x") == "Example: x"

@@ -17,14 +17,14 @@ from typing import Any
 import pytest
 
 from adapters.ib.broker import IbBroker
-from algotrade.broker import LiveRunner
-from algotrade.config import load_experiment
-from algotrade.data import load_market
-from algotrade.gateway import GatewaySimulator, run_in_thread
-from algotrade.gateway.signals import StopSignals
-from algotrade.journal import Journal
-from algotrade.paper import EXIT_INTERRUPTED, EXIT_NO_GO, _trade, simulated_stream
-from algotrade.run import execute
+from adapters.ib.gateway import GatewaySimulator, run_in_thread
+from algotrade.backtest.run import execute
+from algotrade.core.config import load_experiment
+from algotrade.core.data import load_market
+from algotrade.live.broker import LiveRunner
+from algotrade.live.journal import Journal
+from algotrade.live.paper import EXIT_INTERRUPTED, EXIT_NO_GO, _trade, simulated_stream
+from algotrade.live.signals import StopSignals
 from tests import gateway_fixtures as gf
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -301,7 +301,7 @@ def test_paper_and_live_help_document_their_exit_codes() -> None:
 
 
 def test_a_shorter_run_never_replaces_the_verdict_on_file(tmp_path: Path) -> None:
-    from algotrade.paper import _keep_history
+    from algotrade.live.paper import _keep_history
 
     (tmp_path / "burnin.json").write_text(json.dumps({"measured": {"sessions": 100}, "written_at": "2026-01-02T03:04:05+00:00"}))
     (tmp_path / "burnin.html").write_text("<p>100 sessions</p>")

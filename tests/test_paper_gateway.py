@@ -22,8 +22,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from algotrade.broker import InMemoryBroker
-from algotrade.sessions import Backoff, SessionSchedule
+from algotrade.core.sessions import Backoff, SessionSchedule
+from algotrade.live.broker import InMemoryBroker
 from tests import gateway_fixtures as gf
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -109,7 +109,7 @@ def test_killed_paper_run_resumes_without_duplicating_or_losing_an_order(tmp_pat
     that buys at the next open), restart the same command: the journal carries it on, wherever the
     kill landed (before the intent, between journal and send, after the send); the fills still
     equal the backtest's (nothing sent twice, nothing lost) and each orderRef reached IB once."""
-    from algotrade.journal import Journal
+    from algotrade.live.journal import Journal
 
     with gateway(tmp_path) as gw:
         proc = start_run(tmp_path, gw.port, "--sessions", "60")
@@ -148,7 +148,7 @@ def test_live_routes_orders_once_every_guard_passed(tmp_path: Path) -> None:
     with socket.socket() as probe:
         if probe.connect_ex(("127.0.0.1", 4001)) == 0:
             pytest.fail("port 4001 is taken on this machine; the live-routing test needs it free")
-    from algotrade.paper import paper_simulated
+    from algotrade.live.paper import paper_simulated
 
     assert paper_simulated(EXPERIMENT, out=tmp_path / "out").burnin["verdict"] == "go"  # the offline burn-in
     with gateway(tmp_path, "--account", "U7654321", port=4001) as gw:
@@ -222,10 +222,10 @@ def test_a_missing_session_halts_trading_as_stale_data(tmp_path: Path, arrival: 
     gateway's clock (final + grace) the run halts. caught_up: everything up to March is already
     in the history (the run was down), and the gap itself halts it. Either way the run journals
     why and trades nothing after 2021-02-09, although later sessions' bars are there."""
-    from algotrade.broker import LiveRunner
-    from algotrade.config import load_experiment
-    from algotrade.journal import Journal
-    from algotrade.paper import GatewayClock, gateway_stream
+    from algotrade.core.config import load_experiment
+    from algotrade.live.broker import LiveRunner
+    from algotrade.live.journal import Journal
+    from algotrade.live.paper import GatewayClock, gateway_stream
 
     schedule = SessionSchedule("XNYS")
     days = [d for d in (dt.date(2021, 1, 4) + dt.timedelta(days=i) for i in range(60)) if schedule.is_session(d)]
@@ -260,7 +260,7 @@ def test_a_stop_signal_ends_a_run_like_ctrl_c_and_the_same_command_resumes(
     """`kill`, `docker stop`, systemd (SIGTERM), Ctrl-C (SIGINT) or a closed terminal (SIGHUP) while
     the run waits for the next bar: it writes the verdict of the sessions it traded, exits 130,
     and keeps its journal, from which the same command resumes."""
-    from algotrade.paper import paper_simulated
+    from algotrade.live.paper import paper_simulated
 
     args: tuple[str, ...] = ()
     extra: tuple[str, ...] = ()
@@ -295,7 +295,7 @@ def test_a_run_older_than_ib_history_resumes_from_its_own_bars(tmp_path: Path) -
     """ib.history is one month: after 30 sessions the run's first bar is older than any history
     IB would send, so a resume that replayed IB's history from bar 0 could not start (it exited 2);
     it replays its journal's own bars instead, and trades on."""
-    from algotrade.journal import Journal
+    from algotrade.live.journal import Journal
 
     short = ("--set", "ib.history=1 M")
     with gateway(tmp_path) as gw:
@@ -379,8 +379,8 @@ def test_an_outage_longer_than_the_limit_halts_and_exits_non_zero(tmp_path: Path
 
 
 def test_subscribe_gives_up_after_the_outage_limit_and_stops_when_stale() -> None:
-    from algotrade.errors import TransientBrokerError
-    from algotrade.paper import OutageTooLong, subscribe
+    from algotrade.core.errors import TransientBrokerError
+    from algotrade.live.paper import OutageTooLong, subscribe
 
     class Down:
         host, port = "127.0.0.1", 1

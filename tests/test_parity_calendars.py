@@ -23,11 +23,11 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from algotrade.backtest.run import execute
 from algotrade.cli import cli
-from algotrade.config import SyntheticConfig, experiment_from_dict
-from algotrade.data import get_calendar, load_market
-from algotrade.run import execute
-from algotrade.synthetic import generate
+from algotrade.core.config import SyntheticConfig, experiment_from_dict
+from algotrade.core.data import get_calendar, load_market
+from algotrade.core.synthetic import generate
 from tests.conftest import ROOT, shared_data
 
 pytestmark = pytest.mark.slow
@@ -264,7 +264,7 @@ def test_real_nvda_csv_in_lower_case(tmp_path: Path) -> None:
 
 
 def test_the_simulated_ib_gateway_sees_the_users_spelling(tmp_path: Path) -> None:
-    from algotrade.paper import paper_simulated
+    from algotrade.live.paper import paper_simulated
 
     symbols = ("brk.b", "BRK_B", "BRK B")
     doc = {"name": "ibsym", "data": _synthetic("XNYS", "2015-01-01", "2015-12-31", symbols, seed=8),

@@ -60,7 +60,7 @@ def test_an_installed_cookbook_writes_under_the_temp_folder(tmp_path: Path, monk
 def test_zipline_bundles_default_to_the_projects_cache_not_the_cwd(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from adapters.zipline.bundle import zipline_root
-    from algotrade.sweep import _zipline_root
+    from algotrade.research.sweep import _zipline_root
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("ZIPLINE_ROOT", "placeholder")  # restored after the test

@@ -15,8 +15,8 @@ from adapters.ib.mapping import SYMBOLS as IB
 from adapters.ib.mapping import ib_symbol
 from adapters.zipline.mapping import SYMBOLS as ZIPLINE
 from adapters.zipline.mapping import asset_key, bundle_name
-from algotrade.errors import ConfigError
-from algotrade.symbols import SymbolMap, SymbolRule, map_symbols
+from algotrade.core.errors import ConfigError
+from algotrade.core.symbols import SymbolMap, SymbolRule, map_symbols
 
 #: spellings a user's data can carry: case, delimiters, characters, digits first, unicode, length
 SPELLINGS = [

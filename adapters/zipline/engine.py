@@ -22,12 +22,12 @@ import pandas as pd
 from adapters.zipline.bundle import asset_symbols, ensure_bundle, zipline_root
 from adapters.zipline.calendars import calendar_for
 from adapters.zipline.mapping import FILL_FIELD, check_broker, refuse_order_type
-from algotrade.config import BrokerConfig
-from algotrade.costs import CashBook, commission, slippage_fraction, slipped
-from algotrade.data import Market
-from algotrade.errors import ConfigError
-from algotrade.host import StrategyHost
-from algotrade.strategy import Order
+from algotrade.core.config import BrokerConfig
+from algotrade.core.costs import CashBook, commission, slippage_fraction, slipped
+from algotrade.core.data import Market
+from algotrade.core.errors import ConfigError
+from algotrade.core.host import StrategyHost
+from algotrade.core.strategy import Order
 
 log = logging.getLogger("algotrade.zipline")
 

@@ -211,7 +211,7 @@ def write_comparison(comparison: Comparison, runs: list[RunFolder], folder: Path
         "data_hash": {r.engine: r.run.get("data_hash") for r in runs},
     }
     (folder / "compare.json").write_text(json.dumps(summary, indent=2) + "\n")
-    from algotrade.compare_report import render_compare
+    from algotrade.backtest.compare_report import render_compare
 
     (folder / "compare.html").write_text(render_compare(comparison, runs, summary, title), encoding="utf-8")
     return summary

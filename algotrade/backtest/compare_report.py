@@ -7,9 +7,13 @@ from typing import Any
 
 import pandas as pd
 
-from algotrade import report_format as fmt
-from algotrade.compare import Comparison, RunFolder, metrics_side_by_side
-from algotrade.report import equity_comparison, head, scroll  # report.py selects the Agg backend first
+from algotrade.backtest.compare import Comparison, RunFolder, metrics_side_by_side
+from algotrade.report import report_format as fmt
+from algotrade.report.run_report import (  # report.py selects the Agg backend first
+    equity_comparison,
+    head,
+    scroll,
+)
 
 _TRADE_FIELDS = ("date", "symbol", "quantity", "price", "commission")
 

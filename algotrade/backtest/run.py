@@ -10,13 +10,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from algotrade.config import Experiment, dump_experiment, load_experiment, symbols_text
-from algotrade.data import Market, load_market, snapped
-from algotrade.errors import ConfigError
-from algotrade.host import StrategyHost
-from algotrade.registry import resolve_engine, resolve_strategy
-from algotrade.results import Tables, metrics, tables, write
-from algotrade.risk import checks_from_config
+from algotrade.core.config import Experiment, dump_experiment, load_experiment, symbols_text
+from algotrade.core.data import Market, load_market, snapped
+from algotrade.core.errors import ConfigError
+from algotrade.core.host import StrategyHost
+from algotrade.core.registry import resolve_engine, resolve_strategy
+from algotrade.core.results import Tables, metrics, tables, write
+from algotrade.core.risk import checks_from_config
 
 
 @dataclass(frozen=True)
@@ -163,7 +163,7 @@ def run_loaded(
     if "ingest_s" in engine_info:
         timings["ingest_s"] = engine_info["ingest_s"]
     if exp.output.report:
-        from algotrade.report import write_report
+        from algotrade.report.run_report import write_report
 
         write_report(folder / "report.html", exp, market, tbl, stats, engine_name)
     else:
@@ -224,8 +224,8 @@ def compare_experiment(
     progress: bool = False,
 ) -> CompareResult:
     """Run one experiment on each engine on identical inputs and compare the results."""
-    from algotrade.compare import RunFolder, compare_runs, write_comparison
-    from algotrade.config import check_engine_list
+    from algotrade.backtest.compare import RunFolder, compare_runs, write_comparison
+    from algotrade.core.config import check_engine_list
 
     t0 = time.perf_counter()
     names = check_engine_list(engines) if engines else ()

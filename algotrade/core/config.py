@@ -26,9 +26,9 @@ from pydantic import (
     model_validator,
 )
 
-from algotrade.errors import ConfigError
-from algotrade.live_guard import BurnInGates
-from algotrade.registry import check_engine_name, resolve_strategy, suggest
+from algotrade.core.errors import ConfigError
+from algotrade.core.registry import check_engine_name, resolve_strategy, suggest
+from algotrade.live.live_guard import BurnInGates
 
 
 class Model(BaseModel):
@@ -399,7 +399,7 @@ class SweepConfig(Model):
     @field_validator("constraints")
     @classmethod
     def _constraints(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        from algotrade.constraints import ConstraintSyntaxError, parse_constraint
+        from algotrade.core.constraints import ConstraintSyntaxError, parse_constraint
 
         for text in value:
             try:
@@ -738,7 +738,7 @@ def format_validation_error(
             hint = suggest(key, allowed)
             msg = f"{where}unknown key {field!r}{hint or ';'} allowed keys here: {', '.join(allowed)}"
         elif kind == "missing":
-            from algotrade.shell import command
+            from algotrade.core.shell import command
 
             msg = f"{where}{field}: this key is required; add it (see `{command('schema')}`)"
         else:
@@ -917,7 +917,7 @@ def check_sweep_names(
                     f"{exp.strategy.name}{suggest(name, params)} parameters: {', '.join(params)}"
                 )
     known = {**{p: p for p in params}, **sweep.names}
-    from algotrade.constraints import parse_constraint
+    from algotrade.core.constraints import parse_constraint
 
     for i, text in enumerate(sweep.constraints):
         for name in sorted(parse_constraint(text).names - set(known)):

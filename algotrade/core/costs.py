@@ -14,7 +14,7 @@ import decimal
 import math
 from decimal import Decimal
 
-from algotrade.config import BpsSlippage, BrokerConfig, PercentCommission, PerShareCommission
+from algotrade.core.config import BpsSlippage, BrokerConfig, PercentCommission, PerShareCommission
 
 
 def per_share_commission(size: float, per_share: float, minimum: float) -> float:

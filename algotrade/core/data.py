@@ -17,11 +17,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from algotrade.config import DataConfig, symbols_text
-from algotrade.errors import ConfigError, DataError
-from algotrade.host import FIELDS, Bars
-from algotrade.registry import suggest
-from algotrade.validation import Problem, check_calendar, check_rows, check_storage, repair
+from algotrade.core.config import DataConfig, symbols_text
+from algotrade.core.errors import ConfigError, DataError
+from algotrade.core.host import FIELDS, Bars
+from algotrade.core.registry import suggest
+from algotrade.core.validation import Problem, check_calendar, check_rows, check_storage, repair
 
 # --------------------------------------------------------------------------------------------
 # sources
@@ -114,7 +114,7 @@ def _load_raw(cfg: DataConfig, sessions: Callable[[], pd.DatetimeIndex]) -> dict
             frames[sym] = _canonical(SAMPLES[sym][1](), f"sample {sym}", cfg.adjust)
         return frames
     if cfg.source == "synthetic":
-        from algotrade.synthetic import generate
+        from algotrade.core.synthetic import generate
 
         return generate(cfg.symbols, sessions(), cfg.synthetic)
     path = Path(cfg.path or "")
@@ -500,7 +500,7 @@ def problem_summary(problems: list[Problem], policy: str, limit: int = 12, again
     if policy == "none" and all(p.repairable for p in problems):
         lines.append("these are repairable: set data.repair: engine_safe to repair them the same way for every engine")
     else:
-        from algotrade.shell import command
+        from algotrade.core.shell import command
 
         listing = command("data", "validate", *(again or ["X.yaml"]))
         lines.append(f"fix the data file (or data.start/end/calendar); `{listing}` lists every problem")

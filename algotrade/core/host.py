@@ -8,7 +8,7 @@ indicator values, share counts (one rounding rule), risk checks, the order in wh
 orders are sent (sells before buys), scheduled callbacks and the records written as results.
 
 Share counts and every other decision that depends on the account are taken in exact decimal
-arithmetic: a backtest engine hands the host the :class:`~algotrade.costs.CashBook` it pays every
+arithmetic: a backtest engine hands the host the :class:`~algotrade.core.costs.CashBook` it pays every
 fill through, and the strategy's cash and portfolio value come from that book, not from the
 engine's own float ledger (docs/engine-parity.md, "Cash and sizing").
 """
@@ -25,12 +25,12 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from algotrade.config import FixedSharesSizing, TargetPercentSizing, symbols_text
-from algotrade.costs import EXACT, CashBook, exact
-from algotrade.errors import AlgotradeError, StrategyError
-from algotrade.indicators import compute_all
-from algotrade.risk import RiskCheck, RiskState, first_block
-from algotrade.strategy import Bar, Fill, Order, OrderType, Schedule, Strategy
+from algotrade.core.config import FixedSharesSizing, TargetPercentSizing, symbols_text
+from algotrade.core.costs import EXACT, CashBook, exact
+from algotrade.core.errors import AlgotradeError, StrategyError
+from algotrade.core.indicators import compute_all
+from algotrade.core.risk import RiskCheck, RiskState, first_block
+from algotrade.core.strategy import Bar, Fill, Order, OrderType, Schedule, Strategy
 
 FIELDS = ("open", "high", "low", "close", "volume")
 
@@ -65,7 +65,7 @@ class Bars:
 def shares_for_value(value: float | Decimal, price: float) -> int:
     """The one rounding rule: whole shares of ``value / price``, truncated toward zero.
 
-    The division is exact, on the numbers as written (:func:`algotrade.costs.exact`): $1,010.00
+    The division is exact, on the numbers as written (:func:`algotrade.core.costs.exact`): $1,010.00
     at $10.10 is 100 shares, where float division of the same numbers can give 99.99999999999999
     and so 99."""
     if price <= 0 or not math.isfinite(price):

@@ -119,7 +119,7 @@ def yaml_value(value: Any) -> str:
 
 def strategy_lines(width: int) -> list[str]:
     """Each strategy: its alias, what it does, and every parameter with its default and meaning."""
-    from algotrade.registry import STRATEGIES, resolve_strategy
+    from algotrade.core.registry import STRATEGIES, resolve_strategy
 
     out = wrap("Strategies (strategy.name in an experiment file) with their parameters (strategy.params), "
                "defaults and meaning:", width)
@@ -139,7 +139,7 @@ def strategy_lines(width: int) -> list[str]:
 
 def engine_lines(width: int) -> list[str]:
     """The backtest engines and the brokers, each with its status and its adapter."""
-    from algotrade.registry import BROKERS, ENGINES, broker_status, engine_status, installed_version
+    from algotrade.core.registry import BROKERS, ENGINES, broker_status, engine_status, installed_version
 
     def status(state: str, package: str) -> str:
         version = installed_version(package) if state == "installed" and package else None
@@ -149,7 +149,7 @@ def engine_lines(width: int) -> list[str]:
         (name, [status(engine_status(name), package), f"adapter {target}"])
         for name, (target, package) in ENGINES.items()
     ]
-    from algotrade.shell import render
+    from algotrade.core.shell import render
 
     out = wrap(render("Backtest engines (engine: or engines: in an experiment file; algotrade run, compare, sweep):"),
                width)

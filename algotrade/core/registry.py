@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-from algotrade.errors import ConfigError
+from algotrade.core.errors import ConfigError
 
 STRATEGIES: Mapping[str, str] = MappingProxyType(
     {
@@ -131,7 +131,7 @@ def installed_version(package: str) -> str | None:
 
 
 def resolve_engine(name: str) -> Any:
-    from algotrade.errors import EngineNotInstalled
+    from algotrade.core.errors import EngineNotInstalled
 
     check = engine_status(name)
     if check.startswith("planned"):

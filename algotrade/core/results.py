@@ -2,7 +2,7 @@
 
 Every engine's run produces the same files, from the records the StrategyHost kept:
 trades.csv, orders.csv, equity.csv, metrics.json (plus config.yaml, run.json, report.html
-written by algotrade.run).
+written by algotrade.backtest.run).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from algotrade.host import StrategyHost
+from algotrade.core.host import StrategyHost
 
 TRADE_COLUMNS = ["date", "symbol", "quantity", "price", "commission", "order_id"]
 ORDER_COLUMNS = [

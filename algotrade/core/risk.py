@@ -5,7 +5,7 @@ reason to block it, or ``None``. The same objects guard backtests on every engin
 trading. Orders that only reduce exposure are never blocked by the halts, so a halted strategy
 can still get out.
 
-Limits are compared in exact decimal arithmetic (:func:`algotrade.costs.exact`): an order sized
+Limits are compared in exact decimal arithmetic (:func:`algotrade.core.costs.exact`): an order sized
 to exactly the limit (100 shares at $10.10 against a 50% limit on $2,020.00) is within it on
 every engine, whatever the last bits of a float quotient would say.
 """
@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
-from algotrade.config import RiskConfig
-from algotrade.costs import EXACT, exact
+from algotrade.core.config import RiskConfig
+from algotrade.core.costs import EXACT, exact
 
 _UNBOUNDED = Decimal("Infinity")
 

@@ -34,7 +34,7 @@ class SessionSchedule:
     def _cal(self) -> Any:
         if self.calendar.lower() == "none":
             return None
-        from algotrade.data import calendar_type, get_calendar
+        from algotrade.core.data import calendar_type, get_calendar
 
         # from 1990 (a replay of old data), or from the first date the calendar can be built for (XTKS: 1997)
         factory = calendar_type(self.calendar)

@@ -22,7 +22,7 @@ import shutil
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 #: the subcommands of ``algotrade`` (tests/test_printed_commands.py keeps it equal to the CLI's)
 SUBCOMMANDS = ("compare", "data", "engines", "gateway", "gateway-ctl", "kill", "live", "paper", "recipes", "reconcile", "resume", "run", "schema",

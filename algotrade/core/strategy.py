@@ -1,7 +1,7 @@
 """The engine-agnostic strategy API: a frozen config, a plain class and the records it sees.
 
 A strategy never imports an engine. Engines call its hooks through an explicit context
-(:class:`algotrade.host.Context`)::
+(:class:`algotrade.core.host.Context`)::
 
     class SmaCrossConfig(StrategyConfig):
         fast: int = 10
@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, ClassVar, Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:
-    from algotrade.host import Context
-    from algotrade.indicators import Indicator
+    from algotrade.core.host import Context
+    from algotrade.core.indicators import Indicator
 
 
 class StrategyConfig(BaseModel):

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 
-from algotrade.errors import ConfigError
+from algotrade.core.errors import ConfigError
 
 #: what separates a renamed symbol from its number (kept by every rule below)
 MARK = "#"

@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from algotrade.config import SyntheticConfig
-from algotrade.errors import ConfigError
+from algotrade.core.config import SyntheticConfig
+from algotrade.core.errors import ConfigError
 
 #: the smallest price the generator writes (prices are in cents)
 TICK = 0.01

@@ -6,11 +6,11 @@
 * :class:`InMemoryBroker` is a complete broker in memory. It fills pending orders when the
   next bar reaches it, by a rule you can script (the default is the backtest's: next close,
   with the experiment's costs and the fill-time cash rule). Tests and offline rehearsal use it.
-* :class:`LiveRunner` drives a :class:`~algotrade.host.StrategyHost` from a stream of bars
-  through a :class:`Broker`, with the :class:`~algotrade.journal.Journal` in between: every
+* :class:`LiveRunner` drives a :class:`~algotrade.core.host.StrategyHost` from a stream of bars
+  through a :class:`Broker`, with the :class:`~algotrade.live.journal.Journal` in between: every
   order is journaled before it is sent, every broker event is journaled before the host sees
   it, and on every (re)connect the runner reconciles the journal with the broker
-  (:mod:`algotrade.reconcile`) before it sends anything.
+  (:mod:`algotrade.live.reconcile`) before it sends anything.
 
 Restarts: a new runner on the same journal replays the bars the journal marks as done (the
 strategy is deterministic, so it makes the same decisions, numbered the same way; each is
@@ -31,12 +31,14 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from algotrade.config import BrokerConfig, Experiment, FixedSharesSizing, TargetPercentSizing
-from algotrade.costs import commission, slippage_fraction, slipped
-from algotrade.errors import BrokerError, DataError, TransientBrokerError
-from algotrade.host import FIELDS, Bars, StrategyHost
-from algotrade.journal import FillConflict, Intent, Journal, JournalEvent, order_ref
-from algotrade.reconcile import (
+from algotrade.core.config import BrokerConfig, Experiment, FixedSharesSizing, TargetPercentSizing
+from algotrade.core.costs import commission, slippage_fraction, slipped
+from algotrade.core.errors import BrokerError, DataError, TransientBrokerError
+from algotrade.core.host import FIELDS, Bars, StrategyHost
+from algotrade.core.risk import RiskCheck
+from algotrade.core.strategy import Bar, Order, Strategy
+from algotrade.live.journal import FillConflict, Intent, Journal, JournalEvent, order_ref
+from algotrade.live.reconcile import (
     BrokerOrder,
     BrokerView,
     Execution,
@@ -45,8 +47,6 @@ from algotrade.reconcile import (
     UnsentPolicy,
     reconcile,
 )
-from algotrade.risk import RiskCheck
-from algotrade.strategy import Bar, Order, Strategy
 
 log = logging.getLogger("algotrade.live")
 
@@ -113,7 +113,7 @@ BrokerEvent = FillEvent | StatusEvent | DisconnectEvent | ConnectivityEvent
 
 class Broker(Protocol):
     """What a live runner needs from a broker. ``place`` and ``connect`` raise
-    :class:`~algotrade.errors.TransientBrokerError` when the connection is down."""
+    :class:`~algotrade.core.errors.TransientBrokerError` when the connection is down."""
 
     def connect(self) -> None: ...
 
@@ -496,9 +496,9 @@ class LiveRunner:
     @classmethod
     def from_experiment(cls, exp: Experiment, broker: Broker, journal: Journal, run_id: str | None = None,
                         **kwargs: Any) -> LiveRunner:
-        """A runner for an :class:`~algotrade.config.Experiment` (run id: its config id)."""
-        from algotrade.registry import resolve_strategy
-        from algotrade.risk import checks_from_config
+        """A runner for an :class:`~algotrade.core.config.Experiment` (run id: its config id)."""
+        from algotrade.core.registry import resolve_strategy
+        from algotrade.core.risk import checks_from_config
 
         cls_ = resolve_strategy(exp.strategy.name)
         strategy = cls_(cls_.config_class.model_validate(exp.strategy.params))

@@ -9,11 +9,11 @@ from typing import Any
 
 import pandas as pd
 
-from algotrade import report_format as fmt
-from algotrade.config import Experiment
-from algotrade.host import StrategyHost
-from algotrade.report import equity_comparison, head, scroll
-from algotrade.shell import command
+from algotrade.core.config import Experiment
+from algotrade.core.host import StrategyHost
+from algotrade.core.shell import command
+from algotrade.report import report_format as fmt
+from algotrade.report.run_report import equity_comparison, head, scroll
 
 
 def _equity_plot(paper: StrategyHost, shadow: StrategyHost) -> str:
@@ -127,7 +127,7 @@ def next_steps(exp: Experiment, result: dict[str, Any], folder: Path, experiment
             steps.append(f"<b>{html.escape(name)}</b>: {shown}, {required} needed: change the run, or the gate in "
                          "the experiment's <code>burnin:</code> section if it is wrong for this strategy.")
     if result.get("halted"):
-        from algotrade.paper import halt_text, is_kill_halt
+        from algotrade.live.paper import halt_text, is_kill_halt
 
         halted = str(result["halted"])
         steps.append(f"The run was {html.escape(fmt.humanize(halt_text(halted)))}."

@@ -21,8 +21,8 @@ what was decided and what the broker confirmed:
 The schema is versioned (``PRAGMA user_version``, :data:`SCHEMA_VERSION`); an older journal is
 migrated in place when opened.
 
-The journal knows nothing about brokers or engines; :mod:`algotrade.reconcile` compares it with
-a broker's view and :class:`algotrade.broker.LiveRunner` writes it.
+The journal knows nothing about brokers or engines; :mod:`algotrade.live.reconcile` compares it with
+a broker's view and :class:`algotrade.live.broker.LiveRunner` writes it.
 """
 
 from __future__ import annotations

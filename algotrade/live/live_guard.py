@@ -28,8 +28,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from algotrade.errors import ConfigError
-from algotrade.shell import command
+from algotrade.core.errors import ConfigError
+from algotrade.core.shell import command
 
 ACCOUNT_ENV = "ALGOTRADE_IB_ACCOUNT"
 PORT_ENV = "ALGOTRADE_IB_PORT"
@@ -196,7 +196,7 @@ def verdict_digest(result: Mapping[str, Any]) -> str:
 
 def journal_digest(journal_path: str | Path, run_id: str) -> str:
     """sha256 over what a run's journal recorded: its intents, fills and bars."""
-    from algotrade.journal import Journal
+    from algotrade.live.journal import Journal
 
     with Journal(journal_path) as j:
         intents = [(i.order_ref, i.symbol, i.quantity, i.type, i.limit, i.stop, i.created) for i in j.intents(run_id)]
@@ -208,7 +208,7 @@ def journal_digest(journal_path: str | Path, run_id: str) -> str:
 
 def journal_measures(journal_path: str | Path, run_id: str) -> dict[str, int]:
     """What a verdict's ``sessions`` and ``trades`` must be, counted in the journal itself."""
-    from algotrade.journal import Journal
+    from algotrade.live.journal import Journal
 
     with Journal(journal_path) as j:
         live_from = int(j.state(run_id, "live_from") or 0)

@@ -24,15 +24,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from algotrade.config import Experiment, load_experiment, symbols_text
-from algotrade.data import Market, load_market
-from algotrade.errors import AlgotradeError, BrokerError, ConfigError, TransientBrokerError
-from algotrade.gateway.signals import StopSignals
-from algotrade.host import StrategyHost
-from algotrade.journal import Journal
-from algotrade.live_guard import seal, slippage_bps, tracking_error, verdict, write_verdict
-from algotrade.run import execute
-from algotrade.sessions import Backoff, SessionSchedule
+from algotrade.backtest.run import execute
+from algotrade.core.config import Experiment, load_experiment, symbols_text
+from algotrade.core.data import Market, load_market
+from algotrade.core.errors import AlgotradeError, BrokerError, ConfigError, TransientBrokerError
+from algotrade.core.host import StrategyHost
+from algotrade.core.sessions import Backoff, SessionSchedule
+from algotrade.live.journal import Journal
+from algotrade.live.live_guard import seal, slippage_bps, tracking_error, verdict, write_verdict
+from algotrade.live.signals import StopSignals
 
 BAR_WAIT_S = 30.0
 SIMULATE_JOURNAL = "simulate-journal.sqlite"
@@ -56,7 +56,7 @@ class KilledRun(AlgotradeError):
 
 
 def is_kill_halt(halted: object) -> bool:
-    from algotrade.broker import KILL_SWITCH_HALT
+    from algotrade.live.broker import KILL_SWITCH_HALT
 
     return isinstance(halted, str) and halted.startswith(f"{KILL_SWITCH_HALT} at ")
 
@@ -232,8 +232,8 @@ def paper_simulated(path: str | Path, overrides: tuple[str, ...] = (), out: str 
     (0: any free port), where any other IB client may connect to watch it; it ends after the
     last session, or after ``sessions`` sessions."""
     from adapters.ib.broker import IbBroker
-    from algotrade.broker import LiveRunner, ib_restart_window
-    from algotrade.gateway import GatewaySimulator, run_in_thread
+    from adapters.ib.gateway import GatewaySimulator, run_in_thread
+    from algotrade.live.broker import LiveRunner, ib_restart_window
 
     exp = load_experiment(path, overrides)
     market: Market = load_market(exp.data, path, overrides)
@@ -287,7 +287,7 @@ def _judge(exp: Experiment, folder: Path, runner: Any, paper: StrategyHost, mark
                                  for e in j.risk_events(run_id)]
         seal(result, j.path, run_id)
         result["written_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-        from algotrade.burnin_report import write_burnin_html
+        from algotrade.live.burnin_report import write_burnin_html
 
         kept = _keep_history(folder, result)
         target = folder / ("burnin.json" if kept is None else "burnin-history" / Path(f"{_stamp(result)}.json"))
@@ -497,8 +497,8 @@ def paper_gateway(path: str | Path, overrides: tuple[str, ...] = (), out: str | 
     live sessions (in total, across restarts), on Ctrl-C, or when the data goes stale; then writes
     the verdict against a shadow backtest on exactly the bars received."""
     from adapters.ib.broker import IbBroker
-    from algotrade.broker import LiveRunner, ib_restart_window
-    from algotrade.live_guard import LIVE_PORTS
+    from algotrade.live.broker import LiveRunner, ib_restart_window
+    from algotrade.live.live_guard import LIVE_PORTS
 
     env = os.environ if environ is None else environ
     exp = load_experiment(path, overrides)
@@ -606,7 +606,7 @@ def run_folder(exp: Experiment, path: str | Path, overrides: tuple[str, ...], ou
     """OUT/<name>/<mode>/ (paper or live) for the file as written, OUT/<name>@<config id>/<mode>/
     for a --set variant, as `algotrade run` names its folders: a variant's burn-in never replaces
     the file's own, and `live` and `kill` with the same --set find it."""
-    from algotrade.run import results_name
+    from algotrade.backtest.run import results_name
 
     return Path(out or exp.output.dir) / results_name(exp, path, overrides) / mode
 

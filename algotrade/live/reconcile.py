@@ -33,7 +33,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from algotrade.journal import Intent, Journal
+from algotrade.live.journal import Intent, Journal
 
 UnsentPolicy = Literal["send", "drop"]
 

@@ -20,10 +20,10 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import FixedLocator, Formatter, FuncFormatter, PercentFormatter
 
-from algotrade import report_format as fmt
-from algotrade.config import Experiment, symbols_text
-from algotrade.data import Market
-from algotrade.results import Tables, monthly_returns
+from algotrade.core.config import Experiment, symbols_text
+from algotrade.core.data import Market
+from algotrade.core.results import Tables, monthly_returns
+from algotrade.report import report_format as fmt
 
 CSS = """
 body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px;color:#222;max-width:1100px}

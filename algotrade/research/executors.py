@@ -1,7 +1,7 @@
 """Where sweep runs execute: a local process pool (the default) or a Ray cluster.
 
 Both run the same function on each point, :func:`run_point`, which is ``algotrade run`` on
-already loaded data (:func:`algotrade.run.run_loaded`). The data is handed to each worker once,
+already loaded data (:func:`algotrade.backtest.run.run_loaded`). The data is handed to each worker once,
 when the worker starts — through the pool's initializer locally (inherited by fork on Linux,
 never re-read), through Ray's object store (``ray.put`` once, every actor holds it) on Ray —
 never with each point. Ray is imported only by :class:`RayExecutor`.
@@ -19,11 +19,11 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from algotrade.config import Experiment
-from algotrade.errors import ClusterError, ConfigError
+from algotrade.core.config import Experiment
+from algotrade.core.errors import ClusterError, ConfigError
 
 if TYPE_CHECKING:
-    from algotrade.ray_join import Joined
+    from algotrade.research.ray_join import Joined
 
 log = logging.getLogger("algotrade.sweep")
 
@@ -78,7 +78,7 @@ def warm_imports(settings: WorkerSettings) -> None:
     so that no point pays for it; done in the parent too, before forked workers inherit it."""
     import empyrical  # noqa: F401
 
-    from algotrade.registry import resolve_engine, resolve_strategy
+    from algotrade.core.registry import resolve_engine, resolve_strategy
 
     for name in settings.engines:
         resolve_engine(name)
@@ -88,7 +88,7 @@ def warm_imports(settings: WorkerSettings) -> None:
 
 def run_point(task: PointTask) -> Outcome:
     """``algotrade run`` of one point on the worker's data; every failure becomes a failed outcome."""
-    from algotrade.run import run_loaded
+    from algotrade.backtest.run import run_loaded
 
     t0 = time.perf_counter()
     try:
@@ -216,7 +216,7 @@ class _RayWorker:
 
 class RayExecutor:
     """Ray actors, one per worker CPU; on this machine unless ``cluster`` names a cluster that
-    :func:`algotrade.ray_join.probe` found answering.
+    :func:`algotrade.research.ray_join.probe` found answering.
 
     A Ray session that is already running in this process (``ray.init`` done by the caller, as
     the tests do) is used as it is and left running."""
@@ -224,7 +224,7 @@ class RayExecutor:
     kind = "ray"
 
     def __init__(self, workers: int | None, cluster: Joined | None, markets: dict[str, Any], settings: WorkerSettings) -> None:
-        from algotrade import ray_join
+        from algotrade.research import ray_join
 
         self.address = cluster.address if cluster else None
         self._cluster = cluster
@@ -323,7 +323,7 @@ class RayExecutor:
             ray.shutdown()
             self._started = False
         if self._cluster:
-            from algotrade import ray_join
+            from algotrade.research import ray_join
 
             ray_join.restore_auth(self._auth)
             self._cluster = None
@@ -334,7 +334,7 @@ def find_cluster(kind: str, address: str | None) -> Joined | None:
     is loaded so that an address nobody answers at fails within seconds; None: no cluster."""
     if kind != "ray":
         return None
-    from algotrade import ray_join
+    from algotrade.research import ray_join
 
     where = ray_join.target(address)
     return ray_join.probe(where) if where else None

@@ -2,9 +2,9 @@
 
 Before ``ray.init`` joins a cluster, :func:`probe` checks the address in a few seconds and
 without a word from Ray: a TCP connection (:data:`CONNECT_TIMEOUT`), then one call to the head's
-GCS from a short-lived child process (``python -m algotrade.ray_join``) whose stderr, where Ray's
+GCS from a short-lived child process (``python -m algotrade.research.ray_join``) whose stderr, where Ray's
 C++ client logs its retries, is discarded, and which is killed after :data:`ANSWER_TIMEOUT`. A
-failure is one :class:`~algotrade.errors.ClusterError` line naming the address and the fix.
+failure is one :class:`~algotrade.core.errors.ClusterError` line naming the address and the fix.
 
 Token authentication (Ray 2.60 turns it on for a head started by ``ray start --head`` whenever a
 token exists: ``~/.ray/auth_token``, ``RAY_AUTH_TOKEN_PATH`` or ``RAY_AUTH_TOKEN``) is decided
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from algotrade.errors import ClusterError, ConfigError
+from algotrade.core.errors import ClusterError, ConfigError
 
 #: seconds a TCP connection to the address may take (nothing listening fails at once)
 CONNECT_TIMEOUT = 3.0
@@ -151,7 +151,7 @@ def _run_child(t: Target) -> dict[str, object]:
     env = dict(os.environ)
     env["RAY_gcs_rpc_server_connect_timeout_s"] = str(int(ANSWER_TIMEOUT))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "algotrade.ray_join", t.address], stdout=subprocess.PIPE,
+        [sys.executable, "-m", "algotrade.research.ray_join", t.address], stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, text=True, env=env,
     )
     lines: list[str] = []

@@ -27,12 +27,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from algotrade.config import Experiment, load_experiment
-from algotrade.errors import ConfigError
-from algotrade.executors import Outcome, PointTask, WorkerSettings, find_cluster, make_executor, warm_imports
-from algotrade.shell import command
-from algotrade.sweep_plan import Plan, Point, Run, plan_grid, plan_walkforward, table_cell
-from algotrade.walkforward import choose, eligible
+from algotrade.core.config import Experiment, load_experiment
+from algotrade.core.errors import ConfigError
+from algotrade.core.shell import command
+from algotrade.research.executors import (
+    Outcome,
+    PointTask,
+    WorkerSettings,
+    find_cluster,
+    make_executor,
+    warm_imports,
+)
+from algotrade.research.sweep_plan import Plan, Point, Run, plan_grid, plan_walkforward, table_cell
+from algotrade.research.walkforward import choose, eligible
 
 #: metric columns of the result table, in order
 METRIC_COLUMNS = (
@@ -255,7 +262,7 @@ def run_sweep(
     progress: bool = False,
 ) -> SweepResult:
     """Plan, load the data once, run every point not already finished, write table and report."""
-    from algotrade.data import load_market
+    from algotrade.core.data import load_market
 
     t0 = time.perf_counter()
     validate_options(executor, workers, address)
@@ -431,8 +438,8 @@ def _drive(
     }
     result = SweepResult(exp, folder, plan, rows, outcomes, summary, interrupted, tests)
     if not interrupted:
-        from algotrade.sweep_analysis import analyse
-        from algotrade.sweep_report import write_sweep_report
+        from algotrade.research.sweep_analysis import analyse
+        from algotrade.research.sweep_report import write_sweep_report
 
         analysis = analyse(result, markets)
         summary.update(analysis.summary())
@@ -541,7 +548,7 @@ RERUN_DIR = "rerun"
 def rerun_command(folder: Path, row: dict[str, Any]) -> str:
     """The command that re-runs one run of the table alone, as ``algotrade run`` of its
     config.yaml, writing a full results folder with report.html at :func:`rerun_folder`."""
-    from algotrade.shell import command
+    from algotrade.core.shell import command
 
     return command("run", folder / row["folder"] / "config.yaml", "--out", folder / RERUN_DIR,
                    "--set", "output.report=true")

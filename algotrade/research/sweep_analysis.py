@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from algotrade.snooping import SpaResult, equal_weight_returns, returns_from_equity, spa_test
+from algotrade.research.snooping import SpaResult, equal_weight_returns, returns_from_equity, spa_test
 
 if TYPE_CHECKING:
-    from algotrade.executors import Outcome
-    from algotrade.sweep import SweepResult
-    from algotrade.sweep_plan import Run
+    from algotrade.research.executors import Outcome
+    from algotrade.research.sweep import SweepResult
+    from algotrade.research.sweep_plan import Run
 
 
 @dataclass
@@ -92,8 +92,8 @@ def _stats(returns: pd.Series) -> dict[str, Any]:
 
 
 def analyse(result: SweepResult, markets: dict[str, Any]) -> Analysis:
-    from algotrade.sweep import rerun_command, rerun_folder
-    from algotrade.walkforward import chain
+    from algotrade.research.sweep import rerun_command, rerun_folder
+    from algotrade.research.walkforward import chain
 
     exp = result.experiment
     sweep = exp.sweep
@@ -127,7 +127,7 @@ def analyse(result: SweepResult, markets: dict[str, Any]) -> Analysis:
         if bench is None:
             bench_series, bench_name = pd.Series(0.0, index=frame.index), "cash (a zero return)"
         else:
-            from algotrade.config import symbols_text
+            from algotrade.core.config import symbols_text
 
             symbols = symbols_text(list(dict.fromkeys(s for m in markets.values() for s in m.frames)))
             bench_series, bench_name = bench.reindex(frame.index).fillna(0.0), f"buy and hold of {symbols}"

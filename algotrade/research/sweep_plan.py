@@ -13,9 +13,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from algotrade.config import Experiment, RandomRange, WindowConfig, experiment_from_dict
-from algotrade.errors import ConfigError
-from algotrade.walkforward import Window, lookback_of, warmup_sessions, windows
+from algotrade.core.config import Experiment, RandomRange, WindowConfig, experiment_from_dict
+from algotrade.core.errors import ConfigError
+from algotrade.research.walkforward import Window, lookback_of, warmup_sessions, windows
 
 # --------------------------------------------------------------------------------------------
 # the plan: points, runs, windows
@@ -81,7 +81,7 @@ def _set_path(raw: dict[str, Any], dotted: str, value: Any) -> None:
 def point_values(exp: Experiment) -> list[Point]:
     """The points of the sweep, in order: every combination (grid) or ``samples`` draws (random),
     keeping those that satisfy every constraint."""
-    from algotrade.constraints import parse_constraint
+    from algotrade.core.constraints import parse_constraint
 
     sweep = exp.sweep
     assert sweep is not None
@@ -222,7 +222,7 @@ def plan_walkforward(plan: Plan, markets: dict[str, Any]) -> None:
     wf = exp.walkforward
     if wf is None:
         return
-    from algotrade.registry import resolve_strategy
+    from algotrade.core.registry import resolve_strategy
 
     if wf.warmup is not None:
         plan.warmup = wf.warmup

@@ -14,16 +14,16 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import FuncFormatter
 
-from algotrade import report_format as fmt
-from algotrade.config import symbols_text
-from algotrade.report import _figure, _header, _png, scroll, time_axis
-from algotrade.report import head as page_head
-from algotrade.shell import command
-from algotrade.snooping import ALPHA
+from algotrade.core.config import symbols_text
+from algotrade.core.shell import command
+from algotrade.report import report_format as fmt
+from algotrade.report.run_report import _figure, _header, _png, scroll, time_axis
+from algotrade.report.run_report import head as page_head
+from algotrade.research.snooping import ALPHA
 
 if TYPE_CHECKING:
-    from algotrade.sweep import SweepResult
-    from algotrade.sweep_analysis import Analysis
+    from algotrade.research.sweep import SweepResult
+    from algotrade.research.sweep_analysis import Analysis
 
 _IS, _OOS, _EQUITY, _BENCH = "#9aa5b1", "#1f77b4", "#1f77b4", "#888888"
 
@@ -155,7 +155,7 @@ def _stitched_plot(analysis: Analysis) -> str:
 
 
 def write_sweep_report(result: SweepResult, analysis: Analysis) -> None:
-    from algotrade.sweep import rerun_command
+    from algotrade.research.sweep import rerun_command
 
     exp = result.experiment
     sweep = exp.sweep

@@ -17,8 +17,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from algotrade.config import WalkForwardConfig
-from algotrade.errors import ConfigError
+from algotrade.core.config import WalkForwardConfig
+from algotrade.core.errors import ConfigError
 
 
 @dataclass(frozen=True)

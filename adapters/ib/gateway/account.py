@@ -9,7 +9,7 @@ backtesting engines: an order that is working when session T+1 is replayed fills
 * stop orders likewise: at the open if the open is through the stop, else at the stop if the
   range reaches it;
 
-with :mod:`algotrade.costs` commission and slippage (slippage never takes a limit fill beyond
+with :mod:`algotrade.core.costs` commission and slippage (slippage never takes a limit fill beyond
 its limit). The cash rule is the README's: a buy that cash cannot pay for at fill time is
 rejected, cash never goes negative. Orders stay working until filled or cancelled (GTC),
 whatever their ``tif``.
@@ -26,8 +26,8 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from algotrade.config import BrokerConfig
-from algotrade.costs import commission, slippage_fraction, slipped
+from algotrade.core.config import BrokerConfig
+from algotrade.core.costs import commission, slippage_fraction, slipped
 
 SUPPORTED_ORDER_TYPES = ("MKT", "LMT", "STP")
 WORKING = ("PreSubmitted", "Submitted")

@@ -37,10 +37,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from algotrade.errors import ConfigError
+from algotrade.core.errors import ConfigError
 
 if TYPE_CHECKING:
-    from algotrade.gateway.server import GatewaySimulator
+    from adapters.ib.gateway.server import GatewaySimulator
 
 FAULT_KINDS = ("1100", "1101", "1102", "drop", "restart")
 HELP = ("commands: status | advance [N] | play SPEED | pause | 1100 | 1101 | 1102 | drop | restart [SECONDS] | help")

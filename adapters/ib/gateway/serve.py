@@ -27,12 +27,12 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from algotrade.errors import ConfigError
-from algotrade.gateway.control import Fault, schedule, start_control
-from algotrade.gateway.signals import STEP_SIGNAL, STOP_SIGNALS, StepCounter
+from adapters.ib.gateway.control import Fault, schedule, start_control
+from algotrade.core.errors import ConfigError
+from algotrade.live.signals import STEP_SIGNAL, STOP_SIGNALS, StepCounter
 
 if TYPE_CHECKING:  # imported lazily: the command parses its options before pandas loads
-    from algotrade.gateway.server import GatewaySimulator
+    from adapters.ib.gateway.server import GatewaySimulator
 
 Speed = str | float
 MODES = ("auto", "manual", "hold", "max")
@@ -129,7 +129,7 @@ def serve(sim: GatewaySimulator, speed: Speed, *, host: str = "127.0.0.1", port:
     """Serve ``sim`` on host:port until a stop signal; returns the signal's name. ``early``
     counted the SIGUSR1 received while the caller loaded the market: those sessions are replayed
     once the server listens. ``control``: the port of the control commands on 127.0.0.1 (0: any
-    free one; :mod:`algotrade.gateway.control`); ``faults``: the ``--faults`` schedule. Call it in
+    free one; :mod:`adapters.ib.gateway.control`); ``faults``: the ``--faults`` schedule. Call it in
     the main thread (it handles signals)."""
     mode = resolve_speed(speed, stdin_is_terminal())
     why_hold = "(--speed hold)" if speed == "hold" else "(stdin is not a terminal)"
@@ -190,7 +190,7 @@ async def _serve(sim: GatewaySimulator, mode: Speed, why_hold: str, host: str, p
                                        f"(restart {sim.restarts})")
         if control is not None:
             controller, control_port = await start_control(sim, "127.0.0.1", control, parse_speed)
-        from algotrade.config import symbols_text
+        from algotrade.core.config import symbols_text
 
         say(f"gateway: serving {symbols_text(list(sim.market.frames))} ({len(sim.dates)} sessions, at {sim.current_date}) "
             f"on {bound_host}:{bound_port} as account {sim.account_id} (pid {pid})")

@@ -7,7 +7,7 @@ portfolio, account values, account summary, PnL and executions.
 
 The replay clock: ``position`` is the index of the current (last completed) session.
 :meth:`GatewaySimulator.advance` replays the next session: it fills the working orders at that
-bar by the experiment's fill model (:mod:`algotrade.gateway.account`), then publishes the bar to
+bar by the experiment's fill model (:mod:`adapters.ib.gateway.account`), then publishes the bar to
 subscribers. :meth:`GatewaySimulator.play` advances by itself (sessions per second, or
 ``"max"``). Scripted scenarios for tests: :meth:`~GatewaySimulator.disconnect_all`,
 :meth:`~GatewaySimulator.restart` (connections dropped, state and order ids kept),
@@ -41,10 +41,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from algotrade.config import BrokerConfig
-from algotrade.errors import ConfigError
-from algotrade.gateway import wire
-from algotrade.gateway.account import (
+from adapters.ib.gateway import wire
+from adapters.ib.gateway.account import (
     BarRow,
     Execution,
     Fill,
@@ -54,12 +52,14 @@ from algotrade.gateway.account import (
     SimOrder,
     ib_time,
 )
-from algotrade.gateway.state import StateStore
-from algotrade.gateway.wire import In
+from adapters.ib.gateway.state import StateStore
+from adapters.ib.gateway.wire import In
+from algotrade.core.config import BrokerConfig
+from algotrade.core.errors import ConfigError
 
 if TYPE_CHECKING:
-    from algotrade.config import Experiment
-    from algotrade.data import Market
+    from algotrade.core.config import Experiment
+    from algotrade.core.data import Market
 
 log = logging.getLogger("algotrade.gateway")
 
@@ -279,7 +279,7 @@ class GatewaySimulator:
     @classmethod
     def from_experiment(cls, experiment: Experiment, **kwargs: Any) -> GatewaySimulator:
         """Serve an experiment's data with its broker settings (fill model, costs, cash)."""
-        from algotrade.data import load_market
+        from algotrade.core.data import load_market
 
         return cls(load_market(experiment.data), experiment.broker, **kwargs)
 

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from algotrade.errors import ConfigError
-from algotrade.gateway.account import Execution, Position, SimAccount, SimOrder
+from adapters.ib.gateway.account import Execution, Position, SimAccount, SimOrder
+from algotrade.core.errors import ConfigError
 
 SCHEMA_VERSION = 1
 _SCHEMA = """
