@@ -9,6 +9,10 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from algotrade import _moved
+
+_moved.install()  # old module paths (algotrade.config, algotrade.strategy, ...) keep working
+
 _EXPORTS = {
     "ATR": "algotrade.core.indicators",
     "AlgotradeError": "algotrade.core.errors",
