@@ -565,12 +565,13 @@ def kill(experiment: str, journal_path: str | None, out: str | None, reason: str
     import os
     from pathlib import Path
 
-    from adapters.ib.broker import IbBroker
     from algotrade.core.config import load_experiment
+    from algotrade.core.registry import resolve_broker
     from algotrade.live.broker import LiveRunner
     from algotrade.live.journal import Journal
     from algotrade.live.paper import ib_endpoint, run_folder
 
+    IbBroker = resolve_broker("ib")
     exp = load_experiment(experiment, tuple(overrides))
     mode = "live" if live_run else "paper"
     path = (Path(journal_path) if journal_path else
@@ -660,13 +661,14 @@ def reconcile_cmd(experiment: str, journal_path: str | None, live_run: bool, out
     import os
     from pathlib import Path
 
-    from adapters.ib.broker import IbBroker
     from algotrade.core.config import load_experiment
     from algotrade.core.errors import ConfigError
+    from algotrade.core.registry import resolve_broker
     from algotrade.live.journal import Journal
     from algotrade.live.paper import ib_endpoint
     from algotrade.live.reconcile import BrokerView, JournalView, diff_lines, reconcile
 
+    IbBroker = resolve_broker("ib")
     exp = load_experiment(experiment, tuple(overrides))
     mode = "live" if live_run else "paper"
     from algotrade.live.paper import run_folder
@@ -693,7 +695,9 @@ def reconcile_cmd(experiment: str, journal_path: str | None, live_run: bool, out
 
 
 def _speed(ctx: click.Context, param: click.Parameter, value: str) -> Any:
-    from adapters.ib.gateway.serve import parse_speed
+    from algotrade.core.registry import broker_part
+
+    parse_speed = broker_part("ib", "gateway.serve.parse_speed")
 
     try:
         return parse_speed(value)
@@ -752,12 +756,15 @@ def gateway(experiment: str, port: int, host: str, speed: Any, start_at: str | N
     # (a step) is kept for when the server listens instead of killing the process
     with StopSignals(), StepCounter() as early:
         try:
-            from adapters.ib.gateway import GatewaySimulator
-            from adapters.ib.gateway.control import parse_faults
-            from adapters.ib.gateway.serve import check_account, serve, start_index
             from algotrade.core.config import load_experiment
             from algotrade.core.data import load_market
             from algotrade.core.errors import ConfigError
+            from algotrade.core.registry import broker_part
+
+            GatewaySimulator, parse_faults = broker_part("ib", "gateway.GatewaySimulator"), broker_part(
+                "ib", "gateway.control.parse_faults")
+            check_account, serve, start_index = (broker_part("ib", f"gateway.serve.{name}")
+                                                 for name in ("check_account", "serve", "start_index"))
 
             if fresh and state_path is None:
                 raise ConfigError("--fresh: empties a state file; give it with --state PATH (without --state the "
@@ -805,7 +812,9 @@ def gateway_ctl(port: int, command: Sequence[str], host: str) -> None:
       algotrade gateway-ctl 7600 advance 5
       algotrade gateway-ctl 7600 restart 10
     """
-    from adapters.ib.gateway.control import send
+    from algotrade.core.registry import broker_part
+
+    send = broker_part("ib", "gateway.control.send")
 
     answer = send(host, port, " ".join(command))
     status, _, rest = answer.partition(" ")

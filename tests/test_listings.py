@@ -181,8 +181,23 @@ def test_engines_names_the_missing_ib_client() -> None:
 
 
 def test_a_broker_without_an_adapter_is_planned(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(registry, "BROKERS", {"fix": ("adapters.no_such_broker:Broker", "adapters.ib.client:client_names")})
+    monkeypatch.setattr(registry, "brokers", lambda: {"fix": "adapters.no_such_broker:Broker"})
     assert registry.broker_status("fix") == ("planned (adapter not written yet)", "")
+
+
+def test_engines_come_from_the_entry_points_and_say_why_one_is_unavailable(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert dict(registry.engines()) == {"backtrader": "adapters.backtrader:BacktraderEngine",
+                                        "zipline": "adapters.zipline:ZiplineEngine"}
+    assert dict(registry.brokers()) == {"ib": "adapters.ib:IbBroker"}
+    (tmp_path / "needs_nothing_here.py").write_text("def requirements():\n    return ('no_such_engine_pkg',)\n")
+    (tmp_path / "broken_adapter.py").write_text("raise RuntimeError('half-installed')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert registry.adapter_status("needs_nothing_here:Engine") == ("missing package no_such_engine_pkg",
+                                                                    "no_such_engine_pkg")
+    state, _ = registry.adapter_status("broken_adapter:Engine")
+    assert state == "unavailable (importing broken_adapter failed: RuntimeError: half-installed)"
+    assert registry.adapter_status("no_such_adapter_module:Engine") == ("planned (adapter not written yet)", "")
 
 
 def test_installed_version_names_the_distribution() -> None:

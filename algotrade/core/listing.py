@@ -139,15 +139,15 @@ def strategy_lines(width: int) -> list[str]:
 
 def engine_lines(width: int) -> list[str]:
     """The backtest engines and the brokers, each with its status and its adapter."""
-    from algotrade.core.registry import BROKERS, ENGINES, broker_status, engine_status, installed_version
+    from algotrade.core.registry import adapter_status, brokers, engines, installed_version
 
-    def status(state: str, package: str) -> str:
+    def status(target: str) -> str:
+        state, package = adapter_status(target)
         version = installed_version(package) if state == "installed" and package else None
         return f"{state} ({version})" if version else state
 
     rows: list[tuple[str, str | Sequence[str]]] = [
-        (name, [status(engine_status(name), package), f"adapter {target}"])
-        for name, (target, package) in ENGINES.items()
+        (name, [status(target), f"adapter {target}"]) for name, target in engines().items()
     ]
     from algotrade.core.shell import render
 
@@ -156,9 +156,8 @@ def engine_lines(width: int) -> list[str]:
     out += definitions(rows, width, key_width=12)
     out += ["", *wrap(render("Brokers (algotrade paper, live and kill):"), width)]
     rows = []
-    for name, (target, _clients) in BROKERS.items():
-        state, package = broker_status(name)
-        rows.append((name, [status(state, package), f"adapter {target}"]))
+    for name, target in brokers().items():
+        rows.append((name, [status(target), f"adapter {target}"]))
     out += definitions(rows, width, key_width=12)
     out += ["", *wrap(render("ib is Interactive Brokers' TWS or IB Gateway at ib.host:ib.port (or ALGOTRADE_IB_HOST / "
                              "ALGOTRADE_IB_PORT); algotrade paper --simulate and algotrade gateway use the built-in "

@@ -1,7 +1,10 @@
-"""Read-only registries of strategies and engines, named by lazy import strings.
+"""Read-only registries of strategies, engines and brokers, named by lazy import strings.
 
-Nothing here imports a strategy module or an engine until it is looked up, so ``algotrade
---help`` stays fast. Code is named either by a short alias listed here or by an import path of
+Strategies are listed here; engines and brokers come from the entry points of the installed
+distributions (groups ``algotrade.engines`` and ``algotrade.brokers``: this project's own
+adapters are registered in its pyproject.toml, and another package may register its own engine
+without editing algotrade). Nothing here imports a strategy module or an engine until it is
+looked up, so ``algotrade --help`` stays fast. Code is named either by a short alias listed here or by an import path of
 the form ``package.module:Class``; :func:`resolve` is the one function that turns either into
 an object.
 """
@@ -9,6 +12,7 @@ an object.
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib
 import importlib.util
 from collections.abc import Mapping
@@ -28,23 +32,43 @@ STRATEGIES: Mapping[str, str] = MappingProxyType(
     }
 )
 
-# engine name -> (adapter import string, the Python package the engine needs)
-ENGINES: Mapping[str, tuple[str, str]] = MappingProxyType(
-    {
-        "backtrader": ("adapters.backtrader:BacktraderEngine", "backtrader"),
-        "zipline": ("adapters.zipline:ZiplineEngine", "zipline"),
-    }
-)
+#: entry-point groups that name engine and broker adapters as ``name = "package.module:Class"``
+#: (this project's own in pyproject.toml; any installed distribution may add to them)
+ENGINE_GROUP = "algotrade.engines"
+BROKER_GROUP = "algotrade.brokers"
 
-# engines whose adapter exists in this checkout; the others are listed as "planned"
-_ADAPTER_MODULES = {"backtrader": "adapters.backtrader", "zipline": "adapters.zipline"}
+_PLANNED = "planned (adapter not written yet)"
 
-# broker name -> (adapter import string, a function naming the client packages it can use, in order)
-BROKERS: Mapping[str, tuple[str, str]] = MappingProxyType(
-    {
-        "ib": ("adapters.ib:IbBroker", "adapters.ib.client:client_names"),
-    }
-)
+
+@functools.cache
+def registered(group: str) -> Mapping[str, str]:
+    """name -> "package.module:Class" of every entry point in ``group`` of the installed
+    distributions, by name (the first one found of a name wins), read from their metadata:
+    importing none of them."""
+    from importlib.metadata import entry_points
+
+    found: dict[str, str] = {}
+    for point in entry_points(group=group):
+        found.setdefault(point.name, f"{point.module}:{point.attr}")
+    return MappingProxyType(dict(sorted(found.items())))
+
+
+def engines() -> Mapping[str, str]:
+    """engine name -> its adapter class, as an import string."""
+    return registered(ENGINE_GROUP)
+
+
+def brokers() -> Mapping[str, str]:
+    """broker name -> its adapter class, as an import string."""
+    return registered(BROKER_GROUP)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ENGINES":
+        return engines()
+    if name == "BROKERS":
+        return brokers()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def suggest(word: str, choices: list[str] | tuple[str, ...]) -> str:
@@ -83,39 +107,48 @@ def resolve_strategy(spec: str) -> Any:
 
 
 def check_engine_name(name: str) -> str:
-    if name not in ENGINES:
+    known = tuple(engines())
+    if name not in known:
         raise ValueError(
-            f"{name!r} is not a known engine{suggest(name, tuple(ENGINES))} "
-            f"known engines: {', '.join(sorted(ENGINES))}"
+            f"{name!r} is not a known engine{suggest(name, known)} "
+            f"known engines: {', '.join(sorted(known))}"
         )
     return name
 
 
+def adapter_status(target: str) -> tuple[str, str]:
+    """('installed' | 'missing package P' | 'planned ...', the package it runs on) of an adapter
+    named by an import string, importing only its (light) module, not the engine or client.
+
+    The adapter's module may define ``requirements()``: the import names of the package it needs,
+    alternatives in the order they are tried; the first one installed is the one it runs on.
+    """
+    module = target.partition(":")[0]
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        found = False
+    if not found:
+        return _PLANNED, ""
+    try:
+        needs = getattr(importlib.import_module(module), "requirements", None)
+    except Exception as exc:  # a broken third-party adapter is listed, with why, not a crash
+        return f"unavailable (importing {module} failed: {type(exc).__name__}: {exc})", ""
+    names: tuple[str, ...] = tuple(needs()) if callable(needs) else ()
+    if not names:
+        return "installed", ""
+    hit = next((n for n in names if importlib.util.find_spec(n) is not None), None)
+    return ("installed", hit) if hit else (f"missing package {names[0]}", names[0])
+
+
 def engine_status(name: str) -> str:
     """'installed', 'missing <package>' or 'planned' — without importing the engine."""
-    _, package = ENGINES[name]
-    if importlib.util.find_spec(_ADAPTER_MODULES[name].split(".")[0]) is None:
-        return "planned"
-    try:
-        adapter_found = importlib.util.find_spec(_ADAPTER_MODULES[name]) is not None
-    except ModuleNotFoundError:
-        adapter_found = False
-    if not adapter_found:
-        return "planned (adapter not written yet)"
-    if importlib.util.find_spec(package) is None:
-        return f"missing package {package}"
-    return "installed"
+    return adapter_status(engines()[name])[0]
 
 
 def broker_status(name: str) -> tuple[str, str]:
     """('installed' | 'missing package P' | 'planned ...', the client package) — importing no client."""
-    target, clients = BROKERS[name]
-    module = target.partition(":")[0]
-    if importlib.util.find_spec(module.split(".")[0]) is None or importlib.util.find_spec(module) is None:
-        return "planned (adapter not written yet)", ""
-    names: tuple[str, ...] = resolve(clients, "broker client", {})()
-    found = next((n for n in names if importlib.util.find_spec(n) is not None), None)
-    return ("installed", found) if found else (f"missing package {names[0]}", names[0])
+    return adapter_status(brokers()[name])
 
 
 def installed_version(package: str) -> str | None:
@@ -133,12 +166,27 @@ def installed_version(package: str) -> str | None:
 def resolve_engine(name: str) -> Any:
     from algotrade.core.errors import EngineNotInstalled
 
-    check = engine_status(name)
+    check, package = adapter_status(engines()[name])
     if check.startswith("planned"):
         raise ConfigError(
             f"engine: {name!r} has no adapter in this version of algotrade yet; "
-            f"use one of: {', '.join(n for n in ENGINES if engine_status(n) == 'installed')}"
+            f"use one of: {', '.join(n for n in engines() if engine_status(n) == 'installed')}"
         )
     if check != "installed":
-        raise EngineNotInstalled(engine=name, package=ENGINES[name][1])
-    return resolve(name, "engine", {k: v[0] for k, v in ENGINES.items()})
+        raise EngineNotInstalled(engine=name, package=package)
+    return resolve(name, "engine", engines())
+
+
+def resolve_broker(name: str) -> Any:
+    """The broker adapter class registered as ``name`` (``ib``: the IB adapter's broker)."""
+    return resolve(name, "broker", brokers())
+
+
+def broker_part(name: str, path: str) -> Any:
+    """What the package of broker ``name``'s adapter provides besides the broker, at ``path``
+    below it: ``broker_part("ib", "gateway.control.send")`` is the IB gateway simulator's
+    ``send``. The IB commands (``gateway``, ``gateway-ctl``, ``paper --simulate``) reach their
+    simulator this way, so that the core names no adapter module."""
+    package = brokers()[name].partition(":")[0]
+    module, _, attr = f"{package}.{path}".rpartition(".")
+    return resolve(f"{module}:{attr}", f"broker {name}", {})

@@ -231,9 +231,11 @@ def paper_simulated(path: str | Path, overrides: tuple[str, ...] = (), out: str 
     """A burn-in against the gateway simulator, replayed at full speed on 127.0.0.1:``port``
     (0: any free port), where any other IB client may connect to watch it; it ends after the
     last session, or after ``sessions`` sessions."""
-    from adapters.ib.broker import IbBroker
-    from adapters.ib.gateway import GatewaySimulator, run_in_thread
+    from algotrade.core.registry import broker_part, resolve_broker
     from algotrade.live.broker import LiveRunner, ib_restart_window
+
+    IbBroker = resolve_broker("ib")
+    GatewaySimulator, run_in_thread = broker_part("ib", "gateway.GatewaySimulator"), broker_part("ib", "gateway.run_in_thread")
 
     exp = load_experiment(path, overrides)
     market: Market = load_market(exp.data, path, overrides)
@@ -496,9 +498,11 @@ def paper_gateway(path: str | Path, overrides: tuple[str, ...] = (), out: str | 
     resumes, reconciling with IB, without duplicating or losing an order. Ends after ``sessions``
     live sessions (in total, across restarts), on Ctrl-C, or when the data goes stale; then writes
     the verdict against a shadow backtest on exactly the bars received."""
-    from adapters.ib.broker import IbBroker
+    from algotrade.core.registry import resolve_broker
     from algotrade.live.broker import LiveRunner, ib_restart_window
     from algotrade.live.live_guard import LIVE_PORTS
+
+    IbBroker = resolve_broker("ib")
 
     env = os.environ if environ is None else environ
     exp = load_experiment(path, overrides)

@@ -32,7 +32,7 @@ log = logging.getLogger("algotrade.sweep")
 class WorkerSettings:
     engines: tuple[str, ...]
     strategies: tuple[str, ...]
-    zipline_root: str
+    env: tuple[tuple[str, str], ...] = ()  # variables the engines need in a worker (zipline: ZIPLINE_ROOT)
     ignore_sigint: bool = True
 
 
@@ -68,7 +68,7 @@ def init_worker(markets: dict[str, Any], settings: WorkerSettings) -> None:
     """Run once per worker: keep the data, import the engines and strategies up front."""
     if settings.ignore_sigint:  # Ctrl-C is the parent's: it stops submitting and lets runs finish
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-    os.environ["ZIPLINE_ROOT"] = settings.zipline_root
+    os.environ.update(settings.env)
     _STATE["markets"] = markets
     warm_imports(settings)
 

@@ -28,7 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from algotrade.core.config import Experiment, load_experiment
+from algotrade.core.engine import prewarm, worker_env
 from algotrade.core.errors import ConfigError
+from algotrade.core.registry import resolve_engine
 from algotrade.core.shell import command
 from algotrade.research.executors import (
     Outcome,
@@ -195,52 +197,27 @@ class SweepResult:
         return self.folder / "sweep.html"
 
 
-def _zipline_root() -> str:
-    from recipes.ch05_zipline import zipline_root  # the one default: the project's .cache/zipline
-
-    return str(zipline_root())
-
-
-def _prepare_zipline(plan: Plan, markets: dict[str, Any]) -> None:
-    """Ingest every bundle a zipline run will need, once, here, before any worker starts: the
-    workers then find each one cached (and a lock keeps two processes from ingesting one)."""
-    runs = [r for r in (*plan.grid, *plan.train) if r.engine == "zipline"]
-    if not runs:
-        return
-    from adapters.zipline.bundle import ensure_bundle
-    from adapters.zipline.calendars import calendar_for
-
-    slices: dict[str, Any] = {}
-    for run in runs:
-        m = markets[run.market_key]
-        if run.experiment.window is not None:
-            m = m.between(run.experiment.window.start, run.experiment.window.end)
-        slices[m.data_hash] = m
-    keys = {r.market_key for r in runs}
-    for window in plan.windows:
-        for key in keys:
-            m = markets[key].between(window.run_start, window.test_dates[1])
+def _prewarm_engines(plan: Plan, markets: dict[str, Any]) -> None:
+    """Let each engine that prepares something per market slice (zipline: ingests a bundle) do
+    it once, here, before any worker starts: the workers then find each one cached (and a lock
+    keeps two processes from ingesting one)."""
+    for engine in plan.engines:
+        runs = [r for r in (*plan.grid, *plan.train) if r.engine == engine]
+        adapter = resolve_engine(engine)
+        if not runs or getattr(adapter, "prewarm", None) is None:
+            continue
+        slices: dict[str, Any] = {}
+        for run in runs:
+            m = markets[run.market_key]
+            if run.experiment.window is not None:
+                m = m.between(run.experiment.window.start, run.experiment.window.end)
             slices[m.data_hash] = m
-    from adapters.zipline.bundle import KEEP_BUNDLES
-
-    if len(slices) > KEEP_BUNDLES:
-        raise ConfigError(
-            f"sweep: the zipline runs need {len(slices)} different bundles (one per data section and walk-forward "
-            f"window), more than the bundle cache keeps ({KEEP_BUNDLES}); use fewer walk-forward windows (a longer "
-            "walkforward.step) or fewer data sections for zipline, or run those on backtrader"
-        )
-    import logging
-
-    zlog = logging.getLogger("algotrade.zipline")
-    level = zlog.level
-    zlog.setLevel(logging.WARNING)  # one line below instead of one per bundle
-    try:
-        ingested = sum(ensure_bundle(m, calendar_for(m))[1] for m in slices.values())
-    finally:
-        zlog.setLevel(level)
-    logging.getLogger("algotrade.sweep").info(
-        "zipline: %d bundle(s) ready for the workers (%d ingested now, the rest cached)", len(slices), ingested
-    )
+        keys = {r.market_key for r in runs}
+        for window in plan.windows:
+            for key in keys:
+                m = markets[key].between(window.run_start, window.test_dates[1])
+                slices[m.data_hash] = m
+        prewarm(adapter, list(slices.values()))
 
 
 def validate_options(executor: str, workers: int | None, address: str | None) -> None:
@@ -279,11 +256,14 @@ def run_sweep(
         if run.market_key not in markets:
             markets[run.market_key] = load_market(run.experiment.data, path, overrides)  # once per distinct data section
     plan_walkforward(plan, markets)
-    _prepare_zipline(plan, markets)
+    _prewarm_engines(plan, markets)
+    env: dict[str, str] = {}
+    for engine in plan.engines:
+        env.update(worker_env(resolve_engine(engine)))
     settings = WorkerSettings(
         engines=plan.engines,
         strategies=tuple(dict.fromkeys(r.experiment.strategy.name for r in plan.grid)),
-        zipline_root=_zipline_root(),
+        env=tuple(sorted(env.items())),
     )
     warm_imports(settings)  # once here: forked workers start warm
     pool = make_executor(executor, workers, cluster, markets, settings)
