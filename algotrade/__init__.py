@@ -20,7 +20,7 @@ _EXPORTS = {
     "BollingerBand": "algotrade.core.indicators",
     "BrokerError": "algotrade.core.errors",
     "ConfigError": "algotrade.core.errors",
-    "Context": "algotrade.core.host",
+    "Context": "algotrade.core.strategy",
     "DataError": "algotrade.core.errors",
     "EMA": "algotrade.core.indicators",
     "Experiment": "algotrade.core.config",

@@ -64,10 +64,13 @@ from adapters.ib.broker import IbBroker  # noqa: E402
 from adapters.ib.gateway import GatewaySimulator, run_in_thread, wire  # noqa: E402
 from algotrade.core.config import Experiment, experiment_from_dict  # noqa: E402
 from algotrade.core.data import Market, load_market  # noqa: E402
-from algotrade.core.host import Context  # noqa: E402
 from algotrade.core.risk import checks_from_config  # noqa: E402
 from algotrade.core.sessions import Backoff, SessionSchedule  # noqa: E402
-from algotrade.core.strategy import Strategy, StrategyConfig  # noqa: E402
+from algotrade.core.strategy import (  # noqa: E402
+    Context,
+    Strategy,
+    StrategyConfig,
+)
 from algotrade.live.broker import LiveRunner  # noqa: E402
 from algotrade.live.journal import Journal, order_ref  # noqa: E402
 from algotrade.live.paper import GatewayClock, final_sessions, gateway_stream, simulated_stream, subscribe  # noqa: E402

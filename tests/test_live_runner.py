@@ -18,8 +18,8 @@ from algotrade.backtest.run import execute
 from algotrade.core.config import Experiment, FixedSharesSizing, load_experiment
 from algotrade.core.data import Market, load_market
 from algotrade.core.errors import BrokerError
-from algotrade.core.host import Context, StrategyHost
-from algotrade.core.strategy import Bar, Strategy, StrategyConfig
+from algotrade.core.host import StrategyHost
+from algotrade.core.strategy import Bar, Context, Strategy, StrategyConfig
 from algotrade.live.broker import (
     InMemoryBroker,
     LiveRunner,

@@ -11,9 +11,10 @@ from hypothesis import strategies as st
 
 from algotrade.core.config import DataConfig, TargetPercentSizing
 from algotrade.core.data import load_market
-from algotrade.core.host import Bars, StrategyHost
+from algotrade.core.host import StrategyHost
 from algotrade.core.indicators import compute_all
 from algotrade.core.registry import STRATEGIES, resolve_strategy
+from algotrade.core.strategy import Bars
 from tests.stubs import RecordingPort
 
 MARKET = load_market(DataConfig(source="sample", symbols=("SPX", "IXIC"), start=dt.date(2004, 1, 2),

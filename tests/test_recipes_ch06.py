@@ -25,8 +25,9 @@ from algotrade.core.config import (
     load_experiment,
 )
 from algotrade.core.data import Market, load_market
-from algotrade.core.host import Bars, StrategyHost
+from algotrade.core.host import StrategyHost
 from algotrade.core.results import metrics, tables
+from algotrade.core.strategy import Bars
 from algotrade.strategies.xgb_walkforward import Prediction, XgbWalkForward, XgbWalkForwardConfig
 from recipes.ch06_ml_signals.r01_feature_engineering import (
     FEATURES,

@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from algotrade.backtest.compare import RunFolder, compare_runs, write_comparison
+from algotrade.backtest.compare import RunFolder, compare_runs
+from algotrade.backtest.compare_report import write_comparison
 from algotrade.backtest.run import compare_experiment, run_experiment, run_loaded
 from algotrade.core.config import load_experiment
 from algotrade.core.data import load_market

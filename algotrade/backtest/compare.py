@@ -186,32 +186,3 @@ def compare_runs(a: RunFolder, b: RunFolder, bars: dict[str, pd.DataFrame] | Non
 def metrics_side_by_side(runs: list[RunFolder]) -> pd.DataFrame:
     keys = list(runs[0].metrics)
     return pd.DataFrame({r.engine: [r.metrics.get(k) for k in keys] for r in runs}, index=pd.Index(keys, name="metric"))
-
-
-def write_comparison(comparison: Comparison, runs: list[RunFolder], folder: Path, title: str) -> dict[str, Any]:
-    folder.mkdir(parents=True, exist_ok=True)
-    comparison.trades_diff.to_csv(folder / "trades_diff.csv", index=False)
-    pd.DataFrame([d.__dict__ for d in comparison.differences], columns=["row", "category", "explanation"]).to_csv(
-        folder / "differences.csv", index=False
-    )
-    metrics_side_by_side(runs).to_csv(folder / "metrics.csv")
-    counts: dict[str, int] = {}
-    for d in comparison.differences:
-        counts[d.category] = counts.get(d.category, 0) + 1
-    summary = {
-        "engines": [r.engine for r in runs],
-        "agree": comparison.agree,
-        "trades": {r.engine: len(r.trades) for r in runs},
-        "first_difference_row": None if comparison.first_difference is None else comparison.first_difference + 1,
-        "differences_by_category": counts,
-        "final_equity": {r.engine: r.metrics["final_equity"] for r in runs},
-        "final_equity_rel_diff": comparison.equity_rel_diff,
-        "tolerance": {"price_rtol": PRICE_RTOL, "equity_rtol": EQUITY_RTOL},
-        "config_id": runs[0].run.get("config_id"),
-        "data_hash": {r.engine: r.run.get("data_hash") for r in runs},
-    }
-    (folder / "compare.json").write_text(json.dumps(summary, indent=2) + "\n")
-    from algotrade.backtest.compare_report import render_compare
-
-    (folder / "compare.html").write_text(render_compare(comparison, runs, summary, title), encoding="utf-8")
-    return summary

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import html
+import json
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from algotrade.backtest.compare import Comparison, RunFolder, metrics_side_by_side
+from algotrade.backtest.compare import EQUITY_RTOL, PRICE_RTOL, Comparison, RunFolder, metrics_side_by_side
 from algotrade.report import report_format as fmt
-from algotrade.report.run_report import (  # report.py selects the Agg backend first
+from algotrade.report.run_report import (  # run_report selects the Agg backend first
     equity_comparison,
     head,
     scroll,
@@ -135,3 +137,30 @@ tolerance: prices {fmt.sci(tolerance["price_rtol"])}, final equity {fmt.sci(tole
 {_trades_table(comparison)}
 </body></html>
 """
+
+
+def write_comparison(comparison: Comparison, runs: list[RunFolder], folder: Path, title: str) -> dict[str, Any]:
+    folder.mkdir(parents=True, exist_ok=True)
+    comparison.trades_diff.to_csv(folder / "trades_diff.csv", index=False)
+    pd.DataFrame([d.__dict__ for d in comparison.differences], columns=["row", "category", "explanation"]).to_csv(
+        folder / "differences.csv", index=False
+    )
+    metrics_side_by_side(runs).to_csv(folder / "metrics.csv")
+    counts: dict[str, int] = {}
+    for d in comparison.differences:
+        counts[d.category] = counts.get(d.category, 0) + 1
+    summary = {
+        "engines": [r.engine for r in runs],
+        "agree": comparison.agree,
+        "trades": {r.engine: len(r.trades) for r in runs},
+        "first_difference_row": None if comparison.first_difference is None else comparison.first_difference + 1,
+        "differences_by_category": counts,
+        "final_equity": {r.engine: r.metrics["final_equity"] for r in runs},
+        "final_equity_rel_diff": comparison.equity_rel_diff,
+        "tolerance": {"price_rtol": PRICE_RTOL, "equity_rtol": EQUITY_RTOL},
+        "config_id": runs[0].run.get("config_id"),
+        "data_hash": {r.engine: r.run.get("data_hash") for r in runs},
+    }
+    (folder / "compare.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (folder / "compare.html").write_text(render_compare(comparison, runs, summary, title), encoding="utf-8")
+    return summary

@@ -224,7 +224,8 @@ def compare_experiment(
     progress: bool = False,
 ) -> CompareResult:
     """Run one experiment on each engine on identical inputs and compare the results."""
-    from algotrade.backtest.compare import RunFolder, compare_runs, write_comparison
+    from algotrade.backtest.compare import RunFolder, compare_runs
+    from algotrade.backtest.compare_report import write_comparison
     from algotrade.core.config import check_engine_list
 
     t0 = time.perf_counter()

@@ -28,7 +28,6 @@ from pydantic import (
 
 from algotrade.core.errors import ConfigError
 from algotrade.core.registry import check_engine_name, resolve_strategy, suggest
-from algotrade.live.live_guard import BurnInGates
 
 
 class Model(BaseModel):
@@ -531,6 +530,30 @@ class WindowConfig(Model):
         ):
             raise ValueError(f"evaluate_from {self.evaluate_from} is outside start..end; set it between them")
         return self
+
+
+class BurnInGates(BaseModel):
+    """What a paper burn-in must show before the same configuration may trade live."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_sessions: int = Field(20, ge=1, description="Sessions the burn-in must have run.")
+    min_trades: int = Field(5, ge=0, description="Fills the burn-in must have produced.")
+    max_tracking_error: float = Field(
+        0.02, ge=0, description="Largest annualised tracking error of paper equity against the backtest."
+    )
+    max_slippage_bps: float = Field(
+        10.0, ge=0, description="Largest mean slippage of paper fills against the backtest's prices, in bps."
+    )
+    max_unreconciled: int = Field(0, ge=0, description="Reconcile mismatches allowed (none by default).")
+    max_restarts: int = Field(
+        3, ge=0, description="Process restarts (crashes, kill -9, reboots) the burn-in may have had, counted in its "
+        "journal across every run of it.")
+    max_outages: int = Field(
+        0, ge=0, description="Outages longer than ib.max_outage_minutes (after which the run gave up) allowed.")
+    max_disconnects: int | None = Field(
+        None, ge=0, description="Lost connections to IB allowed (null: no limit, since IB's own daily restart "
+        "disconnects every day).")
 
 
 class Experiment(Model):

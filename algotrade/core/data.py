@@ -19,8 +19,8 @@ import pandas as pd
 
 from algotrade.core.config import DataConfig, symbols_text
 from algotrade.core.errors import ConfigError, DataError
-from algotrade.core.host import FIELDS, Bars
 from algotrade.core.registry import suggest
+from algotrade.core.strategy import FIELDS, Bars
 from algotrade.core.validation import Problem, check_calendar, check_rows, check_storage, repair
 
 # --------------------------------------------------------------------------------------------

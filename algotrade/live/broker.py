@@ -34,9 +34,9 @@ import numpy as np
 from algotrade.core.config import BrokerConfig, Experiment, FixedSharesSizing, TargetPercentSizing
 from algotrade.core.costs import commission, slippage_fraction, slipped
 from algotrade.core.errors import BrokerError, DataError, TransientBrokerError
-from algotrade.core.host import FIELDS, Bars, StrategyHost
+from algotrade.core.host import StrategyHost
 from algotrade.core.risk import RiskCheck
-from algotrade.core.strategy import Bar, Order, Strategy
+from algotrade.core.strategy import FIELDS, Bar, Bars, Order, Strategy
 from algotrade.live.journal import FillConflict, Intent, Journal, JournalEvent, order_ref
 from algotrade.live.reconcile import (
     BrokerOrder,

@@ -127,7 +127,7 @@ def next_steps(exp: Experiment, result: dict[str, Any], folder: Path, experiment
             steps.append(f"<b>{html.escape(name)}</b>: {shown}, {required} needed: change the run, or the gate in "
                          "the experiment's <code>burnin:</code> section if it is wrong for this strategy.")
     if result.get("halted"):
-        from algotrade.live.paper import halt_text, is_kill_halt
+        from algotrade.live.halts import halt_text, is_kill_halt
 
         halted = str(result["halted"])
         steps.append(f"The run was {html.escape(fmt.humanize(halt_text(halted)))}."

@@ -30,6 +30,7 @@ from algotrade.core.data import Market, load_market
 from algotrade.core.errors import AlgotradeError, BrokerError, ConfigError, TransientBrokerError
 from algotrade.core.host import StrategyHost
 from algotrade.core.sessions import Backoff, SessionSchedule
+from algotrade.live.halts import halt_text, is_kill_halt
 from algotrade.live.journal import Journal
 from algotrade.live.live_guard import seal, slippage_bps, tracking_error, verdict, write_verdict
 from algotrade.live.signals import StopSignals
@@ -53,17 +54,6 @@ class KilledRun(AlgotradeError):
     """A run halted by the kill switch is started with the plain command: it stays halted."""
 
     exit_code = EXIT_KILLED
-
-
-def is_kill_halt(halted: object) -> bool:
-    from algotrade.live.broker import KILL_SWITCH_HALT
-
-    return isinstance(halted, str) and halted.startswith(f"{KILL_SWITCH_HALT} at ")
-
-
-def halt_text(halted: str) -> str:
-    """A halt as every output shows it: "halted by the kill switch at ..." or "halted: ..."."""
-    return f"halted by the {halted}" if is_kill_halt(halted) else f"halted: {halted}"
 
 
 @dataclass(frozen=True)

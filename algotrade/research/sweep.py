@@ -23,7 +23,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +40,7 @@ from algotrade.research.executors import (
     warm_imports,
 )
 from algotrade.research.sweep_plan import Plan, Point, Run, plan_grid, plan_walkforward, table_cell
+from algotrade.research.sweep_result import SweepResult
 from algotrade.research.walkforward import choose, eligible
 
 #: metric columns of the result table, in order
@@ -175,26 +175,6 @@ class CtrlC:
     def __exit__(self, *exc: object) -> None:
         if self._installed:
             signal.signal(signal.SIGINT, self._previous)
-
-
-@dataclass
-class SweepResult:
-    experiment: Experiment
-    folder: Path
-    plan: Plan
-    rows: list[dict[str, Any]]
-    outcomes: dict[str, Outcome]
-    summary: dict[str, Any]
-    interrupted: bool = False
-    tests: dict[tuple[str, int], Run | None] = field(default_factory=dict)
-
-    @property
-    def table_path(self) -> Path:
-        return self.folder / "sweep.csv"
-
-    @property
-    def report_path(self) -> Path:
-        return self.folder / "sweep.html"
 
 
 def _prewarm_engines(plan: Plan, markets: dict[str, Any]) -> None:
@@ -519,25 +499,6 @@ def write_table(rows: Sequence[dict[str, Any]], folder: Path) -> None:
 
 # --------------------------------------------------------------------------------------------
 # the summary printed at the end
-
-
-#: the folder, inside the sweep's, where the re-run commands write
-RERUN_DIR = "rerun"
-
-
-def rerun_command(folder: Path, row: dict[str, Any]) -> str:
-    """The command that re-runs one run of the table alone, as ``algotrade run`` of its
-    config.yaml, writing a full results folder with report.html at :func:`rerun_folder`."""
-    from algotrade.core.shell import command
-
-    return command("run", folder / row["folder"] / "config.yaml", "--out", folder / RERUN_DIR,
-                   "--set", "output.report=true")
-
-
-def rerun_folder(folder: Path, row: dict[str, Any]) -> Path:
-    """Where :func:`rerun_command` writes: ``OUT/<name>/rerun/<config id>/<engine>/`` (a run's
-    experiment is named by its config id)."""
-    return folder / RERUN_DIR / str(row["config_id"]) / str(row["engine"])
 
 
 def summary_text(result: SweepResult) -> str:

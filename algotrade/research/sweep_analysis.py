@@ -12,8 +12,8 @@ from algotrade.research.snooping import SpaResult, equal_weight_returns, returns
 
 if TYPE_CHECKING:
     from algotrade.research.executors import Outcome
-    from algotrade.research.sweep import SweepResult
     from algotrade.research.sweep_plan import Run
+    from algotrade.research.sweep_result import SweepResult
 
 
 @dataclass
@@ -92,7 +92,7 @@ def _stats(returns: pd.Series) -> dict[str, Any]:
 
 
 def analyse(result: SweepResult, markets: dict[str, Any]) -> Analysis:
-    from algotrade.research.sweep import rerun_command, rerun_folder
+    from algotrade.research.sweep_result import rerun_command, rerun_folder
     from algotrade.research.walkforward import chain
 
     exp = result.experiment

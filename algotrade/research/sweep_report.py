@@ -22,8 +22,8 @@ from algotrade.report.run_report import head as page_head
 from algotrade.research.snooping import ALPHA
 
 if TYPE_CHECKING:
-    from algotrade.research.sweep import SweepResult
     from algotrade.research.sweep_analysis import Analysis
+    from algotrade.research.sweep_result import SweepResult
 
 _IS, _OOS, _EQUITY, _BENCH = "#9aa5b1", "#1f77b4", "#1f77b4", "#888888"
 
@@ -155,7 +155,7 @@ def _stitched_plot(analysis: Analysis) -> str:
 
 
 def write_sweep_report(result: SweepResult, analysis: Analysis) -> None:
-    from algotrade.research.sweep import rerun_command
+    from algotrade.research.sweep_result import rerun_command
 
     exp = result.experiment
     sweep = exp.sweep

@@ -27,9 +27,8 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from algotrade.core.errors import StrategyError
-from algotrade.core.host import Context
 from algotrade.core.registry import suggest
-from algotrade.core.strategy import Strategy, StrategyConfig
+from algotrade.core.strategy import Context, Strategy, StrategyConfig
 from recipes.ch06_ml_signals.r01_feature_engineering import (
     DEFAULT_FEATURES,
     FEATURES,

@@ -23,7 +23,7 @@ The execution model, step by step (it is algotrade's, see the README's "Executio
    rare with a 95 % target, but 2008 had days that moved more than 5 %.
 6. **The books, exactly.** Cash is kept in exact decimal arithmetic, each price, amount and
    fee taken as the decimal it was written as (``algotrade.core.costs.exact``), and the share count is
-   the exact quotient (``algotrade.core.host.shares_for_value``) — algotrade's cash book, which every
+   the exact quotient (``algotrade.core.strategy.shares_for_value``) — algotrade's cash book, which every
    engine pays its fills through. A float ledger is a few units in the last place off, each in its
    own way (Backtrader books a sale as cost basis plus profit, ``shares * entry + shares * (exit
    - entry)``, rather than ``shares * exit``), and one such bit can move a ``trunc`` to the next
@@ -56,7 +56,7 @@ import numpy as np
 import pandas as pd
 
 from algotrade.core.costs import EXACT, exact, exact_fee
-from algotrade.core.host import shares_for_value
+from algotrade.core.strategy import shares_for_value
 from recipes.ch03_vectorized import out_dir
 from recipes.ch03_vectorized.r01_ma_crossover_signals import (
     FAST,

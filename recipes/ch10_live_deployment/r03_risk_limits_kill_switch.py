@@ -39,8 +39,7 @@ from typing import Any
 from adapters.ib.broker import IbBroker
 from adapters.ib.gateway import GatewaySimulator, run_in_thread
 from algotrade.core.config import BrokerConfig, TargetPercentSizing
-from algotrade.core.host import Context
-from algotrade.core.strategy import Fill, Strategy
+from algotrade.core.strategy import Context, Fill, Strategy
 from algotrade.live.broker import LiveRunner
 from algotrade.live.paper import simulated_stream
 from recipes.ch09_ib_api.r01_connect_and_account_summary import BROKER, sample_market
