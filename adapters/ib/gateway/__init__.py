@@ -24,8 +24,8 @@ if TYPE_CHECKING:
     from adapters.ib.gateway.account import SimAccount, SimOrder
     from adapters.ib.gateway.server import GatewaySimulator, run_in_thread
 
-# imported on first use, so that `algotrade.live.signals` (which the commands set up first
-# thing, before pandas loads) imports nothing heavy
+# imported on first use, so that importing this package (or a light module of it, such as
+# control, which the commands use first thing, before pandas loads) imports nothing heavy
 _LAZY = {
     "GatewaySimulator": "adapters.ib.gateway.server",
     "SimAccount": "adapters.ib.gateway.account",
