@@ -159,8 +159,11 @@ class IbBroker:
             self.ib.sleep(0.001)
 
     def server_time(self) -> dt.datetime:
-        """The gateway's clock (``reqCurrentTime``), UTC: TWS's time, or the simulator's replay time."""
-        self._need_connection()
+        """The gateway's clock (``reqCurrentTime``), UTC: TWS's time, or the simulator's replay time.
+        Answered by the gateway itself, so also while its link to IB is lost (1100): a bar that
+        arrived just before a 1100 is still known to be final, and its orders are held."""
+        if not self.ib.isConnected():
+            raise TransientBrokerError("not connected to IB: the gateway's clock cannot be read")
         try:
             now = self.ib.reqCurrentTime()
         except (ConnectionError, TimeoutError) as exc:
