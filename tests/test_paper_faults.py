@@ -3,7 +3,9 @@
 `algotrade gateway X.yaml --control PORT` runs as its own process (as IB Gateway would), `algotrade
 paper X.yaml` (the real CLI and IB client) as another. The test steps the gateway one session at a
 time through its control port (what `algotrade gateway-ctl PORT ...` sends) and waits for the
-paper run's line for that session, so both stay in lockstep without sleeping. Each fault is put at
+paper run's line for that session, so both stay in lockstep without sleeping; the faults are
+injected with `algotrade gateway-ctl PORT 1100|1101|1102|drop|restart` itself, or scheduled with
+the gateway's `--faults KIND@DATE`. Each fault is put at
 the session where the backtest orders or fills, so holding and sending matter. From the outside,
 each case checks the stated behaviour (docs/operations.md, "Faults"): the paper run's exit code and
 lines, its journal (risk events, held orders sent once), the simulator's orders (each orderRef
@@ -103,6 +105,15 @@ CASES = [
 ]
 
 
+def inject(gw: gf.ControlledGateway, command: str) -> None:
+    """A fault, as an operator injects it: `algotrade gateway-ctl PORT COMMAND`."""
+    done = subprocess.run([sys.executable, "-m", "algotrade", "gateway-ctl", str(gw.control), *command.split()],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and not done.stderr, done.stdout + done.stderr
+    kind = command.split()[0]
+    assert done.stdout.startswith("restarting " if kind == "restart" else f"injected {kind} "), done.stdout
+
+
 def advance(gw: gf.ControlledGateway) -> str:
     """Replay one session; its date."""
     answer = gw.ctl("advance")
@@ -137,13 +148,13 @@ def test_a_fault_injected_from_outside_gets_the_stated_behaviour(tmp_path: Path,
             run.line(rf"^paper: {day} done")
         run.line(rf"^paper: {day} done: session {LEAD}, orders 1,")
         for command in case.after_order:
-            gw.ctl(command)
+            inject(gw, command)
         if case.held:  # sent once IB takes orders again, before the fill's session opens
             run.line(rf"^paper: IB takes orders again: reconciled, and sent 1 held order before the "
                      rf"session after {w.order}")
         assert advance(gw) == w.fill.isoformat()
         for command in case.after_fill:
-            gw.ctl(command)
+            inject(gw, command)
         run.line(rf"^paper: {w.fill} done: session {LEAD + 1}, orders 1, fills 1,")
         day = advance(gw)
         run.line(rf"^paper: {day} done: session {LEAD + 2},")
