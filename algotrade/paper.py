@@ -249,7 +249,8 @@ def paper_simulated(path: str | Path, overrides: tuple[str, ...] = (), out: str 
     with run_in_thread(sim, port=port) as (host, bound):
         echo(f"paper: the gateway simulator serves {exp.name} on {host}:{bound} as account {sim.account_id} "
              f"({len(sim.dates)} sessions, replayed as fast as the run trades them)")
-        broker = IbBroker(host, bound, client_id=exp.ib.client_id, account=sim.account_id, timeout=exp.ib.timeout)
+        broker = IbBroker(host, bound, client_id=exp.ib.client_id, account=sim.account_id, timeout=exp.ib.timeout,
+                          symbols=exp.data.symbols)
         # the simulated clock (each session's close) drives the restart-window and stale-data checks
         runner = LiveRunner.from_experiment(exp, broker, journal, run_id=run_id, clock=sim.now,
                                             restart_window=ib_restart_window)
@@ -522,7 +523,7 @@ def paper_gateway(path: str | Path, overrides: tuple[str, ...] = (), out: str | 
                                dt.timedelta(minutes=exp.ib.stale_after_minutes))
     backoff = Backoff(exp.ib.reconnect_initial_s, exp.ib.reconnect_max_s)
     broker = IbBroker(host_name, port, client_id=exp.ib.client_id, account=env.get("ALGOTRADE_IB_ACCOUNT", ""),
-                      timeout=exp.ib.timeout)
+                      timeout=exp.ib.timeout, symbols=exp.data.symbols)
     clock = GatewayClock(broker)
     journal = Journal(folder / "journal.sqlite")
     runner = LiveRunner.from_experiment(exp, broker, journal, clock=clock, bar_due=schedule.bar_due,
