@@ -582,7 +582,7 @@ def kill(experiment: str, journal_path: str | None, out: str | None, reason: str
         raise ConfigError(f"--journal: no journal at {path}; give the run's journal.sqlite (or --out of the run)")
     host, port = ib_endpoint(exp)
     broker = IbBroker(host, port, client_id=exp.ib.client_id + 100, account=os.environ.get("ALGOTRADE_IB_ACCOUNT", ""),
-                      timeout=exp.ib.timeout)
+                      timeout=exp.ib.timeout, symbols=exp.data.symbols)
     runner = LiveRunner.from_experiment(exp, broker, Journal(path))
     try:
         refs = runner.kill_switch(reason)
@@ -678,7 +678,7 @@ def reconcile_cmd(experiment: str, journal_path: str | None, live_run: bool, out
         raise ConfigError(f"--journal: no journal at {path}; give the run's journal.sqlite (or --out of the run)")
     host, port = ib_endpoint(exp)
     broker = IbBroker(host, port, client_id=exp.ib.client_id + 101, account=os.environ.get("ALGOTRADE_IB_ACCOUNT", ""),
-                      timeout=exp.ib.timeout)
+                      timeout=exp.ib.timeout, symbols=exp.data.symbols)
     broker.connect()
     try:
         view = BrokerView(tuple(broker.open_orders()), tuple(broker.executions()), broker.positions(),

@@ -223,22 +223,18 @@ def gateway_process(cwd: Path, experiment: Path, start: str, *extra: str, port: 
         proc.wait(timeout=30)
 
 
-class ControlledGateway:
-    """`algotrade gateway ... --control 0 --speed hold` as its own process, driven through its
-    control port (what `algotrade gateway-ctl` sends). Its output is read in a thread, so a long
-    run never blocks on a full pipe; :meth:`line` waits for a line of it."""
+class Lines:
+    """A process's output (``stream``: its stdout or stderr), read in a thread so that a long run
+    never blocks on a full pipe; :meth:`line` waits, for a bounded time, for a line of it."""
 
-    def __init__(self, proc: subprocess.Popen[str]) -> None:
-        self.proc = proc
+    def __init__(self, proc: subprocess.Popen[str], stream: Any, what: str = "the gateway") -> None:
+        self.proc, self.what = proc, what
         self.lines: list[str] = []
         self._new = threading.Condition()
-        threading.Thread(target=self._read, name="gateway-output", daemon=True).start()
-        self.port = int(self.line(r" on 127\.0\.0\.1:(\d+) as account").group(1))
-        self.control = int(self.line(r"control on 127\.0\.0\.1:(\d+)").group(1))
+        threading.Thread(target=self._read, args=(stream,), name=f"{what}-output", daemon=True).start()
 
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for text in self.proc.stdout:
+    def _read(self, stream: Any) -> None:
+        for text in stream:
             with self._new:
                 self.lines.append(text)
                 self._new.notify_all()
@@ -253,7 +249,7 @@ class ControlledGateway:
             while True:
                 while i < len(self.lines):
                     if self.lines[i] == "":  # its output ended
-                        raise AssertionError(f"the gateway ended (rc {self.proc.wait()}) before printing "
+                        raise AssertionError(f"{self.what} ended (rc {self.proc.wait()}) before printing "
                                              f"{pattern!r}:\n{''.join(self.lines)}")
                     match = re.search(pattern, self.lines[i])
                     if match:
@@ -261,6 +257,16 @@ class ControlledGateway:
                     i += 1
                 if not self._new.wait(timeout):
                     raise AssertionError(f"no line matching {pattern!r} within {timeout} s:\n{''.join(self.lines)}")
+
+
+class ControlledGateway(Lines):
+    """`algotrade gateway ... --control 0 --speed hold` as its own process, driven through its
+    control port (what `algotrade gateway-ctl` sends); :meth:`line` waits for a line of its output."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        super().__init__(proc, proc.stdout)
+        self.port = int(self.line(r" on 127\.0\.0\.1:(\d+) as account").group(1))
+        self.control = int(self.line(r"control on 127\.0\.0\.1:(\d+)").group(1))
 
     def ctl(self, command: str) -> str:
         """Send a control command; its answer without the ``ok`` (an ``error`` fails the test)."""

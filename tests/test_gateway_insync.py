@@ -24,7 +24,8 @@ from tests.gateway_fixtures import make_market
 CLIENT = Path(__file__).resolve().parent / "insync" / "client.py"
 ROOT = Path(__file__).resolve().parents[1]
 IB_MODULES = ("tests/test_gateway.py", "tests/test_gateway_cli.py", "tests/test_gateway_faults.py",
-              "tests/test_ib_resilience.py", "tests/test_paper.py", "tests/test_paper_gateway.py")
+              "tests/test_ib_resilience.py", "tests/test_paper.py", "tests/test_paper_gateway.py",
+              "tests/test_paper_faults.py")
 
 
 def _insync_python() -> str:

@@ -6,6 +6,12 @@ The Zipline rule is checked against Zipline's own normalisation (its asset write
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -131,3 +137,80 @@ def test_bundle_name_keys_on_data_calendar_and_asset_symbols() -> None:
 def test_any_symbols_map_uniquely_on_every_backtest_engine(users: list[str]) -> None:
     for rule in (BACKTRADER, ZIPLINE):
         _check(map_symbols(users, rule), users)
+
+
+SPELLED_APART = "brk.b"  # the user's spelling; IB's is "BRK B"
+
+
+def _experiment(tmp_path: Path) -> Path:
+    path = tmp_path / "brk.yaml"
+    path.write_text(
+        "name: brk\n"
+        f"data: {{source: synthetic, symbols: [{SPELLED_APART}], start: 2020-01-02, end: 2020-12-31, calendar: XNYS}}\n"
+        "strategy: {name: sma_cross, params: {fast: 2, slow: 5}}\n"
+        "broker: {cash: 100000, fill: next_open, commission: {per_share: 0.005, minimum: 1.0}, slippage: none}\n"
+        "sizing: {target_percent: 0.95}\n"
+        "risk: {long_only: true, max_position_pct: 1.0}\n"
+        "ib: {host: 127.0.0.1, port: 4002, client_id: 17}\n"
+        "burnin: {min_sessions: 250}\n"
+    )
+    return path
+
+
+def test_the_simulator_refuses_two_symbols_that_are_one_contract_at_ib() -> None:
+    from adapters.ib.gateway import GatewaySimulator
+    from tests.gateway_fixtures import make_market
+
+    with pytest.raises(ConfigError) as err:
+        GatewaySimulator(make_market(symbols=("SPY", "BRK.B", "brk_b")))
+    text = str(err.value)
+    assert "'BRK.B' and 'brk_b' are the same symbol 'BRK B' on IB" in text and "\n" not in text
+
+
+def test_a_paper_run_trades_a_symbol_ib_spells_otherwise_under_the_users_spelling(tmp_path: Path) -> None:
+    """The data names the stock ``brk.b``; the simulator lists it as IB does, ``BRK B``. The paper
+    run (the real CLI and IB client, against the gateway as another process) qualifies it under
+    IB's spelling, trades it like the backtest, and its journal and burn-in say ``brk.b``; the
+    simulator's orders and positions say ``BRK B``."""
+    from algotrade.live.journal import Journal
+    from tests import gateway_fixtures as gf
+    from tests.test_paper_faults import broker_side
+
+    experiment = _experiment(tmp_path)
+    sessions = 20
+    with gf.controlled_gateway(tmp_path, experiment, start="2020-03-02") as gw:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "algotrade", "paper", str(experiment), "--out", str(tmp_path / "out"),
+             "--sessions", str(sessions)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+            env={**os.environ, "ALGOTRADE_IB_PORT": str(gw.port)},
+        )
+        try:
+            run = gf.Lines(proc, proc.stderr, "the paper run")
+            run.line(r"^paper: .*trading from the session after 2020-03-02")
+            for _ in range(sessions):
+                day = gw.ctl("advance").split()[3]
+                run.line(rf"^paper: {day} done")
+            assert proc.stdout is not None
+            out = proc.stdout.read()
+            assert proc.wait(timeout=120) == 3, "".join(run.lines)  # NO-GO: 20 sessions < min_sessions
+            orders, positions = broker_side(gw.port)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=30)
+    assert "verdict NO-GO" in out
+    folder = tmp_path / "out" / "brk" / "paper"
+    b = json.loads((folder / "burnin.json").read_text())
+    assert b["fills_equal_backtest"] is True and b["paper_fills"] >= 2, b
+    assert {f["symbol"] for f in b["fill_slippage"]} == {SPELLED_APART}
+    assert b["measured"]["unreconciled"] == 0 and b["halted"] is None
+    with Journal(folder / "journal.sqlite") as j:
+        intents = j.intents(str(b["config_id"]))
+        journal_positions = j.positions(str(b["config_id"]))
+    assert intents and {i.symbol for i in intents} == {SPELLED_APART}
+    # the simulator knows the stock under IB's spelling only, and has each order once
+    assert sorted(orders) == sorted((i.order_ref, "BRK B") for i in intents)
+    assert set(journal_positions) <= {SPELLED_APART}
+    held = journal_positions.get(SPELLED_APART, 0)
+    assert positions == ({"BRK B": held} if held else {})

@@ -17,8 +17,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from adapters.ib.client import ib_module
-from adapters.ib.mapping import ORDER_REJECTIONS, ORDER_TYPE, action, signed, status_of
+from adapters.ib.mapping import ORDER_REJECTIONS, ORDER_TYPE, SYMBOLS, action, signed, status_of
 from algotrade.core.errors import BrokerError, TransientBrokerError
+from algotrade.core.symbols import map_symbols
 from algotrade.live.broker import (
     Account,
     BrokerEvent,
@@ -38,8 +39,11 @@ class IbBroker:
     """A :class:`~algotrade.live.broker.Broker` on a TWS / IB Gateway session (or the simulator)."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 7497, client_id: int = 17, account: str = "",
-                 timeout: float = 10.0) -> None:
+                 timeout: float = 10.0, symbols: tuple[str, ...] | list[str] = ()) -> None:
         self.host, self.port, self.client_id, self.account_id = host, port, client_id, account
+        #: the user's symbols and IB's spelling of each (``brk.b`` -> ``BRK B``): contracts are asked
+        #: for under IB's, executions, positions and orders are reported under the user's
+        self._to_user = dict(map_symbols(symbols, SYMBOLS).to_user)
         self.timeout = timeout
         mod = ib_module()
         self._mod = mod
@@ -90,7 +94,8 @@ class IbBroker:
         return Account(self.account_id, cash, value)
 
     def positions(self) -> dict[str, int]:
-        return {p.contract.symbol: int(p.position) for p in self.ib.positions(self.account_id) if p.position}
+        return {self._user(p.contract.symbol): int(p.position) for p in self.ib.positions(self.account_id)
+                if p.position}
 
     def place(self, request: OrderRequest) -> str:
         self._need_connection()
@@ -159,8 +164,11 @@ class IbBroker:
             self.ib.sleep(0.001)
 
     def server_time(self) -> dt.datetime:
-        """The gateway's clock (``reqCurrentTime``), UTC: TWS's time, or the simulator's replay time."""
-        self._need_connection()
+        """The gateway's clock (``reqCurrentTime``), UTC: TWS's time, or the simulator's replay time.
+        Answered by the gateway itself, so also while its link to IB is lost (1100): a bar that
+        arrived just before a 1100 is still known to be final, and its orders are held."""
+        if not self.ib.isConnected():
+            raise TransientBrokerError("not connected to IB: the gateway's clock cannot be read")
         try:
             now = self.ib.reqCurrentTime()
         except (ConnectionError, TimeoutError) as exc:
@@ -169,11 +177,15 @@ class IbBroker:
 
     # --- data ------------------------------------------------------------------------------------
     def contract(self, symbol: str) -> Any:
+        """The qualified stock of a user's ``symbol``, asked for under IB's spelling of it."""
         if symbol not in self._contracts:
-            found = self.ib.qualifyContracts(self._mod.Stock(symbol, "SMART", "USD"))
+            spelled = SYMBOLS.spell(symbol)
+            found = self.ib.qualifyContracts(self._mod.Stock(spelled, "SMART", "USD"))
             if not found:
-                raise BrokerError(f"IB does not know the stock {symbol!r} on SMART in USD; check data.symbols")
+                also = f" (IB's spelling of {symbol!r})" if spelled != symbol else ""
+                raise BrokerError(f"IB does not know the stock {spelled!r}{also} on SMART in USD; check data.symbols")
             self._contracts[symbol] = found[0]
+            self._to_user.setdefault(found[0].symbol, symbol)
         return self._contracts[symbol]
 
     def daily_bars(self, symbol: str, keep_up_to_date: bool = True, duration: str = "20 Y") -> Any:
@@ -183,6 +195,10 @@ class IbBroker:
                                          formatDate=1, keepUpToDate=keep_up_to_date)
 
     # --- events ----------------------------------------------------------------------------------
+    def _user(self, ib_symbol: str) -> str:
+        """The user's spelling of a symbol IB reports (IB's own for one the run does not trade)."""
+        return self._to_user.get(ib_symbol, ib_symbol)
+
     def _need_connection(self) -> None:
         if not self.ib.isConnected():
             raise TransientBrokerError("not connected to IB: no order is sent while disconnected")
@@ -219,7 +235,7 @@ class IbBroker:
         sign = 1 if order.action == "BUY" else -1
         kind = {v: k for k, v in ORDER_TYPE.items()}.get(order.orderType, order.orderType.lower())
         return BrokerOrder(
-            str(order_id), order.orderRef or "", trade.contract.symbol, sign * int(order.totalQuantity),
+            str(order_id), order.orderRef or "", self._user(trade.contract.symbol), sign * int(order.totalQuantity),
             sign * int(status.filled), status_of(status.status) or "open", kind,
             order.lmtPrice if kind == "limit" else None, order.auxPrice if kind == "stop" else None,
         )
@@ -228,6 +244,6 @@ class IbBroker:
         ex = fill.execution
         when = ex.time if isinstance(ex.time, dt.datetime) else dt.datetime.now(dt.UTC)
         session = when.astimezone(NEW_YORK).date() if when.tzinfo else when.date()
-        return Execution(ex.execId, ex.orderRef or "", str(ex.orderId), fill.contract.symbol,
+        return Execution(ex.execId, ex.orderRef or "", str(ex.orderId), self._user(fill.contract.symbol),
                          signed(ex.side, ex.shares), float(ex.price), float(fill.commissionReport.commission),
                          session.isoformat())

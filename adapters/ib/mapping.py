@@ -55,6 +55,7 @@ def ib_symbol(symbol: str) -> str:
 
 
 #: IB's symbols. Two user symbols with one IB spelling are one contract at IB: refused, never
-#: renamed (a renamed symbol would be another security or none). The gateway simulator lists
-#: the experiment's symbols verbatim, so the simulated IB sees the user's own spelling.
+#: renamed (a renamed symbol would be another security or none). IbBroker asks IB for each
+#: symbol under this spelling and reports it back under the user's; the gateway simulator lists
+#: its data's symbols under it too, as IB would.
 SYMBOLS = SymbolRule("IB", spell=ib_symbol, key=ib_symbol, rename=False)

@@ -473,6 +473,8 @@ class LiveRunner:
         #: reconcile of the first step outside the window (e.g. ib_restart_window)
         self.restart_window = restart_window
         self._held_for_window = False
+        #: an order was journaled but not sent because the broker was unreachable (see send_held)
+        self._holding = False
         empty = {s: {f: np.empty(0, dtype=np.float64) for f in FIELDS} for s in self.symbols}
         warm = journal.state(run_id, "live_from")
         #: bars before this index are history that only warms the strategy's indicators up
@@ -624,11 +626,7 @@ class LiveRunner:
             outside = self.journal.halt(self.run_id)  # `algotrade kill` from another process
             if outside is not None and outside.startswith(f"{KILL_SWITCH_HALT} at ") and outside != self.halted:
                 self.halted = outside
-            self._go_live(k)
-            self._drain(k)
-            if not self.connected:  # the link dropped and may be back already: retry before deciding
-                self._go_live(k)
-                self._drain(k)
+            self._catch_up(k)
             if self._held_for_window and self.connected and not self._in_restart_window():
                 self._held_for_window = False
                 self.reconcile(k)  # sends the orders held during the window, once
@@ -676,13 +674,43 @@ class LiveRunner:
         raise TransientBrokerError("no account values yet: the broker was never reachable")
 
     # --- broker side ---------------------------------------------------------------------------
-    def _go_live(self, k: int) -> None:
+    def holds_orders(self) -> bool:
+        """Orders decided while the broker was unreachable (a dropped socket, IB's 1100) wait to be
+        sent and the broker's session looks able to take them again (cheap: no request)."""
+        return (self._holding and self.halted is None and self.broker.is_connected()
+                and not getattr(self.broker, "link_lost", False))
+
+    def send_held(self) -> int:
+        """Between two bars, as soon as :meth:`holds_orders`: reconnect, take in the broker's
+        events, reconcile and send the held orders once, so that they reach the broker before the
+        next session opens (as they would have, had it stayed up). The next bar still gets its
+        own reconcile. Returns how many orders were sent."""
+        if not self.holds_orders():
+            return 0
+        k, checked = len(self.host.bars), self._reconciled_at
+        before = len(self.journal.unsent_intents(self.run_id))
+        self._catch_up(k, quiet=True)
+        self._reconciled_at = checked
+        after = len(self.journal.unsent_intents(self.run_id))
+        self._holding = after > 0 and not self.connected  # connected: any left wait for the restart window
+        return before - after
+
+    def _catch_up(self, k: int, quiet: bool = False) -> None:
+        """Connect if needed and take in the broker's events (reconciling on a (re)connect)."""
+        self._go_live(k, quiet)
+        self._drain(k)
+        if not self.connected:  # the link dropped and may be back already: retry before deciding
+            self._go_live(k, quiet)
+            self._drain(k)
+
+    def _go_live(self, k: int, quiet: bool = False) -> None:
         if self.connected:
             return
         try:
             self.broker.connect()
         except TransientBrokerError as exc:
-            log.warning("%s: still disconnected at bar %d (%s); orders are held", self.run_id, k, exc)
+            if not quiet:
+                log.warning("%s: still disconnected at bar %d (%s); orders are held", self.run_id, k, exc)
             return
         self.connected = True
         if self._was_connected:
@@ -750,6 +778,7 @@ class LiveRunner:
             broker_id = self.broker.place(request)
         except TransientBrokerError as exc:
             self._lost(str(exc))  # the next reconcile finds out whether it arrived
+            self._holding = True
             return
         self.checkpoint("placed")
         self.journal.record_submitted(intent.order_ref, broker_id)
@@ -852,6 +881,7 @@ class LiveRunner:
         elif self.connected:
             self._send(intent)
         else:
+            self._holding = True  # sent by the first reconcile once the broker takes orders again
             log.warning("%s: %s held while disconnected", self.run_id, intent.order_ref)
 
     def _cancel(self, order: Order) -> None:

@@ -241,7 +241,8 @@ def paper_simulated(path: str | Path, overrides: tuple[str, ...] = (), out: str 
     with run_in_thread(sim, port=port) as (host, bound):
         echo(f"paper: the gateway simulator serves {exp.name} on {host}:{bound} as account {sim.account_id} "
              f"({len(sim.dates)} sessions, replayed as fast as the run trades them)")
-        broker = IbBroker(host, bound, client_id=exp.ib.client_id, account=sim.account_id, timeout=exp.ib.timeout)
+        broker = IbBroker(host, bound, client_id=exp.ib.client_id, account=sim.account_id, timeout=exp.ib.timeout,
+                          symbols=exp.data.symbols)
         # the simulated clock (each session's close) drives the restart-window and stale-data checks
         runner = LiveRunner.from_experiment(exp, broker, journal, run_id=run_id, clock=sim.now,
                                             restart_window=ib_restart_window)
@@ -404,6 +405,7 @@ def gateway_stream(broker: Any, symbols: tuple[str, ...], schedule: SessionSched
                    stop: Callable[[], bool] = lambda: False, stale: Callable[[], bool] = lambda: False,
                    on_session: Callable[[dt.date], None] = lambda d: None,
                    on_outage: Callable[[str], None] = lambda message: None, max_outage_s: float | None = None,
+                   holds_orders: Callable[[], bool] = lambda: False, send_held: Callable[[], None] = lambda: None,
                    poll_s: float = 1.0, slice_s: float = 0.002,
                    waiting: Waiting = contextlib.nullcontext) -> Iterator[tuple[dt.date, Mapping[str, Any]]]:
     """Daily bars from a TWS / IB Gateway session, each once it is final on the exchange's calendar
@@ -414,10 +416,14 @@ def gateway_stream(broker: Any, symbols: tuple[str, ...], schedule: SessionSched
     says so, or when ``stale`` does (no bar although one was due: the runner halts), also when
     a later session's bar arrives but one in between never did. Its waits (for a bar, to
     reconnect) run inside ``waiting()``. ``after``: the last session already processed (a resumed
-    run replays its own bars up to it); only later sessions are yielded."""
+    run replays its own bars up to it); only later sessions are yielded. Between sessions, once
+    ``holds_orders`` says the broker takes orders held while it was unreachable again, the wait
+    ends and ``send_held`` sends them (outside ``waiting()``: a stop signal never cuts a send)."""
     last: dt.date | None = after
     tails = {s: _bar_date(lst[-1]) if lst else None for s, lst in lists.items()}
     while True:
+        if holds_orders():
+            send_held()
         if getattr(broker, "resubscribe", False) and broker.is_connected():  # IB 1101: market data lost
             with contextlib.suppress(ConnectionError, TransientBrokerError, TimeoutError):
                 lists = _subscribe(broker, symbols, history)
@@ -459,6 +465,8 @@ def gateway_stream(broker: Any, symbols: tuple[str, ...], schedule: SessionSched
                     broker.ib.sleep(slice_s)
                 if stale():
                     return
+                if holds_orders():
+                    break
                 now_tails = {s: _bar_date(lst[-1]) if lst else None for s, lst in lists.items()}
                 if now_tails != tails:
                     tails = now_tails
@@ -509,7 +517,7 @@ def paper_gateway(path: str | Path, overrides: tuple[str, ...] = (), out: str | 
                                dt.timedelta(minutes=exp.ib.stale_after_minutes))
     backoff = Backoff(exp.ib.reconnect_initial_s, exp.ib.reconnect_max_s)
     broker = IbBroker(host_name, port, client_id=exp.ib.client_id, account=env.get("ALGOTRADE_IB_ACCOUNT", ""),
-                      timeout=exp.ib.timeout)
+                      timeout=exp.ib.timeout, symbols=exp.data.symbols)
     clock = GatewayClock(broker)
     journal = Journal(folder / "journal.sqlite")
     runner = LiveRunner.from_experiment(exp, broker, journal, clock=clock, bar_due=schedule.bar_due,
@@ -559,6 +567,12 @@ def paper_gateway(path: str | Path, overrides: tuple[str, ...] = (), out: str | 
                 echo(f"{mode}: {date} done: session {live_sessions()}, orders {len(runner.host.orders)}, "
                      f"fills {len(runner.host.fills)}, equity {eq:,.2f}")
 
+        def send_held() -> None:
+            sent = runner.send_held()
+            if sent:
+                echo(f"{mode}: IB takes orders again: reconciled, and sent {sent} held order{'s' * (sent > 1)} "
+                     f"before the session after {runner.host.bars.dates[-1]}")
+
         def replay() -> Iterator[tuple[dt.date, Mapping[str, Any]]]:
             for d, bars in own:
                 yield dt.date.fromisoformat(d), bars
@@ -571,6 +585,7 @@ def paper_gateway(path: str | Path, overrides: tuple[str, ...] = (), out: str | 
                           or (signals is not None and signals.received is not None)),
             stale=runner.check_stale, on_session=report, waiting=_waiting(signals),
             on_outage=runner.give_up, max_outage_s=exp.ib.max_outage_minutes * 60,
+            holds_orders=runner.holds_orders, send_held=send_held,
         ))
         paper, stopped = _trade(runner, stream, signals)
     except KeyboardInterrupt:  # while connecting, before any session

@@ -56,6 +56,7 @@ from adapters.ib.gateway.state import StateStore
 from adapters.ib.gateway.wire import In
 from algotrade.core.config import BrokerConfig
 from algotrade.core.errors import ConfigError
+from algotrade.core.symbols import SymbolMap, map_symbols
 
 if TYPE_CHECKING:
     from algotrade.core.config import Experiment
@@ -175,12 +176,18 @@ class GatewaySimulator:
         self.max_version = max_version
         self.farm_messages = farm_messages
         self.dates = pd.DatetimeIndex(market.dates)
+        from adapters.ib.mapping import SYMBOLS as IB_SYMBOLS
+
+        #: the data's symbols and IB's spelling of each, under which the simulator lists, trades and
+        #: reports them (``BRK.B`` -> ``BRK B``), as IB does; two with one IB spelling are refused
+        self.symbols: SymbolMap = map_symbols(market.frames, IB_SYMBOLS)
         self._rows = {
-            sym: {c: np.asarray(frame[c].reindex(self.dates), dtype=np.float64) for c in ("open", "high", "low", "close", "volume")}
+            self.symbols.engine(sym): {c: np.asarray(frame[c].reindex(self.dates), dtype=np.float64)
+                                       for c in ("open", "high", "low", "close", "volume")}
             for sym, frame in market.frames.items()
         }
         self.details: dict[str, wire.ContractDetailsInfo] = {}
-        for i, sym in enumerate(sorted(market.frames)):
+        for i, sym in enumerate(sorted(self._rows)):
             c = wire.WireContract(
                 con_id=1001 + i, symbol=sym, exchange="SMART", primary_exchange=primary_exchange,
                 local_symbol=sym, trading_class=sym,
@@ -313,7 +320,8 @@ class GatewaySimulator:
         return dt.datetime.combine(self.current_date, FINAL_TIME, NEW_YORK)
 
     def bar(self, symbol: str, index: int | None = None) -> BarRow | None:
-        rows = self._rows[symbol]
+        """A session's bar of ``symbol`` (IB's spelling, or the data's)."""
+        rows = self._rows[self.symbols.to_engine.get(symbol, symbol)]
         i = self.position if index is None else index
         values = [float(rows[c][i]) for c in ("open", "high", "low", "close", "volume")]
         if not all(np.isfinite(values)):
