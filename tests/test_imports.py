@@ -47,6 +47,9 @@ def test_every_old_module_path_is_the_module_at_its_new_path() -> None:
         "import algotrade.core.strategy as s, algotrade.core.config as c, algotrade.core.data as d\n"
         "import algotrade.core.indicators as i\n"
         "assert (Strategy, load_experiment, load_market, SMA) == (s.Strategy, c.load_experiment, d.load_market, i.SMA)\n"
+        "from algotrade.report import write_report\n"  # algotrade.report was the run report's module
+        "import algotrade.report.run_report as r\n"
+        "assert write_report is r.write_report\n"
         "print(len(MOVED))\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
