@@ -775,7 +775,7 @@ def gateway(experiment: str, port: int, host: str, speed: Any, start_at: str | N
             elif state_path is not None:
                 click.echo(f"gateway: an empty broker, persisted in {state_path}")
         except KeyboardInterrupt:
-            click.echo("gateway: stopped before it served")
+            click.echo(f"gateway: stopped by {signals.name} before it served")
             return
         # the stop signals stay handled while it serves and shuts down: one ends the serving (serve
         # says which), and none interrupts the shutdown
