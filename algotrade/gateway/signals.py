@@ -4,10 +4,11 @@ SIGINT (Ctrl-C), SIGTERM (``kill``, ``docker stop``, systemd) and SIGHUP (the te
 stop such a command the same way: as a :class:`KeyboardInterrupt` in the main thread, so whatever
 it was waiting on (a socket, a reconnect delay) ends at once and its ``finally`` blocks run.
 
-The exception is never raised inside someone else's code at an arbitrary point: while an asyncio
-loop runs (the IB client's, waiting on a socket), it is raised by a callback of that loop, which
-asyncio lets through cleanly (no task is left holding it, no finalizer swallows it); otherwise it
-is raised where the signal found our own code.
+The exception is never raised in the middle of the event-loop client stack: while an asyncio loop
+runs (the IB client's, waiting on a socket), it is raised by a callback of that loop, which
+asyncio lets through cleanly (no task is left holding it, none destroyed pending); in the IB
+client between two runs of its loop it is retried a moment later; anywhere else it is raised
+where the signal found the program (a blocking wait ends at once).
 
 Inside :meth:`StopSignals.deferred` the first signal is only recorded in
 :attr:`StopSignals.received`: the work in progress (a session being traded, a verdict being
