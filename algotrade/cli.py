@@ -422,6 +422,7 @@ def _ib_run(mode: str, run: Callable[[Any], Any], again: Sequence[str]) -> None:
 
     with StopSignals() as signals:
         try:
+            signals.check()  # one received while the command started
             result = run(signals)
         except KeyboardInterrupt:
             click.echo(f"{mode}: stopped by {signals.name} before the first session; nothing to judge (the "
@@ -754,8 +755,9 @@ def gateway(experiment: str, port: int, host: str, speed: Any, start_at: str | N
 
     # first: a stop signal while the market loads ends the command cleanly, and an early SIGUSR1
     # (a step) is kept for when the server listens instead of killing the process
-    with StopSignals(), StepCounter() as early:
+    with StopSignals() as signals, StepCounter() as early:
         try:
+            signals.check()  # one received while the command started
             from algotrade.core.config import load_experiment
             from algotrade.core.data import load_market
             from algotrade.core.errors import ConfigError
@@ -777,17 +779,22 @@ def gateway(experiment: str, port: int, host: str, speed: Any, start_at: str | N
             faults = parse_faults(faults_text or "", dates)
             sim = GatewaySimulator(market, exp.broker, account=account, start=start, state=state_path, fresh=fresh,
                                    handshake_timeout=handshake_timeout, idle_timeout=idle_timeout)
+            if sim.resumed:
+                a = sim.account
+                held = ", ".join(f"{sym} {p.quantity:g}" for sym, p in sorted(a.positions.items())
+                                 if p.quantity) or "flat"
+                click.echo(f"gateway: resumed the broker state of {state_path} at session {sim.current_date} "
+                           f"({len(a.working_orders())} open orders, {len(a.executions)} executions, {held})")
+            elif state_path is not None:
+                click.echo(f"gateway: an empty broker, persisted in {state_path}")
         except KeyboardInterrupt:
-            click.echo("gateway: stopped before it served")
+            click.echo(f"gateway: stopped by {signals.name} before it served")
             return
-        if sim.resumed:
-            a = sim.account
-            held = ", ".join(f"{sym} {p.quantity:g}" for sym, p in sorted(a.positions.items()) if p.quantity) or "flat"
-            click.echo(f"gateway: resumed the broker state of {state_path} at session {sim.current_date} "
-                       f"({len(a.working_orders())} open orders, {len(a.executions)} executions, {held})")
-        elif state_path is not None:
-            click.echo(f"gateway: an empty broker, persisted in {state_path}")
-        serve(sim, speed, host=host, port=port, echo=click.echo, early=early, control=control_port, faults=faults)
+        # the stop signals stay handled while it serves and shuts down: one ends the serving (serve
+        # says which), and none interrupts the shutdown
+        with signals.calling(lambda sig: None):
+            serve(sim, speed, host=host, port=port, echo=click.echo, early=early, control=control_port,
+                  faults=faults, signals=signals)
 
 
 @cli.command("gateway-ctl")
@@ -864,6 +871,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     import shlex
 
     from algotrade.core.shell import launcher
+    from algotrade.live.signals import hold_early
+
+    if argv is None:  # the process's own command line (python -m algotrade did it already, first thing)
+        hold_early(sys.argv[1:])
 
     # click's own messages ("Usage: ...", "Try '... run -h' for help.") name the launcher too
     cli.main(args=list(argv) if argv is not None else None, prog_name=shlex.join(launcher()))

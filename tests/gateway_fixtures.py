@@ -16,9 +16,11 @@ import asyncio
 import contextlib
 import logging
 import re
+import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -206,6 +208,22 @@ def wait_output(proc: subprocess.Popen[str], pattern: str) -> re.Match[str]:
         if match:
             return match
     raise AssertionError(f"the process ended (rc {proc.wait()}) before printing {pattern!r}")
+
+
+def wait_started(pid: int, timeout: float = 30.0) -> None:
+    """Wait until the command ``pid`` runs its own first line: it catches SIGTERM (Linux: SigCgt in
+    /proc/PID/status; Python itself catches only SIGINT), so a stop signal from now on is the
+    command's to handle."""
+    deadline = time.monotonic() + timeout
+    while not int(_proc_status(pid).get("SigCgt", "0"), 16) >> (signal.SIGTERM - 1) & 1:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"process {pid} did not catch SIGTERM within {timeout} s")
+        threading.Event().wait(0.001)  # the interpreter is starting: nothing to wait on but its status
+
+
+def _proc_status(pid: int) -> dict[str, str]:
+    with open(f"/proc/{pid}/status") as f:
+        return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
 
 
 @contextlib.contextmanager

@@ -156,6 +156,53 @@ def test_gateway_replays_by_itself_at_a_speed_without_a_terminal(tmp_path: Path,
     assert_group_gone(gw.shell.pid)
 
 
+#: where a stop signal lands: the command starting (imports, options, loading the market: a seeded
+#: delay after its first line), serving, replaying a session (SIGUSR1 just before), with a client
+GATEWAY_STOP_MOMENTS = ("starting", "serving", "replaying", "client")
+
+
+@pytest.mark.parametrize("seed", [14])
+def test_a_stop_signal_at_any_moment_stops_the_gateway_with_exit_0_and_one_line(
+        tmp_path: Path, seed: int, ib_guard: gf.LogGuard) -> None:
+    """SIGTERM, SIGINT or SIGHUP (seeded) at each of GATEWAY_STOP_MOMENTS: exit 0, a line that
+    says it stopped, and nothing but its own lines on stderr (no traceback, no `Exception
+    ignored`)."""
+    import random
+
+    from algotrade.live.signals import STOP_SIGNALS
+
+    rng = random.Random(seed)
+    ib_guard.allow_text("Peer closed connection")
+    for moment in rng.sample(GATEWAY_STOP_MOMENTS, len(GATEWAY_STOP_MOMENTS)):
+        sig = rng.choice(STOP_SIGNALS)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "algotrade", "gateway", str(EXPERIMENT), "--port", "0", "--start", START],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+        ib = None
+        try:
+            if moment == "starting":
+                gf.wait_started(proc.pid)
+                time.sleep(rng.uniform(0.0, 1.0))  # the moment under test, somewhere in the start
+            else:
+                port = int(gf.wait_output(proc, r"on 127\.0\.0\.1:(\d+)").group(1))
+                if moment == "replaying":
+                    os.kill(proc.pid, signal.SIGUSR1)
+                elif moment == "client":
+                    ib = client(port)
+            proc.send_signal(sig)
+            out, err = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate(timeout=30)
+        if ib is not None:
+            gf.wait_until(ib, lambda ib=ib: not ib.isConnected(), what="the gateway closing the connection")
+        assert proc.returncode == 0, (moment, sig, err)
+        assert re.search(r"^gateway: stopped", out, re.MULTILINE), (moment, sig, out)
+        assert not [line for line in err.splitlines() if not re.match(r"(INFO|WARNING) algotrade[.\w]*: ", line)], \
+            (moment, sig, err)
+
+
 def _controlling_terminal() -> None:  # in the child, after setsid(): stdin (the pty) becomes its terminal
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 

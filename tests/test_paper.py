@@ -289,6 +289,85 @@ def test_a_stream_that_ends_by_itself_is_not_stopped() -> None:
     assert len(runner.traded) == 4
 
 
+class LoopErrors:
+    """A loop whose exception handler records what asyncio would log (a task destroyed pending, a
+    task exception never retrieved)."""
+
+    def __init__(self) -> None:
+        import asyncio
+
+        self.loop = asyncio.new_event_loop()
+        self.logged: list[str] = []
+        self.loop.set_exception_handler(lambda loop, context: self.logged.append(context["message"]))
+
+    def close(self) -> None:
+        import gc
+
+        gc.collect()  # what is left pending or unretrieved is reported as it is collected
+        self.loop.close()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
+def test_a_stop_signal_inside_the_ib_clients_loop_stops_the_wait_and_leaves_no_task_behind(sig: signal.Signals) -> None:
+    """As ib_async's sleep does: a task run by run_until_complete; the signal arrives in the
+    middle of the task's step. The wait ends with the KeyboardInterrupt, and nothing is left for
+    asyncio to log (a task holding the exception, a task destroyed pending)."""
+    import asyncio
+
+    async def wait_for_a_bar() -> None:
+        os.kill(os.getpid(), sig)  # the handler runs in the middle of this task's step
+        await asyncio.sleep(30)
+
+    errors = LoopErrors()
+    try:
+        with StopSignals() as signals, pytest.raises(KeyboardInterrupt), signals.interruptible():
+            task = asyncio.ensure_future(wait_for_a_bar(), loop=errors.loop)
+            errors.loop.run_until_complete(task)
+        assert signals.received == sig
+        assert task.cancelled()  # finished when the stop signals were left, instead of left pending
+        del task
+    finally:
+        errors.close()
+    assert errors.logged == []
+
+
+def test_a_stop_signal_between_two_runs_of_the_clients_loop_waits_for_our_own_code() -> None:
+    """The signal finds the IB client's synchronous wrapper (a coroutine and a task made, its loop
+    not running yet): the interruption waits until the program is back in our code, which a
+    blocking wait there then ends at once."""
+    import time
+
+    client = {"__name__": "ib_async.util", "os": os, "signal": signal, "done": []}
+    exec("def run():\n    os.kill(os.getpid(), signal.SIGTERM)\n    done.append('the wrapper finished')", client)
+    with StopSignals() as signals, pytest.raises(KeyboardInterrupt), signals.interruptible():
+        client["run"]()
+        t0 = time.monotonic()
+        time.sleep(10)  # ended by the interruption
+    assert client["done"] == ["the wrapper finished"] and time.monotonic() - t0 < 5
+    assert signals.received == signal.SIGTERM
+
+
+def test_after_the_command_the_stop_signals_are_ignored_until_the_process_ends() -> None:
+    """hold_early records a stop signal from the command's first line; the command's StopSignals
+    acts on it (check() raises); once it is left, the process is ending: they are ignored."""
+    from algotrade.live.signals import hold_early
+
+    saved = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)}
+    try:
+        hold_early(["--debug", "run", "x.yaml"])  # not a long-running command: nothing changes
+        assert {s: signal.getsignal(s) for s in saved} == saved
+        hold_early(["--debug", "paper", "x.yaml"])
+        os.kill(os.getpid(), signal.SIGHUP)  # while the command starts: recorded
+        with StopSignals() as signals, pytest.raises(KeyboardInterrupt):
+            assert signals.received == signal.SIGHUP
+            signals.check()
+        assert all(signal.getsignal(s) == signal.SIG_IGN for s in saved)
+        os.kill(os.getpid(), signal.SIGTERM)  # ignored: the test goes on
+    finally:
+        for s, handler in saved.items():
+            signal.signal(s, handler)
+
+
 def test_paper_and_live_help_document_their_exit_codes() -> None:
     from click.testing import CliRunner
 

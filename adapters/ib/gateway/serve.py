@@ -19,6 +19,7 @@ exits 0. It never stops by itself: the end of stdin or of the replay leaves it s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import os
 import re
@@ -29,7 +30,7 @@ from typing import TYPE_CHECKING
 
 from adapters.ib.gateway.control import Fault, schedule, start_control
 from algotrade.core.errors import ConfigError
-from algotrade.live.signals import STEP_SIGNAL, STOP_SIGNALS, StepCounter
+from algotrade.live.signals import STEP_SIGNAL, STOP_SIGNALS, StepCounter, StopSignals
 
 if TYPE_CHECKING:  # imported lazily: the command parses its options before pandas loads
     from adapters.ib.gateway.server import GatewaySimulator
@@ -125,11 +126,13 @@ class _Output:
 
 def serve(sim: GatewaySimulator, speed: Speed, *, host: str = "127.0.0.1", port: int = 7497,
           echo: Callable[[str], None] = print, early: StepCounter | None = None,
-          control: int | None = None, faults: Sequence[Fault] = ()) -> str:
+          control: int | None = None, faults: Sequence[Fault] = (), signals: StopSignals | None = None) -> str:
     """Serve ``sim`` on host:port until a stop signal; returns the signal's name. ``early``
     counted the SIGUSR1 received while the caller loaded the market: those sessions are replayed
     once the server listens. ``control``: the port of the control commands on 127.0.0.1 (0: any
-    free one; :mod:`adapters.ib.gateway.control`); ``faults``: the ``--faults`` schedule. Call it in
+    free one; :mod:`adapters.ib.gateway.control`); ``faults``: the ``--faults`` schedule;
+    ``signals``: the command's stop signals, which end the serving (one received before it
+    served ends it once it listens); without them it handles the stop signals itself. Call it in
     the main thread (it handles signals)."""
     mode = resolve_speed(speed, stdin_is_terminal())
     why_hold = "(--speed hold)" if speed == "hold" else "(stdin is not a terminal)"
@@ -138,7 +141,7 @@ def serve(sim: GatewaySimulator, speed: Speed, *, host: str = "127.0.0.1", port:
     loop = asyncio.new_event_loop()
     try:
         return loop.run_until_complete(_serve(sim, mode, why_hold, host, port, _Output(echo),
-                                              early.count if early else 0, control, faults))
+                                              early.count if early else 0, control, faults, signals))
     finally:
         pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
         for task in pending:
@@ -151,7 +154,7 @@ def serve(sim: GatewaySimulator, speed: Speed, *, host: str = "127.0.0.1", port:
 
 async def _serve(sim: GatewaySimulator, mode: Speed, why_hold: str, host: str, port: int,
                  say: Callable[[str], None], early_steps: int, control: int | None,
-                 faults: Sequence[Fault]) -> str:
+                 faults: Sequence[Fault], signals: StopSignals | None) -> str:
     loop = asyncio.get_running_loop()
     stopped = asyncio.Event()
     received: list[signal.Signals] = []
@@ -178,8 +181,12 @@ async def _serve(sim: GatewaySimulator, mode: Speed, why_hold: str, host: str, p
     def injected(kind: str) -> None:
         say(f"gateway: fault {kind} at {sim.current_date} ({FAULT_LINES[kind]})")
 
-    for sig in STOP_SIGNALS:
-        loop.add_signal_handler(sig, stop, sig)
+    handled = contextlib.ExitStack()
+    if signals is not None:  # called from the signal handler: the loop stops the serving
+        handled.enter_context(signals.calling(lambda sig: loop.call_soon_threadsafe(stop, sig)))
+    else:
+        for sig in STOP_SIGNALS:
+            loop.add_signal_handler(sig, stop, sig)
     loop.add_signal_handler(STEP_SIGNAL, step)
     controller: asyncio.AbstractServer | None = None
     try:
@@ -215,8 +222,9 @@ async def _serve(sim: GatewaySimulator, mode: Speed, why_hold: str, host: str, p
             step()
         await stopped.wait()
     finally:
-        for sig in (*STOP_SIGNALS, STEP_SIGNAL):
+        for sig in (*(STOP_SIGNALS if signals is None else ()), STEP_SIGNAL):
             loop.remove_signal_handler(sig)
+        handled.close()
         clients = len(sim.connected_clients)
         if controller is not None:
             controller.close()
