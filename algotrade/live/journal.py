@@ -19,7 +19,8 @@ what was decided and what the broker confirmed:
   halt-worthy finding (reconcile mismatches, unmatched fills, outages, the kill switch).
 
 The schema is versioned (``PRAGMA user_version``, :data:`SCHEMA_VERSION`); an older journal is
-migrated in place when opened.
+migrated in place when opened (the tables and the migration: :mod:`~algotrade.live.journal_schema`;
+the records the journal hands back: :mod:`~algotrade.live.journal_records`, importable from here too).
 
 The journal knows nothing about brokers or engines; :mod:`algotrade.live.reconcile` compares it with
 a broker's view and :class:`algotrade.live.broker.LiveRunner` writes it.
@@ -31,182 +32,21 @@ import datetime as dt
 import sqlite3
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
+from algotrade.live.journal_records import (
+    CLOSED_STATUSES,
+    BarRow,
+    FillConflict,
+    Intent,
+    JournalEvent,
+    JournalFill,
+    RiskEvent,
+    order_ref,
+)
+from algotrade.live.journal_schema import SCHEMA_VERSION, connect
+
 FILE_NAME = "journal.sqlite"
-#: the journal's schema version (``PRAGMA user_version``); 0 is the unversioned first schema,
-#: whose fills were keyed on the exec id alone
-SCHEMA_VERSION = 2
-
-#: statuses that end an order without (fully) filling it
-CLOSED_STATUSES = ("cancelled", "rejected", "expired", "dropped")
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS intents (
-    order_ref   TEXT PRIMARY KEY,
-    run_id      TEXT NOT NULL,
-    strategy    TEXT NOT NULL,
-    seq         INTEGER NOT NULL,
-    symbol      TEXT NOT NULL,
-    quantity    INTEGER NOT NULL CHECK (quantity != 0),
-    type        TEXT NOT NULL CHECK (type IN ('market', 'limit', 'stop')),
-    limit_price REAL,
-    stop_price  REAL,
-    created     TEXT NOT NULL,
-    written_at  TEXT NOT NULL,
-    UNIQUE (run_id, strategy, seq)
-);
-CREATE TABLE IF NOT EXISTS events (
-    id          INTEGER PRIMARY KEY AUTOINCREMENT,
-    order_ref   TEXT NOT NULL REFERENCES intents (order_ref),
-    kind        TEXT NOT NULL
-                CHECK (kind IN ('submitted', 'status', 'fill', 'cancel_requested', 'closed')),
-    broker_id   TEXT,
-    status      TEXT,
-    reason      TEXT NOT NULL DEFAULT '',
-    exec_id     TEXT,
-    symbol      TEXT,
-    quantity    INTEGER,
-    price       REAL,
-    commission  REAL,
-    date        TEXT,
-    host_bar    INTEGER,
-    written_at  TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS events_ref ON events (order_ref);
-CREATE UNIQUE INDEX IF NOT EXISTS events_fill ON events (order_ref, exec_id) WHERE kind = 'fill';
-CREATE TABLE IF NOT EXISTS bar_data (
-    run_id  TEXT NOT NULL,
-    idx     INTEGER NOT NULL,
-    symbol  TEXT NOT NULL,
-    open    REAL NOT NULL,
-    high    REAL NOT NULL,
-    low     REAL NOT NULL,
-    close   REAL NOT NULL,
-    volume  REAL NOT NULL,
-    PRIMARY KEY (run_id, idx, symbol)
-);
-CREATE TABLE IF NOT EXISTS risk_events (
-    id         INTEGER PRIMARY KEY AUTOINCREMENT,
-    run_id     TEXT NOT NULL,
-    kind       TEXT NOT NULL,
-    subject    TEXT NOT NULL DEFAULT '',
-    message    TEXT NOT NULL,
-    written_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS bars (
-    run_id  TEXT NOT NULL,
-    idx     INTEGER NOT NULL,
-    date    TEXT NOT NULL,
-    cash    REAL NOT NULL,
-    value   REAL NOT NULL,
-    done    INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (run_id, idx)
-);
-CREATE TABLE IF NOT EXISTS state (
-    run_id TEXT NOT NULL,
-    key    TEXT NOT NULL,
-    value  TEXT NOT NULL,
-    PRIMARY KEY (run_id, key)
-);
-"""
-
-#: version 0 -> 2: the events table loses ``exec_id UNIQUE`` (fills are keyed by order and exec
-#: id by the partial index in _SCHEMA); the new tables are created by _SCHEMA itself
-_EVENTS_TABLE = _SCHEMA[_SCHEMA.index("CREATE TABLE IF NOT EXISTS events ("):]
-_EVENTS_TABLE = _EVENTS_TABLE[:_EVENTS_TABLE.index(");") + 2]
-_MIGRATE_EVENTS = _EVENTS_TABLE.replace("IF NOT EXISTS events (", "events_v2 (") + """
-INSERT INTO events_v2 SELECT id, order_ref, kind, broker_id, status, reason, exec_id, symbol, quantity, price,
-    commission, date, host_bar, written_at FROM events ORDER BY id;
-DROP TABLE events;
-ALTER TABLE events_v2 RENAME TO events;
-"""
-
-
-class FillConflict(ValueError):
-    """A fill that cannot be recorded as reported: its order is not in the journal, or another
-    fill with different figures is already recorded under the same (order, exec id)."""
-
-
-@dataclass(frozen=True)
-class RiskEvent:
-    id: int
-    run_id: str
-    kind: str  # mismatch | unmatched_fill | outage | kill_switch | halt ...
-    subject: str
-    message: str
-    written_at: str
-
-
-def order_ref(run_id: str, strategy: str, seq: int) -> str:
-    """The deterministic orderRef of an intent: the same decision always gets the same ref."""
-    return f"{run_id}:{strategy}:{seq}"
-
-
-@dataclass(frozen=True)
-class Intent:
-    """An order as the journal knows it: what was decided, and what happened to it since."""
-
-    order_ref: str
-    run_id: str
-    strategy: str
-    seq: int
-    symbol: str
-    quantity: int  # signed: + buy, - sell
-    type: str
-    limit: float | None
-    stop: float | None
-    created: str  # the bar date the decision was made on (ISO)
-    broker_id: str | None = None
-    filled: int = 0  # signed, from the journal's fills
-    closed: str | None = None  # cancelled | rejected | expired | dropped
-    cancel_requested: bool = False
-
-    @property
-    def status(self) -> str:
-        if self.closed:
-            return self.closed
-        if self.filled == self.quantity:
-            return "filled"
-        return "open"
-
-    @property
-    def is_open(self) -> bool:
-        return self.status == "open"
-
-
-@dataclass(frozen=True)
-class JournalFill:
-    exec_id: str
-    order_ref: str
-    symbol: str
-    quantity: int  # signed
-    price: float
-    commission: float
-    date: str
-
-
-@dataclass(frozen=True)
-class JournalEvent:
-    """A fill or a closure, in journal order, with the bar before which the host saw it."""
-
-    id: int
-    kind: str  # fill | closed
-    order_ref: str
-    host_bar: int | None
-    status: str | None = None
-    reason: str = ""
-    fill: JournalFill | None = None
-
-
-@dataclass(frozen=True)
-class BarRow:
-    idx: int
-    date: str
-    cash: float
-    value: float
-    done: bool
 
 
 def _now() -> str:
@@ -219,26 +59,7 @@ class Journal:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        # isolation_level=None: autocommit; multi-statement writes use an explicit transaction
-        self._db = sqlite3.connect(self.path, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._migrate()
-        self._db.executescript(_SCHEMA)
-        self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-
-    def _migrate(self) -> None:
-        version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
-        if version > SCHEMA_VERSION:
-            raise ValueError(f"journal {self.path} has schema version {version}, newer than this algotrade's "
-                             f"{SCHEMA_VERSION}; upgrade algotrade")
-        has_events = self._db.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'").fetchone()
-        if version < 2 and has_events:
-            self._db.execute("PRAGMA foreign_keys=OFF")
-            self._db.executescript("BEGIN IMMEDIATE;" + _MIGRATE_EVENTS + "COMMIT;")
-            self._db.execute("PRAGMA foreign_keys=ON")
+        self._db = connect(self.path)
 
     @property
     def schema_version(self) -> int:
@@ -570,15 +391,6 @@ class Journal:
 
 
 __all__ = [
-    "CLOSED_STATUSES",
-    "FILE_NAME",
-    "SCHEMA_VERSION",
-    "BarRow",
-    "FillConflict",
-    "Intent",
-    "Journal",
-    "JournalEvent",
-    "JournalFill",
-    "RiskEvent",
-    "order_ref",
+    "CLOSED_STATUSES", "FILE_NAME", "SCHEMA_VERSION", "BarRow", "FillConflict", "Intent", "Journal", "JournalEvent",
+    "JournalFill", "RiskEvent", "order_ref",
 ]
