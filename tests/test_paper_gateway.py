@@ -142,15 +142,28 @@ def test_paper_refuses_a_live_port(tmp_path: Path) -> None:
     assert not (tmp_path / "out" / "paper_quickstart" / "paper" / "journal.sqlite").exists()
 
 
+def wait_live_port_free(timeout: float = 30.0) -> None:
+    """The live tests serve the simulator on IB Gateway's live port 4001 (the live guard allows
+    no other): wait for an earlier test's gateway to let it go, or fail saying what holds it."""
+    import socket
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", 4001)) != 0:
+                return
+        if time.monotonic() > deadline:
+            pytest.fail(f"port 4001 is still taken after {timeout:.0f} s; the live tests need it free")
+        time.sleep(0.2)
+
+
 def test_live_routes_orders_once_every_guard_passed(tmp_path: Path) -> None:
     """A passed burn-in for this config id, a live port, a live account and --confirm-live: the live
     run trades through the gateway (here the simulator on the live port 4001, as account U...)."""
-    import socket
-
-    with socket.socket() as probe:
-        if probe.connect_ex(("127.0.0.1", 4001)) == 0:
-            pytest.fail("port 4001 is taken on this machine; the live-routing test needs it free")
     from algotrade.live.paper import paper_simulated
+
+    wait_live_port_free()
 
     assert paper_simulated(EXPERIMENT, out=tmp_path / "out").burnin["verdict"] == "go"  # the offline burn-in
     with gateway(tmp_path, "--account", "U7654321", port=4001) as gw:
@@ -271,6 +284,7 @@ def test_a_stop_signal_ends_a_run_like_ctrl_c_and_the_same_command_resumes(
     if command == "live":  # a passed burn-in on file, a live port, a live account, the flag
         assert paper_simulated(EXPERIMENT, out=tmp_path / "out").burnin["verdict"] == "go"  # the offline burn-in
         args, extra, env, port = ("--confirm-live",), ("--account", "U7654321"), {"ALGOTRADE_IB_ACCOUNT": "U7654321"}, 4001
+        wait_live_port_free()
     with gateway(tmp_path, *extra, port=port) as gw:
         proc = start_run(tmp_path, gw.port, *args, command=command, env=env)  # no --sessions: until stopped
         wait_line(proc, rf"^{command}: .*warm up")
