@@ -185,8 +185,8 @@ def resolve_broker(name: str) -> Any:
 def broker_part(name: str, path: str) -> Any:
     """What the package of broker ``name``'s adapter provides besides the broker, at ``path``
     below it: ``broker_part("ib", "gateway.control.send")`` is the IB gateway simulator's
-    ``send``. The IB commands (``gateway``, ``gateway-ctl``, ``paper --simulate``) reach their
-    simulator this way, so that the core names no adapter module."""
+    ``send``. ``paper --simulate`` reaches its simulator this way, so that the core names no
+    adapter module (the ``gateway`` commands are the adapter's own: ``adapters/ib/commands.py``)."""
     package = brokers()[name].partition(":")[0]
     module, _, attr = f"{package}.{path}".rpartition(".")
     return resolve(f"{module}:{attr}", f"broker {name}", {})
