@@ -173,3 +173,24 @@ def test_an_engine_from_its_own_distribution_is_listed_and_runs_an_experiment(tm
     alone = subprocess.run([str(ROOT / "bin" / "algotrade"), "run", *common, "--engine", "toy"], cwd=ROOT,
                            capture_output=True, text=True, timeout=300)
     assert alone.returncode == 2
+
+
+
+MAX_LINES = 400
+
+
+def _docstring(text: str) -> str:
+    import ast
+
+    return ast.get_docstring(ast.parse(text)) or ""
+
+
+def test_no_module_is_over_400_lines_unless_it_says_it_is_a_table() -> None:
+    """Modules are split by responsibility (docs/architecture.md); a module that is mostly a data
+    table may be longer if its docstring says it is one."""
+    paths = sorted([*(ROOT / "algotrade").rglob("*.py"), *(ROOT / "adapters").rglob("*.py")])
+    assert len(paths) > 50
+    lines = {path: path.read_text().count("\n") for path in paths}
+    long = [f"{path.relative_to(ROOT)}: {n} lines" for path, n in lines.items()
+            if n > MAX_LINES and "table" not in _docstring(path.read_text()).lower()]
+    assert not long, long
