@@ -9,29 +9,33 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from algotrade import _moved
+
+_moved.install()  # old module paths (algotrade.config, algotrade.strategy, ...) keep working
+
 _EXPORTS = {
-    "ATR": "algotrade.indicators",
-    "AlgotradeError": "algotrade.errors",
-    "Bar": "algotrade.strategy",
-    "BollingerBand": "algotrade.indicators",
-    "BrokerError": "algotrade.errors",
-    "ConfigError": "algotrade.errors",
-    "Context": "algotrade.host",
-    "DataError": "algotrade.errors",
-    "EMA": "algotrade.indicators",
-    "Experiment": "algotrade.config",
-    "Fill": "algotrade.strategy",
-    "Order": "algotrade.strategy",
-    "ROC": "algotrade.indicators",
-    "RSI": "algotrade.indicators",
-    "SMA": "algotrade.indicators",
-    "Strategy": "algotrade.strategy",
-    "StrategyConfig": "algotrade.strategy",
-    "StrategyError": "algotrade.errors",
-    "TransientBrokerError": "algotrade.errors",
-    "load_experiment": "algotrade.config",
-    "load_market": "algotrade.data",
-    "run_experiment": "algotrade.run",
+    "ATR": "algotrade.core.indicators",
+    "AlgotradeError": "algotrade.core.errors",
+    "Bar": "algotrade.core.strategy",
+    "BollingerBand": "algotrade.core.indicators",
+    "BrokerError": "algotrade.core.errors",
+    "ConfigError": "algotrade.core.errors",
+    "Context": "algotrade.core.strategy",
+    "DataError": "algotrade.core.errors",
+    "EMA": "algotrade.core.indicators",
+    "Experiment": "algotrade.core.config",
+    "Fill": "algotrade.core.strategy",
+    "Order": "algotrade.core.strategy",
+    "ROC": "algotrade.core.indicators",
+    "RSI": "algotrade.core.indicators",
+    "SMA": "algotrade.core.indicators",
+    "Strategy": "algotrade.core.strategy",
+    "StrategyConfig": "algotrade.core.strategy",
+    "StrategyError": "algotrade.core.errors",
+    "TransientBrokerError": "algotrade.core.errors",
+    "load_experiment": "algotrade.core.config",
+    "load_market": "algotrade.core.data",
+    "run_experiment": "algotrade.backtest.run",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -1,6 +1,6 @@
 import sys
 
-from algotrade.gateway.signals import hold_early
+from algotrade.live.signals import hold_early
 
 hold_early(sys.argv[1:])  # first: a stop signal while click and the command load ends the command cleanly
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from algotrade.shell import project_command
+from algotrade.core.shell import project_command
 
 ROOT = Path(__file__).resolve().parents[1]
 #: the engine algotrade runs to check a vectorized recipe against
@@ -41,7 +41,7 @@ class RecipeRow:
 
 def _title(module: Any) -> str:
     """The first paragraph of the module's docstring, as plain text (its summary, however long)."""
-    from algotrade.listing import summary
+    from algotrade.core.listing import summary
 
     return summary(module.__doc__, module.__name__.rsplit(".", 1)[-1])
 
@@ -78,9 +78,9 @@ def _normalise(trades: list[Any]) -> list[Trade]:
 
 def check(row: RecipeRow) -> RecipeRow:
     """Run the recipe's native version and algotrade's wrapper; record whether they agree."""
-    from algotrade.config import load_experiment
-    from algotrade.data import load_market
-    from algotrade.run import execute
+    from algotrade.backtest.run import execute
+    from algotrade.core.config import load_experiment
+    from algotrade.core.data import load_market
 
     t0 = time.perf_counter()
     module = importlib.import_module(row.module)
@@ -106,7 +106,7 @@ def check(row: RecipeRow) -> RecipeRow:
 
 def wrapped_ingredients() -> dict[str, list[str]]:
     """For each production strategy, the recipe functions its module imports (and so wraps)."""
-    from algotrade.registry import STRATEGIES
+    from algotrade.core.registry import STRATEGIES
 
     out: dict[str, list[str]] = {}
     for alias, target in sorted(STRATEGIES.items()):

@@ -5,7 +5,7 @@ Prints one JSON line per selected measurement (``--only``; default: all three, i
 ``backtrader``
     An SMA(10/30) crossover on the S&P 500 sample (SPX, 1999-01-04 .. 2018-12-31, validated
     frames) natively (``NativeSmaCross`` from tests/native_backtrader.py: bt.talib indicators,
-    stdstats=False) and through algotrade (``algotrade.run.execute`` on the backtrader engine).
+    stdstats=False) and through algotrade (``algotrade.backtest.run.execute`` on the backtrader engine).
     Both sides must make the same trades, otherwise the bench fails::
 
         {"name": "backtrader", "native_s": ..., "algotrade_s": ..., "ratio": ..., "peak_mb": ...}
@@ -70,10 +70,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from algotrade.config import Experiment, experiment_from_dict  # noqa: E402
-from algotrade.data import Market, load_market  # noqa: E402
-from algotrade.results import tables  # noqa: E402
-from algotrade.run import execute  # noqa: E402
+from algotrade.backtest.run import execute  # noqa: E402
+from algotrade.core.config import Experiment, experiment_from_dict  # noqa: E402
+from algotrade.core.data import Market, load_market  # noqa: E402
+from algotrade.core.results import tables  # noqa: E402
 
 FAST, SLOW = 10, 30
 TARGET = 0.95

@@ -1,10 +1,10 @@
 """Latency from a bar's arrival to the order on the wire, through the real IB client stack.
 
-The project's gateway simulator (``algotrade.gateway``) runs in a thread of this process and
+The project's gateway simulator (``adapters.ib.gateway``) runs in a thread of this process and
 replays the S&P 500 sample (SPX from 1999-01-04, validated frames) session by session; the real
-ib_async client, :class:`adapters.ib.broker.IbBroker` and :class:`algotrade.broker.LiveRunner`
+ib_async client, :class:`adapters.ib.broker.IbBroker` and :class:`algotrade.live.broker.LiveRunner`
 (SQLite journal included) trade it exactly as ``algotrade paper --simulate`` does, with the bars
-coming from :func:`algotrade.paper.simulated_stream` (reqHistoricalData with keepUpToDate).
+coming from :func:`algotrade.live.paper.simulated_stream` (reqHistoricalData with keepUpToDate).
 
 Both timestamps are taken in the simulator's thread with ``time.perf_counter_ns`` (one process,
 one clock), by a subclass of the simulator defined here:
@@ -61,16 +61,19 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from adapters.ib.broker import IbBroker  # noqa: E402
-from algotrade.broker import LiveRunner  # noqa: E402
-from algotrade.config import Experiment, experiment_from_dict  # noqa: E402
-from algotrade.data import Market, load_market  # noqa: E402
-from algotrade.gateway import GatewaySimulator, run_in_thread, wire  # noqa: E402
-from algotrade.host import Context  # noqa: E402
-from algotrade.journal import Journal, order_ref  # noqa: E402
-from algotrade.paper import GatewayClock, final_sessions, gateway_stream, simulated_stream, subscribe  # noqa: E402
-from algotrade.risk import checks_from_config  # noqa: E402
-from algotrade.sessions import Backoff, SessionSchedule  # noqa: E402
-from algotrade.strategy import Strategy, StrategyConfig  # noqa: E402
+from adapters.ib.gateway import GatewaySimulator, run_in_thread, wire  # noqa: E402
+from algotrade.core.config import Experiment, experiment_from_dict  # noqa: E402
+from algotrade.core.data import Market, load_market  # noqa: E402
+from algotrade.core.risk import checks_from_config  # noqa: E402
+from algotrade.core.sessions import Backoff, SessionSchedule  # noqa: E402
+from algotrade.core.strategy import (  # noqa: E402
+    Context,
+    Strategy,
+    StrategyConfig,
+)
+from algotrade.live.broker import LiveRunner  # noqa: E402
+from algotrade.live.journal import Journal, order_ref  # noqa: E402
+from algotrade.live.paper import GatewayClock, final_sessions, gateway_stream, simulated_stream, subscribe  # noqa: E402
 
 FIRST_DAY = "1999-01-04"
 STRATEGIES = ("sma_cross", "flip")

@@ -38,7 +38,7 @@ if str(ROOT) not in sys.path:
 
 import yaml  # noqa: E402
 
-from algotrade.sweep import run_sweep  # noqa: E402
+from algotrade.research.sweep import run_sweep  # noqa: E402
 
 POINTS = 50
 EXPERIMENT = {

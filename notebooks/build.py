@@ -63,7 +63,7 @@ IB_CHAPTERS = ("ch09_ib_api", "ch10_live_deployment")
 
 
 def notebook(chapter: str, modules: list[str]) -> nbformat.NotebookNode:
-    from algotrade.listing import markdown, split_doc
+    from algotrade.core.listing import markdown, split_doc
 
     package = importlib.import_module(f"recipes.{chapter}")
     setup = SETUP.format(chapter=chapter)

@@ -31,9 +31,9 @@ import pandas as pd
 import pytest
 
 from adapters.ib.client import ib_module
-from algotrade.config import BrokerConfig
-from algotrade.data import Market
-from algotrade.gateway import GatewaySimulator, run_in_thread
+from adapters.ib.gateway import GatewaySimulator, run_in_thread
+from algotrade.core.config import BrokerConfig
+from algotrade.core.data import Market
 
 ib_client = ib_module()  # ib_async or ib_insync: the same API
 CLIENT = ib_client.__name__
@@ -288,7 +288,7 @@ class ControlledGateway(Lines):
 
     def ctl(self, command: str) -> str:
         """Send a control command; its answer without the ``ok`` (an ``error`` fails the test)."""
-        from algotrade.gateway.control import send
+        from adapters.ib.gateway.control import send
 
         answer = send("127.0.0.1", self.control, command)
         assert answer.startswith("ok "), answer

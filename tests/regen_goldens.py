@@ -23,7 +23,7 @@ def experiments() -> list[Path]:
 
 
 def produce(path: Path, engine: str, out: Path) -> tuple[str, dict[str, object]]:
-    from algotrade.run import run_experiment
+    from algotrade.backtest.run import run_experiment
 
     result = run_experiment(path, out=out, engine=engine, overrides=("output.report=false",))
     summary = {k: result.metrics[k] for k in KEYS}
@@ -32,7 +32,7 @@ def produce(path: Path, engine: str, out: Path) -> tuple[str, dict[str, object]]
 
 def main() -> None:
     sys.path.insert(0, str(ROOT))
-    from algotrade.config import load_experiment
+    from algotrade.core.config import load_experiment
 
     with tempfile.TemporaryDirectory() as tmp:
         for path in experiments():

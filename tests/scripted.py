@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from algotrade.host import Context
-from algotrade.strategy import Strategy, StrategyConfig
+from algotrade.core.strategy import Context, Strategy, StrategyConfig
 
 Action = Literal["shares", "value", "percent", "enter", "exit", "order"]
 

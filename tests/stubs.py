@@ -9,8 +9,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from algotrade.host import Bars
-from algotrade.strategy import Order
+from algotrade.core.strategy import Bars, Order
 
 
 def write_experiment(folder: Path, name: str = "t", **sections: Any) -> Path:

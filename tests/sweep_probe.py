@@ -9,7 +9,7 @@ import time
 
 from pydantic import Field
 
-from algotrade.host import Context
+from algotrade.core.strategy import Context
 from algotrade.strategies.sma_cross import SmaCross, SmaCrossConfig
 
 

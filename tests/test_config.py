@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from algotrade.config import (
+from algotrade.core.config import (
     BpsSlippage,
     Experiment,
     PerShareCommission,
@@ -14,7 +14,7 @@ from algotrade.config import (
     explain,
     load_experiment,
 )
-from algotrade.errors import ConfigError
+from algotrade.core.errors import ConfigError
 from tests.stubs import write_experiment
 
 QUICKSTART = Path(__file__).resolve().parents[1] / "experiments" / "quickstart.yaml"

@@ -7,11 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from algotrade.config import DataConfig, SyntheticConfig
-from algotrade.data import inspect, load_market
-from algotrade.errors import DataError
-from algotrade.synthetic import generate
-from algotrade.validation import VOLUME_MAX
+from algotrade.core.config import DataConfig, SyntheticConfig
+from algotrade.core.data import inspect, load_market
+from algotrade.core.errors import DataError
+from algotrade.core.synthetic import generate
+from algotrade.core.validation import VOLUME_MAX
 from tests.conftest import shared_data
 from tests.stubs import write_csv
 
@@ -182,7 +182,7 @@ class _ShortCalendar:
 
 
 def test_days_before_what_the_calendar_knows_are_judged_like_calendar_none() -> None:
-    from algotrade.data import _Gaps, check_covered
+    from algotrade.core.data import _Gaps, check_covered
 
     dates = pd.bdate_range("2020-01-06", "2020-03-31")
     gaps = _Gaps(_ShortCalendar(), dates)

@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import algotrade.config
+import algotrade.core.config
 from algotrade import cli as cli_module
-from algotrade import errors, paper
 from algotrade.cli import cli
+from algotrade.core import errors
+from algotrade.live import paper
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -70,7 +71,7 @@ def test_an_interrupt_exits_130_without_a_traceback(monkeypatch: pytest.MonkeyPa
     def interrupted(*_: object, **__: object) -> str:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(algotrade.config, "explain", interrupted)
+    monkeypatch.setattr(algotrade.core.config, "explain", interrupted)
     result = CliRunner().invoke(cli, ["schema"])
     assert result.exit_code == 130
     assert result.exception is None or isinstance(result.exception, SystemExit)
@@ -85,7 +86,7 @@ def test_each_error_exits_with_its_code(monkeypatch: pytest.MonkeyPatch, error: 
             raise errors.StrategyError("boom", strategy="s", date="2020-01-02", symbol="X")
         raise error("boom")
 
-    monkeypatch.setattr(algotrade.config, "explain", failing)
+    monkeypatch.setattr(algotrade.core.config, "explain", failing)
     result = CliRunner().invoke(cli, ["schema"])
     assert result.exit_code == code, result.output
     assert len(result.stderr.strip().splitlines()) <= 2  # one line (two for an internal error), no traceback

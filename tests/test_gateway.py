@@ -18,9 +18,9 @@ import pytest
 from ibapi.decoder import Decoder as IbapiDecoder
 from ibapi.wrapper import EWrapper
 
-from algotrade.config import BrokerConfig
-from algotrade.costs import commission, slipped
-from algotrade.gateway import wire
+from adapters.ib.gateway import wire
+from algotrade.core.config import BrokerConfig
+from algotrade.core.costs import commission, slipped
 from tests import gateway_fixtures as gf
 
 IB, LimitOrder, MarketOrder, Stock, StopOrder = (

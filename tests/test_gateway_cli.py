@@ -169,7 +169,7 @@ def test_a_stop_signal_at_any_moment_stops_the_gateway_with_exit_0_and_one_line(
     ignored`)."""
     import random
 
-    from algotrade.gateway.signals import STOP_SIGNALS
+    from algotrade.live.signals import STOP_SIGNALS
 
     rng = random.Random(seed)
     ib_guard.allow_text("Peer closed connection")

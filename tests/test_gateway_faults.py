@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from adapters.ib.gateway.control import send
 from algotrade.cli import cli
-from algotrade.gateway.control import send
 from tests import gateway_fixtures as gf
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -321,8 +321,8 @@ def test_bad_fault_and_state_options_are_one_clear_line(args: list[str], message
 
 
 def test_a_state_file_of_another_account_or_other_data_or_not_sqlite_is_refused(tmp_path: Path) -> None:
-    from algotrade.gateway import GatewaySimulator
-    from algotrade.gateway.state import StateStore
+    from adapters.ib.gateway import GatewaySimulator
+    from adapters.ib.gateway.state import StateStore
 
     state = tmp_path / "gw.sqlite"
     market = gf.make_market()

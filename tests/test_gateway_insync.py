@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from algotrade.config import BrokerConfig
-from algotrade.gateway import GatewaySimulator, run_in_thread
+from adapters.ib.gateway import GatewaySimulator, run_in_thread
+from algotrade.core.config import BrokerConfig
 from tests.gateway_fixtures import make_market
 
 CLIENT = Path(__file__).resolve().parent / "insync" / "client.py"

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from algotrade.config import load_experiment
-from algotrade.run import run_experiment
+from algotrade.backtest.run import run_experiment
+from algotrade.core.config import load_experiment
 from tests.regen_goldens import ENGINES, GOLDEN, experiments, produce
 
 CASES = [(p, e) for p in experiments() for e in ENGINES]

@@ -17,14 +17,14 @@ from typing import Any
 import pytest
 
 from adapters.ib.broker import IbBroker
-from algotrade.broker import LiveRunner, OrderRequest
-from algotrade.config import Experiment, load_experiment
-from algotrade.data import Market, load_market
-from algotrade.gateway import GatewaySimulator, run_in_thread
-from algotrade.host import StrategyHost
-from algotrade.journal import Journal
-from algotrade.paper import simulated_stream
-from algotrade.run import execute
+from adapters.ib.gateway import GatewaySimulator, run_in_thread
+from algotrade.backtest.run import execute
+from algotrade.core.config import Experiment, load_experiment
+from algotrade.core.data import Market, load_market
+from algotrade.core.host import StrategyHost
+from algotrade.live.broker import LiveRunner, OrderRequest
+from algotrade.live.journal import Journal
+from algotrade.live.paper import simulated_stream
 from tests import gateway_fixtures as gf
 
 ib_guard = gf.ib_guard

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from algotrade.journal import FILE_NAME, SCHEMA_VERSION, FillConflict, Journal, order_ref
-from algotrade.reconcile import (
+from algotrade.live.journal import FILE_NAME, SCHEMA_VERSION, FillConflict, Journal, order_ref
+from algotrade.live.reconcile import (
     BrokerOrder,
     BrokerView,
     Execution,
@@ -176,7 +176,7 @@ def test_the_journal_uses_wal_and_every_write_is_visible_to_another_connection(t
 def test_a_process_killed_right_after_a_write_leaves_it_in_the_journal(tmp_path: Path) -> None:
     code = (
         "import os, sys\n"
-        "from algotrade.journal import Journal\n"
+        "from algotrade.live.journal import Journal\n"
         "j = Journal.in_folder(sys.argv[1])\n"
         "j.record_intent('r1', 'sma', 1, 'SPY', 5, created='2024-03-01')\n"
         "j.record_submitted('r1:sma:1', 'B7')\n"

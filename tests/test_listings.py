@@ -22,10 +22,10 @@ from click.testing import CliRunner
 from pydantic_core import to_jsonable_python
 
 import recipes
-from algotrade import registry
 from algotrade.cli import cli
-from algotrade.listing import definitions, plain, split_doc, summary, wrap, yaml_value
-from algotrade.shell import render
+from algotrade.core import registry
+from algotrade.core.listing import definitions, plain, split_doc, summary, wrap, yaml_value
+from algotrade.core.shell import render
 
 WIDTHS = (80, 140)
 RST = re.compile(r"``|`|:[a-z]+:`|\*\*")
@@ -53,7 +53,7 @@ def assert_fits(output: str, width: int) -> None:
 
 
 def recipe_title(name: str) -> str:
-    """The recipe's first docstring paragraph, written independently of algotrade.listing."""
+    """The recipe's first docstring paragraph, written independently of algotrade.core.listing."""
     first = inspect.cleandoc(importlib.import_module(name).__doc__ or "").partition("\n\n")[0]
     return " ".join(re.sub(r":\w+:`|``|`", "", first).split()).removesuffix(".")
 
@@ -63,7 +63,7 @@ def recipe_title(name: str) -> str:
 def test_plain_removes_every_kind_of_inline_markup() -> None:
     assert plain("retrained every ``test_bars`` bars") == "retrained every test_bars bars"
     assert plain("Buy when the RSI is below `oversold`.") == "Buy when the RSI is below oversold."
-    assert plain("see :class:`~algotrade.broker.LiveRunner` and :func:`crossover`") == "see LiveRunner and crossover"
+    assert plain("see :class:`~algotrade.live.broker.LiveRunner` and :func:`crossover`") == "see LiveRunner and crossover"
     assert plain(":ref:`the guide <guide>` and `PyPI <https://pypi.org>`_") == "the guide and PyPI"
     assert plain("**Regimes.** the *expected* price, 2*3 and a*b*c") == "Regimes. the expected price, 2*3 and a*b*c"
     assert plain("Example::\n\n    x") == "Example: x"
@@ -181,8 +181,23 @@ def test_engines_names_the_missing_ib_client() -> None:
 
 
 def test_a_broker_without_an_adapter_is_planned(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(registry, "BROKERS", {"fix": ("adapters.no_such_broker:Broker", "adapters.ib.client:client_names")})
+    monkeypatch.setattr(registry, "brokers", lambda: {"fix": "adapters.no_such_broker:Broker"})
     assert registry.broker_status("fix") == ("planned (adapter not written yet)", "")
+
+
+def test_engines_come_from_the_entry_points_and_say_why_one_is_unavailable(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert dict(registry.engines()) == {"backtrader": "adapters.backtrader:BacktraderEngine",
+                                        "zipline": "adapters.zipline:ZiplineEngine"}
+    assert dict(registry.brokers()) == {"ib": "adapters.ib:IbBroker"}
+    (tmp_path / "needs_nothing_here.py").write_text("def requirements():\n    return ('no_such_engine_pkg',)\n")
+    (tmp_path / "broken_adapter.py").write_text("raise RuntimeError('half-installed')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert registry.adapter_status("needs_nothing_here:Engine") == ("missing package no_such_engine_pkg",
+                                                                    "no_such_engine_pkg")
+    state, _ = registry.adapter_status("broken_adapter:Engine")
+    assert state == "unavailable (importing broken_adapter failed: RuntimeError: half-installed)"
+    assert registry.adapter_status("no_such_adapter_module:Engine") == ("planned (adapter not written yet)", "")
 
 
 def test_installed_version_names_the_distribution() -> None:

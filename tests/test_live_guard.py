@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from algotrade.config import Experiment
-from algotrade.errors import ConfigError
-from algotrade.journal import Journal
-from algotrade.live_guard import (
+from algotrade.core.config import Experiment
+from algotrade.core.errors import ConfigError
+from algotrade.live.journal import Journal
+from algotrade.live.live_guard import (
     ACCOUNT_ENV,
     BurnInGates,
     LiveTradingRefused,

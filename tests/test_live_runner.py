@@ -14,21 +14,21 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from algotrade.broker import (
+from algotrade.backtest.run import execute
+from algotrade.core.config import Experiment, FixedSharesSizing, load_experiment
+from algotrade.core.data import Market, load_market
+from algotrade.core.errors import BrokerError
+from algotrade.core.host import StrategyHost
+from algotrade.core.strategy import Bar, Context, Strategy, StrategyConfig
+from algotrade.live.broker import (
     InMemoryBroker,
     LiveRunner,
     OrderRequest,
     SimOrder,
     bar_stream,
 )
-from algotrade.config import Experiment, FixedSharesSizing, load_experiment
-from algotrade.data import Market, load_market
-from algotrade.errors import BrokerError
-from algotrade.host import Context, StrategyHost
-from algotrade.journal import FILE_NAME, Journal
-from algotrade.reconcile import BrokerView, JournalView, reconcile
-from algotrade.run import execute
-from algotrade.strategy import Bar, Strategy, StrategyConfig
+from algotrade.live.journal import FILE_NAME, Journal
+from algotrade.live.reconcile import BrokerView, JournalView, reconcile
 from tests.stubs import simple_bars
 
 # --- stubs ------------------------------------------------------------------------------------
@@ -412,7 +412,7 @@ def test_no_order_is_sent_inside_the_daily_restart_window(tmp_path: Path) -> Non
     first step outside it."""
     import datetime as dt
 
-    from algotrade.broker import ib_restart_window
+    from algotrade.live.broker import ib_restart_window
 
     ny = dt.timezone(dt.timedelta(hours=-5))
     assert ib_restart_window(dt.datetime(2024, 1, 10, 23, 50, tzinfo=ny))
@@ -458,8 +458,8 @@ def test_a_broker_that_lost_its_state_is_caught_at_the_next_session(tmp_path: Pa
 
 
 def test_a_fill_the_journal_cannot_match_halts_loudly(tmp_path: Path) -> None:
-    from algotrade.broker import FillEvent
-    from algotrade.reconcile import Execution
+    from algotrade.live.broker import FillEvent
+    from algotrade.live.reconcile import Execution
 
     class Stray(InMemoryBroker):
         def poll_events(self) -> list[Any]:

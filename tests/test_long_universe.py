@@ -1,5 +1,5 @@
 """A 500-symbol experiment prints short lines: every printout and page header that names the
-symbols names a few and the count (algotrade.config.symbols_text), never all 500."""
+symbols names a few and the count (algotrade.core.config.symbols_text), never all 500."""
 
 from __future__ import annotations
 
@@ -91,7 +91,7 @@ def test_the_strategy_error_for_an_unknown_symbol_is_one_short_line(universe: Pa
 
 
 def test_a_compare_prints_short_lines(universe: Path) -> None:
-    from algotrade.registry import engine_status
+    from algotrade.core.registry import engine_status
 
     if engine_status("zipline") != "installed":
         pytest.skip("zipline-reloaded is not installed")

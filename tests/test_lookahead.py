@@ -9,11 +9,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from algotrade.config import DataConfig, TargetPercentSizing
-from algotrade.data import load_market
-from algotrade.host import Bars, StrategyHost
-from algotrade.indicators import compute_all
-from algotrade.registry import STRATEGIES, resolve_strategy
+from algotrade.core.config import DataConfig, TargetPercentSizing
+from algotrade.core.data import load_market
+from algotrade.core.host import StrategyHost
+from algotrade.core.indicators import compute_all
+from algotrade.core.registry import STRATEGIES, resolve_strategy
+from algotrade.core.strategy import Bars
 from tests.stubs import RecordingPort
 
 MARKET = load_market(DataConfig(source="sample", symbols=("SPX", "IXIC"), start=dt.date(2004, 1, 2),

@@ -9,12 +9,12 @@ import pytest
 
 from adapters.backtrader.mapping import EXECTYPE, STATUS, commission_kwargs, slippage_fraction
 from adapters.zipline.mapping import FILL_FIELD, bundle_name, refuse_order_type
-from algotrade.config import BrokerConfig, PercentCommission, PerShareCommission
-from algotrade.costs import commission, per_share_commission, slipped
+from algotrade.core.config import BrokerConfig, PercentCommission, PerShareCommission
+from algotrade.core.costs import commission, per_share_commission, slipped
 
 
 def test_mapping_modules_import_no_engine() -> None:
-    code = ("import sys, adapters.backtrader.mapping, adapters.zipline.mapping, adapters.ib.mapping, algotrade.symbols\n"
+    code = ("import sys, adapters.backtrader.mapping, adapters.zipline.mapping, adapters.ib.mapping, algotrade.core.symbols\n"
             "print([m for m in ('backtrader', 'zipline', 'ib_async', 'ib_insync', 'exchange_calendars') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.strip() == "[]"

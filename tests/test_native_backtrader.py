@@ -20,10 +20,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from algotrade.config import Experiment, experiment_from_dict, load_experiment
-from algotrade.data import Market, load_market
-from algotrade.results import Tables, tables
-from algotrade.run import execute
+from algotrade.backtest.run import execute
+from algotrade.core.config import Experiment, experiment_from_dict, load_experiment
+from algotrade.core.data import Market, load_market
+from algotrade.core.results import Tables, tables
 from tests.conftest import ROOT, shared_data
 from tests.native_backtrader import NativeResult, run_native
 

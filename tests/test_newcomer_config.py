@@ -19,9 +19,9 @@ from click.testing import CliRunner
 from pydantic import BaseModel
 
 from algotrade.cli import cli
-from algotrade.config import DataConfig, Experiment, explain, load_experiment, symbols_text
-from algotrade.data import get_calendar, load_market
-from algotrade.errors import AlgotradeError, DataError
+from algotrade.core.config import DataConfig, Experiment, explain, load_experiment, symbols_text
+from algotrade.core.data import get_calendar, load_market
+from algotrade.core.errors import AlgotradeError, DataError
 from tests.conftest import shared_data
 from tests.stubs import write_experiment
 
@@ -198,7 +198,7 @@ def test_a_window_snaps_like_the_data_range() -> None:
 
 
 def test_sweep_and_walkforward_use_the_snapped_sessions() -> None:
-    from algotrade.sweep_plan import plan_grid, plan_walkforward
+    from algotrade.research.sweep_plan import plan_grid, plan_walkforward
 
     exp = load_experiment(ROOT / "experiments" / "sweep_sma.yaml", ("data.start=2005-01-01", "data.end=2013-01-01"))
     plan = plan_grid(exp)

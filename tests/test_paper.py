@@ -17,14 +17,14 @@ from typing import Any
 import pytest
 
 from adapters.ib.broker import IbBroker
-from algotrade.broker import LiveRunner
-from algotrade.config import load_experiment
-from algotrade.data import load_market
-from algotrade.gateway import GatewaySimulator, run_in_thread
-from algotrade.gateway.signals import StopSignals
-from algotrade.journal import Journal
-from algotrade.paper import EXIT_INTERRUPTED, EXIT_NO_GO, _trade, simulated_stream
-from algotrade.run import execute
+from adapters.ib.gateway import GatewaySimulator, run_in_thread
+from algotrade.backtest.run import execute
+from algotrade.core.config import load_experiment
+from algotrade.core.data import load_market
+from algotrade.live.broker import LiveRunner
+from algotrade.live.journal import Journal
+from algotrade.live.paper import EXIT_INTERRUPTED, EXIT_NO_GO, _trade, simulated_stream
+from algotrade.live.signals import StopSignals
 from tests import gateway_fixtures as gf
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -350,7 +350,7 @@ def test_a_stop_signal_between_two_runs_of_the_clients_loop_waits_for_our_own_co
 def test_after_the_command_the_stop_signals_are_ignored_until_the_process_ends() -> None:
     """hold_early records a stop signal from the command's first line; the command's StopSignals
     acts on it (check() raises); once it is left, the process is ending: they are ignored."""
-    from algotrade.gateway.signals import hold_early
+    from algotrade.live.signals import hold_early
 
     saved = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)}
     try:
@@ -380,7 +380,7 @@ def test_paper_and_live_help_document_their_exit_codes() -> None:
 
 
 def test_a_shorter_run_never_replaces_the_verdict_on_file(tmp_path: Path) -> None:
-    from algotrade.paper import _keep_history
+    from algotrade.live.paper import _keep_history
 
     (tmp_path / "burnin.json").write_text(json.dumps({"measured": {"sessions": 100}, "written_at": "2026-01-02T03:04:05+00:00"}))
     (tmp_path / "burnin.html").write_text("<p>100 sessions</p>")

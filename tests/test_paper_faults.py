@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from algotrade.journal import Journal
+from algotrade.live.journal import Journal
 from tests import gateway_fixtures as gf
 from tests.test_paper_gateway import EXPERIMENT, STARTED, burnin, start_run
 
@@ -59,9 +59,9 @@ class Window:
 
 @functools.cache
 def window() -> Window:
-    from algotrade.config import load_experiment
-    from algotrade.data import load_market
-    from algotrade.run import execute
+    from algotrade.backtest.run import execute
+    from algotrade.core.config import load_experiment
+    from algotrade.core.data import load_market
 
     exp = load_experiment(EXPERIMENT)
     market = load_market(exp.data)

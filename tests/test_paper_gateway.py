@@ -23,9 +23,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from algotrade.broker import InMemoryBroker
-from algotrade.gateway.signals import STOP_SIGNALS
-from algotrade.sessions import Backoff, SessionSchedule
+from algotrade.core.sessions import Backoff, SessionSchedule
+from algotrade.live.broker import InMemoryBroker
+from algotrade.live.signals import STOP_SIGNALS
 from tests import gateway_fixtures as gf
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -111,7 +111,7 @@ def test_killed_paper_run_resumes_without_duplicating_or_losing_an_order(tmp_pat
     that buys at the next open), restart the same command: the journal carries it on, wherever the
     kill landed (before the intent, between journal and send, after the send); the fills still
     equal the backtest's (nothing sent twice, nothing lost) and each orderRef reached IB once."""
-    from algotrade.journal import Journal
+    from algotrade.live.journal import Journal
 
     with gateway(tmp_path) as gw:
         proc = start_run(tmp_path, gw.port, "--sessions", "60")
@@ -142,15 +142,28 @@ def test_paper_refuses_a_live_port(tmp_path: Path) -> None:
     assert not (tmp_path / "out" / "paper_quickstart" / "paper" / "journal.sqlite").exists()
 
 
+def wait_live_port_free(timeout: float = 30.0) -> None:
+    """The live tests serve the simulator on IB Gateway's live port 4001 (the live guard allows
+    no other): wait for an earlier test's gateway to let it go, or fail saying what holds it."""
+    import socket
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", 4001)) != 0:
+                return
+        if time.monotonic() > deadline:
+            pytest.fail(f"port 4001 is still taken after {timeout:.0f} s; the live tests need it free")
+        time.sleep(0.2)
+
+
 def test_live_routes_orders_once_every_guard_passed(tmp_path: Path) -> None:
     """A passed burn-in for this config id, a live port, a live account and --confirm-live: the live
     run trades through the gateway (here the simulator on the live port 4001, as account U...)."""
-    import socket
+    from algotrade.live.paper import paper_simulated
 
-    with socket.socket() as probe:
-        if probe.connect_ex(("127.0.0.1", 4001)) == 0:
-            pytest.fail("port 4001 is taken on this machine; the live-routing test needs it free")
-    from algotrade.paper import paper_simulated
+    wait_live_port_free()
 
     assert paper_simulated(EXPERIMENT, out=tmp_path / "out").burnin["verdict"] == "go"  # the offline burn-in
     with gateway(tmp_path, "--account", "U7654321", port=4001) as gw:
@@ -224,10 +237,10 @@ def test_a_missing_session_halts_trading_as_stale_data(tmp_path: Path, arrival: 
     gateway's clock (final + grace) the run halts. caught_up: everything up to March is already
     in the history (the run was down), and the gap itself halts it. Either way the run journals
     why and trades nothing after 2021-02-09, although later sessions' bars are there."""
-    from algotrade.broker import LiveRunner
-    from algotrade.config import load_experiment
-    from algotrade.journal import Journal
-    from algotrade.paper import GatewayClock, gateway_stream
+    from algotrade.core.config import load_experiment
+    from algotrade.live.broker import LiveRunner
+    from algotrade.live.journal import Journal
+    from algotrade.live.paper import GatewayClock, gateway_stream
 
     schedule = SessionSchedule("XNYS")
     days = [d for d in (dt.date(2021, 1, 4) + dt.timedelta(days=i) for i in range(60)) if schedule.is_session(d)]
@@ -262,7 +275,7 @@ def test_a_stop_signal_ends_a_run_like_ctrl_c_and_the_same_command_resumes(
     """`kill`, `docker stop`, systemd (SIGTERM), Ctrl-C (SIGINT) or a closed terminal (SIGHUP) while
     the run waits for the next bar: it writes the verdict of the sessions it traded, exits 130,
     and keeps its journal, from which the same command resumes."""
-    from algotrade.paper import paper_simulated
+    from algotrade.live.paper import paper_simulated
 
     args: tuple[str, ...] = ()
     extra: tuple[str, ...] = ()
@@ -271,6 +284,7 @@ def test_a_stop_signal_ends_a_run_like_ctrl_c_and_the_same_command_resumes(
     if command == "live":  # a passed burn-in on file, a live port, a live account, the flag
         assert paper_simulated(EXPERIMENT, out=tmp_path / "out").burnin["verdict"] == "go"  # the offline burn-in
         args, extra, env, port = ("--confirm-live",), ("--account", "U7654321"), {"ALGOTRADE_IB_ACCOUNT": "U7654321"}, 4001
+        wait_live_port_free()
     with gateway(tmp_path, *extra, port=port) as gw:
         proc = start_run(tmp_path, gw.port, *args, command=command, env=env)  # no --sessions: until stopped
         wait_line(proc, rf"^{command}: .*warm up")
@@ -349,7 +363,7 @@ def test_a_run_older_than_ib_history_resumes_from_its_own_bars(tmp_path: Path) -
     """ib.history is one month: after 30 sessions the run's first bar is older than any history
     IB would send, so a resume that replayed IB's history from bar 0 could not start (it exited 2);
     it replays its journal's own bars instead, and trades on."""
-    from algotrade.journal import Journal
+    from algotrade.live.journal import Journal
 
     short = ("--set", "ib.history=1 M")
     with gateway(tmp_path) as gw:
@@ -433,8 +447,8 @@ def test_an_outage_longer_than_the_limit_halts_and_exits_non_zero(tmp_path: Path
 
 
 def test_subscribe_gives_up_after_the_outage_limit_and_stops_when_stale() -> None:
-    from algotrade.errors import TransientBrokerError
-    from algotrade.paper import OutageTooLong, subscribe
+    from algotrade.core.errors import TransientBrokerError
+    from algotrade.live.paper import OutageTooLong, subscribe
 
     class Down:
         host, port = "127.0.0.1", 1

@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from algotrade.journal import Journal
+from algotrade.live.journal import Journal
 from tests import gateway_fixtures as gf
 from tests.test_paper_gateway import EXPERIMENT, burnin, start_run
 

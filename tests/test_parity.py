@@ -17,11 +17,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from algotrade.compare import RunFolder, compare_runs
-from algotrade.config import Experiment, experiment_from_dict
-from algotrade.data import Market, load_market
-from algotrade.host import StrategyHost
-from algotrade.run import compare_experiment, execute, run_loaded
+from algotrade.backtest.compare import RunFolder, compare_runs
+from algotrade.backtest.run import compare_experiment, execute, run_loaded
+from algotrade.core.config import Experiment, experiment_from_dict
+from algotrade.core.data import Market, load_market
+from algotrade.core.host import StrategyHost
 from tests.conftest import shared_data
 
 pytestmark = pytest.mark.slow
@@ -122,8 +122,8 @@ def test_zero_volume_and_own_calendar(tmp_path: Path) -> None:
     """Index-like data with no volume, on the data's own weekday dates (calendar: none)."""
     sessions = pd.bdate_range("2015-01-01", "2018-12-31")
     sessions = sessions[(sessions.month != 7) | (sessions.day != 6)]  # days XNYS would trade
-    from algotrade.config import SyntheticConfig
-    from algotrade.synthetic import generate
+    from algotrade.core.config import SyntheticConfig
+    from algotrade.core.synthetic import generate
 
     frame = generate(("IDX",), sessions, SyntheticConfig(seed=9))["IDX"].assign(volume=0.0)
     frame.rename_axis("Date").rename(columns=str.title).to_csv(tmp_path / "idx.csv")

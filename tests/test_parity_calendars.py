@@ -23,11 +23,11 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from algotrade.backtest.run import execute
 from algotrade.cli import cli
-from algotrade.config import SyntheticConfig, experiment_from_dict
-from algotrade.data import get_calendar, load_market
-from algotrade.run import execute
-from algotrade.synthetic import generate
+from algotrade.core.config import SyntheticConfig, experiment_from_dict
+from algotrade.core.data import get_calendar, load_market
+from algotrade.core.synthetic import generate
 from tests.conftest import ROOT, shared_data
 
 pytestmark = pytest.mark.slow
@@ -263,20 +263,36 @@ def test_real_nvda_csv_in_lower_case(tmp_path: Path) -> None:
     assert set(_trades(out / "zipline")["symbol"]) == {"nvda"}
 
 
-def test_the_simulated_ib_gateway_sees_the_users_spelling(tmp_path: Path) -> None:
-    from algotrade.paper import paper_simulated
-
-    symbols = ("brk.b", "BRK_B", "BRK B")
+def _ib_experiment(tmp_path: Path, symbols: tuple[str, ...]) -> Path:
     doc = {"name": "ibsym", "data": _synthetic("XNYS", "2015-01-01", "2015-12-31", symbols, seed=8),
            "strategy": {"name": "momentum_rebalance", "params": {"lookback": 21, "top_n": 2}},
            "engine": "backtrader", "output": {"dir": str(tmp_path / "results"), "report": False},
            "burnin": {"min_sessions": 100, "min_trades": 5}}
     path = tmp_path / "ibsym.yaml"
     path.write_text(yaml.safe_dump(doc))
-    result = paper_simulated(path)
+    return path
+
+
+def test_the_simulated_ib_gateway_sees_the_users_spelling(tmp_path: Path) -> None:
+    """Three symbols IB spells otherwise (``BRK B``, ``BF B``, ``RDS A``): the paper run trades
+    them like the backtest, under the user's spelling."""
+    from algotrade.live.paper import paper_simulated
+
+    symbols = ("brk.b", "BF_B", "rds-a")
+    result = paper_simulated(_ib_experiment(tmp_path, symbols))
     paper = [(f.date, f.symbol, f.quantity, f.price) for f in result.paper.fills]
     assert paper == [(f.date, f.symbol, f.quantity, f.price) for f in result.shadow.fills]
     assert {s for _, s, _, _ in paper} == set(symbols)
+
+
+def test_two_spellings_of_one_ib_contract_are_refused_for_ib_in_one_line(tmp_path: Path) -> None:
+    """``brk.b`` and ``BRK_B`` are two series to a backtest but one contract at IB: a paper run
+    is refused (exit 2) with a line naming both and the fix, before it trades."""
+    path = _ib_experiment(tmp_path, ("brk.b", "BRK_B", "nvda"))
+    code, text = _cli("paper", str(path), "--simulate", "--sessions", "5")
+    assert code == 2, text
+    assert "'brk.b' and 'BRK_B' are the same symbol 'BRK B' on IB; list only one of them" in text
+    assert "Traceback" not in text
 
 
 # --------------------------------------------------------------------------------------------

@@ -42,11 +42,11 @@ import yaml
 from hypothesis import HealthCheck, Phase, example, given, seed, settings
 from hypothesis import strategies as st
 
-from algotrade.compare import Comparison, RunFolder, compare_runs
-from algotrade.config import DataConfig, correlation_possible, load_experiment
-from algotrade.data import load_market
-from algotrade.errors import ConfigError, DataError
-from algotrade.run import run_loaded
+from algotrade.backtest.compare import Comparison, RunFolder, compare_runs
+from algotrade.backtest.run import run_loaded
+from algotrade.core.config import DataConfig, correlation_possible, load_experiment
+from algotrade.core.data import load_market
+from algotrade.core.errors import ConfigError, DataError
 from tests.conftest import PARITY_FUZZ_TABLE
 
 pytestmark = pytest.mark.slow
@@ -151,7 +151,7 @@ def random_data(draw: st.DrawFn) -> dict[str, Any]:
 
 
 def _sessions(calendar: str, start: str, count: int) -> pd.DatetimeIndex:
-    from algotrade.data import get_calendar
+    from algotrade.core.data import get_calendar
 
     first = pd.Timestamp(start)
     if calendar == "none":

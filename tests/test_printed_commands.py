@@ -1,4 +1,4 @@
-"""Every command the project prints for the user to copy has the one form of algotrade.shell:
+"""Every command the project prints for the user to copy has the one form of algotrade.core.shell:
 ``bin/algotrade ...`` in the project folder, the script's full path elsewhere, ``algotrade`` as
 the installed console script. No output or message says a bare ``algotrade <subcommand>``."""
 
@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from algotrade.cli import cli
-from algotrade.shell import SUBCOMMANDS, command, launcher, render
+from algotrade.core.shell import SUBCOMMANDS, command, launcher, render
 
 ROOT = Path(__file__).resolve().parents[1]
 #: a bare `algotrade <subcommand>` that no launcher starts: what shell.py never prints
@@ -118,8 +118,8 @@ def test_sweep_without_a_sweep_section_names_the_run_command() -> None:
 
 
 def test_the_live_refusal_and_the_burnin_pages_use_the_launcher(tmp_path: Path) -> None:
-    from algotrade.burnin_report import next_steps
-    from algotrade.config import load_experiment
+    from algotrade.core.config import load_experiment
+    from algotrade.live.burnin_report import next_steps
 
     result = CliRunner().invoke(cli, ["live", "experiments/paper_quickstart.yaml", "--out", str(tmp_path)])
     assert result.exit_code == 2

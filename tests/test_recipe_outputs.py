@@ -60,14 +60,14 @@ def test_an_installed_cookbook_writes_under_the_temp_folder(tmp_path: Path, monk
 def test_zipline_bundles_default_to_the_projects_cache_not_the_cwd(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from adapters.zipline.bundle import zipline_root
-    from algotrade.sweep import _zipline_root
+    from adapters.zipline.engine import ZiplineEngine
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("ZIPLINE_ROOT", "placeholder")  # restored after the test
     monkeypatch.delenv("ZIPLINE_ROOT")
     assert zipline_root() == ROOT / ".cache" / "zipline"
     monkeypatch.delenv("ZIPLINE_ROOT")
-    assert Path(_zipline_root()) == ROOT / ".cache" / "zipline"
+    assert Path(ZiplineEngine.worker_env()["ZIPLINE_ROOT"]) == ROOT / ".cache" / "zipline"  # a sweep's workers
     assert list(tmp_path.iterdir()) == []
 
 

@@ -145,8 +145,8 @@ def _stub_yfinance(bars: pd.DataFrame) -> types.ModuleType:
 
 
 def test_fetch_online_recipe_stores_through_the_offline_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from algotrade.config import DataConfig
-    from algotrade.data import load_market
+    from algotrade.core.config import DataConfig
+    from algotrade.core.data import load_market
 
     bars = load_market(DataConfig(symbols=("SPX",))).frames["SPX"]
     monkeypatch.setitem(sys.modules, "yfinance", _stub_yfinance(bars))

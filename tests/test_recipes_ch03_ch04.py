@@ -21,11 +21,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from algotrade.config import DataConfig, Experiment, load_experiment
-from algotrade.data import Market, load_market
-from algotrade.host import StrategyHost
-from algotrade.registry import STRATEGIES
-from algotrade.run import execute
+from algotrade.backtest.run import execute
+from algotrade.core.config import DataConfig, Experiment, load_experiment
+from algotrade.core.data import Market, load_market
+from algotrade.core.host import StrategyHost
+from algotrade.core.registry import STRATEGIES
 from recipes.ch03_vectorized import r01_ma_crossover_signals as r01
 from recipes.ch03_vectorized import r02_vectorized_backtest_with_costs as r02
 from recipes.ch03_vectorized import r05_oscillator_signals as r05

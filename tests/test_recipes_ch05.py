@@ -14,9 +14,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from algotrade.config import Experiment, load_experiment
-from algotrade.data import Market, load_market
-from algotrade.run import execute
+from algotrade.backtest.run import execute
+from algotrade.core.config import Experiment, load_experiment
+from algotrade.core.data import Market, load_market
 from recipes.ch05_zipline.r03_pipeline_momentum_factor import momentum_weights
 from tests.conftest import ROOT
 

@@ -16,17 +16,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from algotrade.config import (
+from algotrade.backtest.run import execute
+from algotrade.core.config import (
     DataConfig,
     Experiment,
     TargetPercentSizing,
     experiment_from_dict,
     load_experiment,
 )
-from algotrade.data import Market, load_market
-from algotrade.host import Bars, StrategyHost
-from algotrade.results import metrics, tables
-from algotrade.run import execute
+from algotrade.core.data import Market, load_market
+from algotrade.core.host import StrategyHost
+from algotrade.core.results import metrics, tables
+from algotrade.core.strategy import Bars
 from algotrade.strategies.xgb_walkforward import Prediction, XgbWalkForward, XgbWalkForwardConfig
 from recipes.ch06_ml_signals.r01_feature_engineering import (
     FEATURES,

@@ -14,10 +14,10 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from algotrade.config import Experiment, load_experiment
-from algotrade.data import Market, load_market
-from algotrade.host import StrategyHost
-from algotrade.run import execute
+from algotrade.backtest.run import execute
+from algotrade.core.config import Experiment, load_experiment
+from algotrade.core.data import Market, load_market
+from algotrade.core.host import StrategyHost
 from algotrade.strategies.pfopt_rebalance import PfoptRebalance, PfoptRebalanceConfig
 from recipes.ch07_portfolio_opt import r01_mu_sigma_estimates as r01
 from recipes.ch07_portfolio_opt import r02_efficient_frontier_to_orders as r02

@@ -29,7 +29,7 @@ def test_recipe_reads_like_a_page(name: str) -> None:
     assert module.__doc__ and len(module.__doc__.strip()) > 200, "a recipe opens with its page's introduction"
     assert callable(getattr(module, "main", None))
     if getattr(module, "WRAPPED_BY", ""):
-        from algotrade.registry import STRATEGIES
+        from algotrade.core.registry import STRATEGIES
 
         assert module.WRAPPED_BY in STRATEGIES
         assert (ROOT / module.EXPERIMENT).exists()
@@ -38,8 +38,8 @@ def test_recipe_reads_like_a_page(name: str) -> None:
 
 
 def test_every_production_strategy_has_an_experiment_and_a_recipe() -> None:
-    from algotrade.config import load_experiment
-    from algotrade.registry import STRATEGIES
+    from algotrade.core.config import load_experiment
+    from algotrade.core.registry import STRATEGIES
 
     used = {load_experiment(p).strategy.name for p in (ROOT / "experiments").glob("*.yaml")}
     assert set(STRATEGIES) <= used

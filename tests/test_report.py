@@ -14,12 +14,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from algotrade import report
-from algotrade.burnin_report import live_command, next_steps
-from algotrade.compare import RunFolder
-from algotrade.compare_report import _metrics_table, _prices
-from algotrade.config import load_experiment
-from algotrade.sweep_report import _how_it_ran
+from algotrade.backtest.compare import RunFolder
+from algotrade.backtest.compare_report import _metrics_table, _prices
+from algotrade.core.config import load_experiment
+from algotrade.live.burnin_report import live_command, next_steps
+from algotrade.report.run_report import run_report as report
+from algotrade.research.sweep_report import _how_it_ran
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPER = ROOT / "experiments" / "paper_quickstart.yaml"

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from algotrade.run import run_experiment
+from algotrade.backtest.run import run_experiment
 from tests.browser import FLAGS, chromium
 
 ROOT = Path(__file__).resolve().parents[1]

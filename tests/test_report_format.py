@@ -1,4 +1,4 @@
-"""How reports show numbers (algotrade/report_format.py): money, percents, ratios, counts, and the
+"""How reports show numbers (algotrade/report/report_format.py): money, percents, ratios, counts, and the
 float-noise threshold under which a difference is shown as zero."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from algotrade import report_format as fmt
+from algotrade.report import report_format as fmt
 
 MONEY = re.compile(r"^-?\d{1,3}(,\d{3})*\.\d\d$")
 finite_floats = st.floats(allow_nan=False, allow_infinity=False, min_value=-1e15, max_value=1e15)

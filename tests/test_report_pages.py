@@ -21,14 +21,15 @@ from typing import Any
 import numpy as np
 import pytest
 
-from algotrade.burnin_report import write_burnin_html
-from algotrade.compare import RunFolder, compare_runs, write_comparison
-from algotrade.config import load_experiment
-from algotrade.data import load_market
-from algotrade.paper import burnin_report, paper_simulated
-from algotrade.report import DIFF_COLOUR
-from algotrade.run import compare_experiment, run_experiment, run_loaded
-from algotrade.sweep import run_sweep
+from algotrade.backtest.compare import RunFolder, compare_runs
+from algotrade.backtest.compare_report import write_comparison
+from algotrade.backtest.run import compare_experiment, run_experiment, run_loaded
+from algotrade.core.config import load_experiment
+from algotrade.core.data import load_market
+from algotrade.live.burnin_report import write_burnin_html
+from algotrade.live.paper import burnin_report, paper_simulated
+from algotrade.report.run_report import DIFF_COLOUR
+from algotrade.research.sweep import run_sweep
 from tests import browser
 from tests.stubs import write_experiment
 

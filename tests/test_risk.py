@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from algotrade.config import RiskConfig
-from algotrade.risk import (
+from algotrade.backtest.run import run_experiment
+from algotrade.core.config import RiskConfig
+from algotrade.core.risk import (
     DailyLossHalt,
     DrawdownHalt,
     LongOnly,
@@ -15,7 +16,6 @@ from algotrade.risk import (
     RiskState,
     checks_from_config,
 )
-from algotrade.run import run_experiment
 from tests.stubs import write_experiment
 
 

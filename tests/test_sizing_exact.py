@@ -16,11 +16,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from algotrade.config import BrokerConfig, experiment_from_dict
-from algotrade.costs import CashBook, exact
-from algotrade.data import load_market
-from algotrade.host import StrategyHost, scaled_shares, shares_for_value
-from algotrade.risk import (
+from algotrade.backtest.run import execute
+from algotrade.core.config import BrokerConfig, experiment_from_dict
+from algotrade.core.costs import CashBook, exact
+from algotrade.core.data import load_market
+from algotrade.core.host import StrategyHost
+from algotrade.core.risk import (
     DailyLossHalt,
     DrawdownHalt,
     MaxGrossLeverage,
@@ -28,7 +29,7 @@ from algotrade.risk import (
     MaxPositionPct,
     RiskState,
 )
-from algotrade.run import execute
+from algotrade.core.strategy import scaled_shares, shares_for_value
 
 # bar 0: buy 10 (fills at bar 1's open, 31.12); bar 1: sell them (bar 2's open, 32.12): cash is then
 # 1000 - 311.20 + 321.20 = 1010.00 exactly. Bar 2 closes at 10.10: the entry is sized there and

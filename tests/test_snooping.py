@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from algotrade.snooping import spa_test
+from algotrade.research.snooping import spa_test
 
 DATES = pd.bdate_range("2015-01-01", periods=1000)
 

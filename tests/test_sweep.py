@@ -16,9 +16,9 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from algotrade.backtest.run import run_experiment
 from algotrade.cli import cli
-from algotrade.run import run_experiment
-from algotrade.sweep import run_sweep
+from algotrade.research.sweep import run_sweep
 from tests.stubs import write_experiment
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -189,7 +189,7 @@ def test_the_printed_rerun_command_works_when_pasted_and_writes_a_report_where_i
 def test_printed_commands_start_with_the_launcher_that_works_from_the_current_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from algotrade.shell import command, launcher
+    from algotrade.core.shell import command, launcher
 
     monkeypatch.chdir(ROOT)
     assert launcher() == ["bin/algotrade"]
@@ -231,16 +231,16 @@ def test_a_random_search_runs_its_draws(tmp_path: Path) -> None:
 
 
 def test_data_is_loaded_once_per_data_section(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import algotrade.data
+    import algotrade.core.data
 
     calls: list[tuple[str, ...]] = []
-    real = algotrade.data.load_market
+    real = algotrade.core.data.load_market
 
     def counting(cfg: Any, *named: Any) -> Any:
         calls.append(cfg.symbols)
         return real(cfg, *named)
 
-    monkeypatch.setattr(algotrade.data, "load_market", counting)
+    monkeypatch.setattr(algotrade.core.data, "load_market", counting)
     path = sweep_file(tmp_path, space={"strategy.params.fast": [5, 10], "data.symbols": [["SPX"], ["IXIC"]]},
                       constraints=[], walkforward={"train": 252, "test": 252})
     result = run_sweep(path, out=tmp_path / "out", workers=2)

@@ -19,9 +19,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from algotrade.errors import ClusterError
-from algotrade.ray_join import Joined, Target, probe
-from algotrade.sweep import TIMING_COLUMNS, run_sweep
+from algotrade.core.errors import ClusterError
+from algotrade.research.ray_join import Joined, Target, probe
+from algotrade.research.sweep import TIMING_COLUMNS, run_sweep
 from tests.ray_cluster import RayCluster, RayStartError, base_env, free_ports, ray_cluster, ray_command
 from tests.test_sweep import sweep_file
 

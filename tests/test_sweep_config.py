@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 import yaml
 
-from algotrade.config import dump_experiment, experiment_from_dict, load_experiment
-from algotrade.constraints import ConstraintSyntaxError, parse_constraint
-from algotrade.errors import ConfigError
-from algotrade.sweep_plan import plan_grid, point_values
+from algotrade.core.config import dump_experiment, experiment_from_dict, load_experiment
+from algotrade.core.constraints import ConstraintSyntaxError, parse_constraint
+from algotrade.core.errors import ConfigError
+from algotrade.research.sweep_plan import plan_grid, point_values
 
 ROOT = Path(__file__).resolve().parents[1]
 SWEEP_SMA = ROOT / "experiments" / "sweep_sma.yaml"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from algotrade.sweep import TIMING_COLUMNS, run_sweep
+from algotrade.research.sweep import TIMING_COLUMNS, run_sweep
 from tests.test_sweep import WALKFORWARD, sweep_file
 
 ray = pytest.importorskip("ray")

@@ -21,8 +21,8 @@ from adapters.ib.mapping import SYMBOLS as IB
 from adapters.ib.mapping import ib_symbol
 from adapters.zipline.mapping import SYMBOLS as ZIPLINE
 from adapters.zipline.mapping import asset_key, bundle_name
-from algotrade.errors import ConfigError
-from algotrade.symbols import SymbolMap, SymbolRule, map_symbols
+from algotrade.core.errors import ConfigError
+from algotrade.core.symbols import SymbolMap, SymbolRule, map_symbols
 
 #: spellings a user's data can carry: case, delimiters, characters, digits first, unicode, length
 SPELLINGS = [
@@ -158,7 +158,7 @@ def _experiment(tmp_path: Path) -> Path:
 
 
 def test_the_simulator_refuses_two_symbols_that_are_one_contract_at_ib() -> None:
-    from algotrade.gateway import GatewaySimulator
+    from adapters.ib.gateway import GatewaySimulator
     from tests.gateway_fixtures import make_market
 
     with pytest.raises(ConfigError) as err:
@@ -172,7 +172,7 @@ def test_a_paper_run_trades_a_symbol_ib_spells_otherwise_under_the_users_spellin
     run (the real CLI and IB client, against the gateway as another process) qualifies it under
     IB's spelling, trades it like the backtest, and its journal and burn-in say ``brk.b``; the
     simulator's orders and positions say ``BRK B``."""
-    from algotrade.journal import Journal
+    from algotrade.live.journal import Journal
     from tests import gateway_fixtures as gf
     from tests.test_paper_faults import broker_side
 

@@ -13,13 +13,13 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from algotrade.backtest.run import execute
 from algotrade.cli import cli
-from algotrade.config import SyntheticConfig, correlation_possible, experiment_from_dict
-from algotrade.data import load_market
-from algotrade.errors import ConfigError, DataError
-from algotrade.run import execute
-from algotrade.synthetic import TICK, generate
-from algotrade.validation import check_calendar, check_rows, check_storage
+from algotrade.core.config import SyntheticConfig, correlation_possible, experiment_from_dict
+from algotrade.core.data import load_market
+from algotrade.core.errors import ConfigError, DataError
+from algotrade.core.synthetic import TICK, generate
+from algotrade.core.validation import check_calendar, check_rows, check_storage
 from tests.stubs import write_experiment
 
 SYMBOLS12 = [f"S{i:02d}" for i in range(12)]
@@ -163,7 +163,7 @@ def _settings(draw: st.DrawFn) -> tuple[int, SyntheticConfig, pd.DatetimeIndex]:
 @settings(max_examples=120, deadline=None)
 @given(_settings())
 def test_every_accepted_setting_generates_bars_validation_accepts(case: tuple[int, SyntheticConfig, pd.DatetimeIndex]) -> None:
-    """Every rule of algotrade.validation (positive, finite, high/low around open/close, at most 3
+    """Every rule of algotrade.core.validation (positive, finite, high/low around open/close, at most 3
     decimals, volume in uint32, one bar per session) holds for the generator's output as it is."""
     k, cfg, sessions = case
     frames = generate(tuple(f"S{i}" for i in range(k)), sessions, cfg)

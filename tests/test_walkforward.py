@@ -12,11 +12,11 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from algotrade.config import DataConfig, WalkForwardConfig
-from algotrade.data import load_market
-from algotrade.errors import ConfigError
-from algotrade.sweep import run_sweep
-from algotrade.walkforward import chain, choose, windows
+from algotrade.core.config import DataConfig, WalkForwardConfig
+from algotrade.core.data import load_market
+from algotrade.core.errors import ConfigError
+from algotrade.research.sweep import run_sweep
+from algotrade.research.walkforward import chain, choose, windows
 from tests.stubs import write_experiment
 
 DAYS = [dt.date(2020, 1, 1) + dt.timedelta(days=i) for i in range(1000)]

@@ -10,6 +10,11 @@ from typing import Any
 __all__ = ["BacktraderEngine"]
 
 
+def requirements() -> tuple[str, ...]:
+    """The package this adapter runs on (algotrade engines lists it as missing without it)."""
+    return ("backtrader",)
+
+
 def __getattr__(name: str) -> Any:
     if name == "BacktraderEngine":
         from adapters.backtrader.engine import BacktraderEngine

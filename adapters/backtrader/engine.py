@@ -15,12 +15,12 @@ from adapters.backtrader.mapping import (
     per_share_commission,
     slippage_fraction,
 )
-from algotrade.config import BrokerConfig
-from algotrade.costs import CashBook
-from algotrade.data import Market
-from algotrade.host import StrategyHost
-from algotrade.strategy import Order
-from algotrade.symbols import map_symbols
+from algotrade.core.config import BrokerConfig
+from algotrade.core.costs import CashBook
+from algotrade.core.data import Market
+from algotrade.core.host import StrategyHost
+from algotrade.core.strategy import Order
+from algotrade.core.symbols import map_symbols
 
 
 class _PerShare(bt.CommInfoBase):

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from algotrade.config import BrokerConfig, PercentCommission, PerShareCommission
-from algotrade.costs import per_share_commission, slippage_fraction
-from algotrade.symbols import SymbolRule
+from algotrade.core.config import BrokerConfig, PercentCommission, PerShareCommission
+from algotrade.core.costs import per_share_commission, slippage_fraction
+from algotrade.core.symbols import SymbolRule
 
 #: Backtrader names a feed by any string and tells every string apart: symbols pass verbatim
 SYMBOLS = SymbolRule("backtrader")

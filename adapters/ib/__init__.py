@@ -10,6 +10,13 @@ from typing import Any
 __all__ = ["IbBroker"]
 
 
+def requirements() -> tuple[str, ...]:
+    """The IB client packages this adapter can use, in the order tried (ALGOTRADE_IB_CLIENT names one)."""
+    from adapters.ib.client import client_names
+
+    return client_names()
+
+
 def __getattr__(name: str) -> Any:
     if name == "IbBroker":
         from adapters.ib.broker import IbBroker

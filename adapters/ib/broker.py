@@ -1,10 +1,10 @@
 """The live Broker on Interactive Brokers, through the ib_insync API (ib_async, or ib_insync).
 
 Every client call is here; what the TWS API's names mean for algotrade is in mapping.py. The
-class implements :class:`algotrade.broker.Broker`: orders carry their deterministic ``orderRef``
+class implements :class:`algotrade.live.broker.Broker`: orders carry their deterministic ``orderRef``
 (the journal's key), fills are reported with their commission (IB sends the commission report
 just after the execution, so a fill is queued when its report arrives), and a dropped socket is a
-:class:`~algotrade.broker.DisconnectEvent`.
+:class:`~algotrade.live.broker.DisconnectEvent`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ from zoneinfo import ZoneInfo
 
 from adapters.ib.client import ib_module
 from adapters.ib.mapping import ORDER_REJECTIONS, ORDER_TYPE, SYMBOLS, action, signed, status_of
-from algotrade.broker import (
+from algotrade.core.errors import BrokerError, TransientBrokerError
+from algotrade.core.symbols import map_symbols
+from algotrade.live.broker import (
     Account,
     BrokerEvent,
     ConnectivityEvent,
@@ -27,16 +29,14 @@ from algotrade.broker import (
     OrderRequest,
     StatusEvent,
 )
-from algotrade.errors import BrokerError, TransientBrokerError
-from algotrade.reconcile import BrokerOrder, Execution
-from algotrade.symbols import map_symbols
+from algotrade.live.reconcile import BrokerOrder, Execution
 
 log = logging.getLogger("algotrade.ib")
 NEW_YORK = ZoneInfo("America/New_York")
 
 
 class IbBroker:
-    """A :class:`~algotrade.broker.Broker` on a TWS / IB Gateway session (or the simulator)."""
+    """A :class:`~algotrade.live.broker.Broker` on a TWS / IB Gateway session (or the simulator)."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 7497, client_id: int = 17, account: str = "",
                  timeout: float = 10.0, symbols: tuple[str, ...] | list[str] = ()) -> None:

@@ -9,7 +9,7 @@ import importlib
 import os
 from types import ModuleType
 
-from algotrade.errors import EngineNotInstalled
+from algotrade.core.errors import EngineNotInstalled
 
 CLIENTS = ("ib_async", "ib_insync")
 

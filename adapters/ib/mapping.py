@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from algotrade.symbols import SymbolRule
+from algotrade.core.symbols import SymbolRule
 
 #: TWS order status -> algotrade's broker-order status (None: still working)
 STATUS: dict[str, str | None] = {

@@ -10,6 +10,11 @@ from typing import Any
 __all__ = ["ZiplineEngine"]
 
 
+def requirements() -> tuple[str, ...]:
+    """The package this adapter runs on (algotrade engines lists it as missing without it)."""
+    return ("zipline",)
+
+
 def __getattr__(name: str) -> Any:
     if name == "ZiplineEngine":
         from adapters.zipline.engine import ZiplineEngine

@@ -18,8 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from adapters.zipline.mapping import BUNDLE_PREFIX, SYMBOLS, bundle_name
-from algotrade.data import Market
-from algotrade.symbols import SymbolMap, map_symbols
+from algotrade.core.data import Market
+from algotrade.core.symbols import SymbolMap, map_symbols
 from recipes.ch05_zipline import zipline_root  # $ZIPLINE_ROOT, else the project's .cache/zipline
 from recipes.ch05_zipline.r01_bundle_from_our_data import make_ingest  # the cookbook's ingest, not a copy
 

@@ -23,8 +23,8 @@ from typing import Any
 
 import pandas as pd
 
-from algotrade.data import Market, calendar_type
-from algotrade.errors import DataError
+from algotrade.core.data import Market, calendar_type
+from algotrade.core.errors import DataError
 
 #: calendars zipline builds itself from 1990 (zipline.utils.calendar_utils.get_calendar)
 ZIPLINE_OWN = frozenset({"XNYS", "NYSE"})

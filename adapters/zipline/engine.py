@@ -15,19 +15,20 @@ from __future__ import annotations
 import logging
 import os
 import warnings
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
 
-from adapters.zipline.bundle import asset_symbols, ensure_bundle, zipline_root
+from adapters.zipline.bundle import KEEP_BUNDLES, asset_symbols, ensure_bundle, zipline_root
 from adapters.zipline.calendars import calendar_for
 from adapters.zipline.mapping import FILL_FIELD, check_broker, refuse_order_type
-from algotrade.config import BrokerConfig
-from algotrade.costs import CashBook, commission, slippage_fraction, slipped
-from algotrade.data import Market
-from algotrade.errors import ConfigError
-from algotrade.host import StrategyHost
-from algotrade.strategy import Order
+from algotrade.core.config import BrokerConfig
+from algotrade.core.costs import CashBook, commission, slippage_fraction, slipped
+from algotrade.core.data import Market
+from algotrade.core.errors import ConfigError
+from algotrade.core.host import StrategyHost
+from algotrade.core.strategy import Order
 
 log = logging.getLogger("algotrade.zipline")
 
@@ -156,6 +157,31 @@ class ZiplineEngine:
         from importlib.metadata import version
 
         return {"zipline-reloaded": version("zipline-reloaded")}
+
+    @staticmethod
+    def prewarm(markets: Sequence[Market]) -> None:
+        """Ingest every bundle a sweep's zipline runs will need (one per market slice), once, in
+        the sweep's process before any worker starts: the workers then find each one cached."""
+        if len(markets) > KEEP_BUNDLES:
+            raise ConfigError(
+                f"sweep: the zipline runs need {len(markets)} different bundles (one per data section and walk-forward "
+                f"window), more than the bundle cache keeps ({KEEP_BUNDLES}); use fewer walk-forward windows (a longer "
+                "walkforward.step) or fewer data sections for zipline, or run those on backtrader"
+            )
+        level = log.level
+        log.setLevel(logging.WARNING)  # one line below instead of one per bundle
+        try:
+            ingested = sum(ensure_bundle(m, calendar_for(m))[1] for m in markets)
+        finally:
+            log.setLevel(level)
+        logging.getLogger("algotrade.sweep").info(
+            "zipline: %d bundle(s) ready for the workers (%d ingested now, the rest cached)", len(markets), ingested
+        )
+
+    @staticmethod
+    def worker_env() -> dict[str, str]:
+        """The bundles' folder for a sweep's worker processes: $ZIPLINE_ROOT, else the project's .cache/zipline."""
+        return {"ZIPLINE_ROOT": str(zipline_root())}
 
     def run(self, host: StrategyHost, market: Market, broker: BrokerConfig) -> None:
         check_broker(broker)

@@ -7,9 +7,9 @@ import json
 import re
 from collections.abc import Iterable
 
-from algotrade.config import BrokerConfig
-from algotrade.errors import ConfigError
-from algotrade.symbols import SymbolRule
+from algotrade.core.config import BrokerConfig
+from algotrade.core.errors import ConfigError
+from algotrade.core.symbols import SymbolRule
 
 #: fill model -> the bar field a market order placed on bar T fills at, on bar T+1
 FILL_FIELD: dict[str, str] = {"next_close": "close", "next_open": "open"}

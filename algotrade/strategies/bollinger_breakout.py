@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from algotrade.host import Context
-from algotrade.indicators import BollingerBand, Indicator
-from algotrade.strategy import Strategy, StrategyConfig
+from algotrade.core.indicators import BollingerBand, Indicator
+from algotrade.core.strategy import Context, Strategy, StrategyConfig
 from recipes.ch03_vectorized.r05_oscillator_signals import bollinger_breakout_signal
 
 

@@ -11,9 +11,8 @@ import math
 
 from pydantic import Field
 
-from algotrade.host import Context
-from algotrade.indicators import ROC, Indicator
-from algotrade.strategy import Strategy, StrategyConfig
+from algotrade.core.indicators import ROC, Indicator
+from algotrade.core.strategy import Context, Strategy, StrategyConfig
 from recipes.ch05_zipline.r03_pipeline_momentum_factor import momentum_weights
 
 

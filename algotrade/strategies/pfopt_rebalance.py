@@ -21,9 +21,8 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pypfopt.exceptions import OptimizationError
 
-from algotrade.errors import ConfigError
-from algotrade.host import Context
-from algotrade.strategy import Strategy, StrategyConfig
+from algotrade.core.errors import ConfigError
+from algotrade.core.strategy import Context, Strategy, StrategyConfig
 from recipes.ch07_portfolio_opt.r01_mu_sigma_estimates import closes_frame
 from recipes.ch07_portfolio_opt.r02_efficient_frontier_to_orders import check_bounds
 from recipes.ch07_portfolio_opt.r03_hrp_allocation import target_weights

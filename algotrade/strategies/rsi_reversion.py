@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from algotrade.host import Context
-from algotrade.indicators import RSI, Indicator
-from algotrade.strategy import Strategy, StrategyConfig
+from algotrade.core.indicators import RSI, Indicator
+from algotrade.core.strategy import Context, Strategy, StrategyConfig
 from recipes.ch03_vectorized.r05_oscillator_signals import rsi_reversion_signal
 
 

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from algotrade.host import Context
-from algotrade.indicators import SMA, Indicator
-from algotrade.strategy import Strategy, StrategyConfig
+from algotrade.core.indicators import SMA, Indicator
+from algotrade.core.strategy import Context, Strategy, StrategyConfig
 from recipes.ch03_vectorized.r01_ma_crossover_signals import crossover
 
 

@@ -26,10 +26,9 @@ from typing import Any
 import numpy as np
 from pydantic import Field, model_validator
 
-from algotrade.errors import StrategyError
-from algotrade.host import Context
-from algotrade.registry import suggest
-from algotrade.strategy import Strategy, StrategyConfig
+from algotrade.core.errors import StrategyError
+from algotrade.core.registry import suggest
+from algotrade.core.strategy import Context, Strategy, StrategyConfig
 from recipes.ch06_ml_signals.r01_feature_engineering import (
     DEFAULT_FEATURES,
     FEATURES,

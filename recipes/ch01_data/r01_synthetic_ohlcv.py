@@ -1,7 +1,7 @@
 """Synthetic OHLCV bars: a deterministic generator, built step by step.
 
 Real data has gaps, splits and licences; a test fixture should have none of those. This recipe
-builds the project's synthetic generator (``algotrade.synthetic.generate``, behind
+builds the project's synthetic generator (``algotrade.core.synthetic.generate``, behind
 ``data.source: synthetic``) one ingredient at a time and checks that the result is *identical*,
 bit for bit, to the library's:
 
@@ -38,10 +38,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from algotrade.config import SyntheticConfig
-from algotrade.data import get_calendar
-from algotrade.synthetic import generate
-from algotrade.validation import check_calendar, check_rows, check_storage
+from algotrade.core.config import SyntheticConfig
+from algotrade.core.data import get_calendar
+from algotrade.core.synthetic import generate
+from algotrade.core.validation import check_calendar, check_rows, check_storage
 from recipes.ch01_data import out_dir
 
 TRADING_DAYS = 252
@@ -198,7 +198,7 @@ def main(out: Path | None = None) -> dict[str, Any]:
 
     print(f"{len(symbols)} symbols x {len(sessions)} XNYS sessions ({sessions[0].date()} .. {sessions[-1].date()}), seed {cfg.seed}")
     print(ours["AAA"].head(3).to_string())
-    print(f"identical to algotrade.synthetic.generate: {identical}; same seed twice identical: {deterministic}; "
+    print(f"identical to algotrade.core.synthetic.generate: {identical}; same seed twice identical: {deterministic}; "
           f"seed 8 differs: {seed_matters}")
     print(f"validation problems: {len(problems)}")
     vols = ", ".join(f"{s} {v:.1%}" for s, v in stats["annual_vol"].items())

@@ -9,7 +9,7 @@ sorted, and float64 columns ``open high low close volume``.
 This recipe
 
 1. writes the S&P 500 sample bars in the Yahoo and the Backtrader layouts and reads both back
-   through a small ``to_canonical`` function (and through ``algotrade.data.load_market``, which
+   through a small ``to_canonical`` function (and through ``algotrade.core.data.load_market``, which
    does the same and validates too) — all three frames are identical to the original;
 2. stores bars in **SQLite** (the standard library's ``sqlite3``) with a primary key on
    ``(symbol, date)`` and ``INSERT ... ON CONFLICT DO UPDATE``: an *upsert*. Loading overlapping
@@ -37,8 +37,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from algotrade.config import DataConfig
-from algotrade.data import load_market
+from algotrade.core.config import DataConfig
+from algotrade.core.data import load_market
 from recipes.ch01_data import out_dir
 
 FIELDS = ["open", "high", "low", "close", "volume"]

@@ -15,7 +15,7 @@ any engine sees them:
   prices as integer thousandths and volume as uint32.
 
 The recipe writes those checks as one small function, plants one defect of each kind in three
-years of S&P 500 bars, and shows that both its checks and ``algotrade.validation`` catch every
+years of S&P 500 bars, and shows that both its checks and ``algotrade.core.validation`` catch every
 planted defect. Then the **repair policy** (``data.repair: engine_safe``): a missing session is
 filled from the previous close with volume 0, extra decimals are rounded to 3, volume is clipped
 to 2**32 - 1 — the same for every engine, counted in run.json. Everything else is a data error
@@ -36,10 +36,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from algotrade.config import DataConfig
-from algotrade.data import get_calendar, load_market
-from algotrade.errors import DataError
-from algotrade.validation import VOLUME_MAX, check_calendar, check_rows, check_storage, repair
+from algotrade.core.config import DataConfig
+from algotrade.core.data import get_calendar, load_market
+from algotrade.core.errors import DataError
+from algotrade.core.validation import VOLUME_MAX, check_calendar, check_rows, check_storage, repair
 from recipes.ch01_data import out_dir
 
 PRICES = ["open", "high", "low", "close"]
@@ -85,7 +85,7 @@ def find_problems(frame: pd.DataFrame, sessions: pd.DatetimeIndex) -> pd.DataFra
 
 
 def library_problems(symbol: str, frame: pd.DataFrame, sessions: pd.DatetimeIndex) -> pd.DataFrame:
-    """The same checks through algotrade.validation (what `algotrade data validate` prints)."""
+    """The same checks through algotrade.core.validation (what `algotrade data validate` prints)."""
     problems = check_rows(symbol, frame) + check_calendar(symbol, frame, sessions) + check_storage(symbol, frame)
     return pd.DataFrame([p.as_dict() for p in problems], columns=["code", "symbol", "date", "field", "value", "message"])
 

@@ -34,8 +34,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from algotrade.config import DataConfig
-from algotrade.data import get_calendar, load_market
+from algotrade.core.config import DataConfig
+from algotrade.core.data import get_calendar, load_market
 from recipes.ch01_data import out_dir
 
 #: how each OHLCV column is aggregated into a longer bar

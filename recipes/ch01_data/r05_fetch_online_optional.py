@@ -31,8 +31,8 @@ from typing import Any
 
 import pandas as pd
 
-from algotrade.data import get_calendar
-from algotrade.validation import check_calendar, check_rows, repair
+from algotrade.core.data import get_calendar
+from algotrade.core.validation import check_calendar, check_rows, repair
 from recipes.ch01_data import out_dir
 from recipes.ch01_data.r02_load_and_store import SqliteBars, to_canonical
 

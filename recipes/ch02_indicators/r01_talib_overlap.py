@@ -32,8 +32,8 @@ import pandas as pd
 import talib
 from talib import abstract
 
-from algotrade.config import DataConfig
-from algotrade.data import load_market
+from algotrade.core.config import DataConfig
+from algotrade.core.data import load_market
 from recipes.ch02_indicators import out_dir
 
 # --------------------------------------------------------------------------------------------

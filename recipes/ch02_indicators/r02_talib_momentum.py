@@ -32,8 +32,8 @@ import numpy as np
 import pandas as pd
 import talib
 
-from algotrade.config import DataConfig
-from algotrade.data import load_market
+from algotrade.core.config import DataConfig
+from algotrade.core.data import load_market
 from recipes.ch02_indicators import out_dir
 from recipes.ch02_indicators.r01_talib_overlap import crossings, leading_nans, max_rel_diff
 

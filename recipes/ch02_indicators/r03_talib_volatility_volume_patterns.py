@@ -38,8 +38,8 @@ import numpy as np
 import pandas as pd
 import talib
 
-from algotrade.config import DataConfig
-from algotrade.data import get_calendar, load_market
+from algotrade.core.config import DataConfig
+from algotrade.core.data import get_calendar, load_market
 from recipes.ch01_data.r04_returns_and_resample import synthetic_minute_bars
 from recipes.ch02_indicators import out_dir
 from recipes.ch02_indicators.r01_talib_overlap import max_rel_diff

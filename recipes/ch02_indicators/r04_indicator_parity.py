@@ -54,8 +54,8 @@ import numpy as np
 import pandas as pd
 import talib
 
-from algotrade.config import DataConfig
-from algotrade.data import load_market
+from algotrade.core.config import DataConfig
+from algotrade.core.data import load_market
 from recipes.ch02_indicators import out_dir
 
 PERIODS = {"SMA": 30, "EMA": 20, "RSI": 14}

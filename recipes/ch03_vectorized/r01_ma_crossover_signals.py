@@ -124,8 +124,8 @@ def strategy_returns(close: FloatArray, held: IntArray) -> FloatArray:
 
 def load_spx(start: str = "2005-01-03", end: str = "2012-12-31") -> pd.DataFrame:
     """The S&P 500 sample shipped with the install, validated like any experiment's data."""
-    from algotrade.config import DataConfig
-    from algotrade.data import load_market
+    from algotrade.core.config import DataConfig
+    from algotrade.core.data import load_market
 
     cfg = DataConfig.model_validate({"source": "sample", "symbols": ["SPX"], "start": start, "end": end})
     return load_market(cfg).frames["SPX"]
@@ -149,8 +149,8 @@ def pandas_rolling_flips(close: pd.Series, fast: int, slow: int) -> tuple[int, i
 
 def synthetic_closes(symbols: tuple[str, ...] = ("AAA", "BBB", "CCC")) -> dict[str, pd.Series]:
     """Closes from the synthetic generator (two-decimal prices, 2010-2019), one per symbol."""
-    from algotrade.config import DataConfig
-    from algotrade.data import load_market
+    from algotrade.core.config import DataConfig
+    from algotrade.core.data import load_market
 
     cfg = DataConfig.model_validate({"source": "synthetic", "symbols": symbols, "start": "2010-01-04",
                                      "end": "2019-12-31"})

@@ -22,8 +22,8 @@ The execution model, step by step (it is algotrade's, see the README's "Executio
    commission cost more than the cash, the entry is rejected and the strategy stays flat. It is
    rare with a 95 % target, but 2008 had days that moved more than 5 %.
 6. **The books, exactly.** Cash is kept in exact decimal arithmetic, each price, amount and
-   fee taken as the decimal it was written as (``algotrade.costs.exact``), and the share count is
-   the exact quotient (``algotrade.host.shares_for_value``) — algotrade's cash book, which every
+   fee taken as the decimal it was written as (``algotrade.core.costs.exact``), and the share count is
+   the exact quotient (``algotrade.core.strategy.shares_for_value``) — algotrade's cash book, which every
    engine pays its fills through. A float ledger is a few units in the last place off, each in its
    own way (Backtrader books a sale as cost basis plus profit, ``shares * entry + shares * (exit
    - entry)``, rather than ``shares * exit``), and one such bit can move a ``trunc`` to the next
@@ -55,8 +55,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
-from algotrade.costs import EXACT, exact, exact_fee
-from algotrade.host import shares_for_value
+from algotrade.core.costs import EXACT, exact, exact_fee
+from algotrade.core.strategy import shares_for_value
 from recipes.ch03_vectorized import out_dir
 from recipes.ch03_vectorized.r01_ma_crossover_signals import (
     FAST,
@@ -68,8 +68,8 @@ from recipes.ch03_vectorized.r01_ma_crossover_signals import (
 )
 
 if TYPE_CHECKING:
-    from algotrade.config import Experiment
-    from algotrade.data import Market
+    from algotrade.core.config import Experiment
+    from algotrade.core.data import Market
 
 WRAPPED_BY = "sma_cross"
 EXPERIMENT = "experiments/quickstart.yaml"
@@ -214,7 +214,7 @@ def sma_cross_backtest(frame: pd.DataFrame, fast: int = FAST, slow: int = SLOW, 
 
 def settings_from_experiment(exp: Experiment) -> dict[str, Any]:
     """The experiment's broker and sizing as keyword arguments of :func:`backtest`."""
-    from algotrade.config import BpsSlippage, FixedSharesSizing, PercentCommission, PerShareCommission
+    from algotrade.core.config import BpsSlippage, FixedSharesSizing, PercentCommission, PerShareCommission
 
     broker, c = exp.broker, exp.broker.commission
     costs = Costs(

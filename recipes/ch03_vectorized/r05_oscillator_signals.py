@@ -108,8 +108,8 @@ def bollinger_signals(close: FloatArray, period: int = BB_PERIOD, nbdev: float =
 
 def load_index(symbol: str, start: str = "2003-01-02", end: str = "2018-12-31") -> pd.DataFrame:
     """One of the sample indices (SPX or IXIC), validated like any experiment's data."""
-    from algotrade.config import DataConfig
-    from algotrade.data import load_market
+    from algotrade.core.config import DataConfig
+    from algotrade.core.data import load_market
 
     cfg = DataConfig.model_validate({"source": "sample", "symbols": [symbol], "start": start, "end": end})
     return load_market(cfg).frames[symbol]

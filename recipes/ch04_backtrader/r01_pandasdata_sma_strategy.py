@@ -7,7 +7,7 @@ quickstart's SMA(10/30) crossover that way:
 
 1. **A pandas feed.** ``bt.feeds.PandasData`` reads a frame indexed by date with ``open high low
    close volume`` columns (found by name; ``openinterest=None`` says there is none). The frame is
-   the validated one every engine gets (``algotrade.data.load_market``).
+   the validated one every engine gets (``algotrade.core.data.load_market``).
 2. **Indicators in ``__init__``.** ``bt.talib.SMA`` runs TA-Lib over the whole line once: the
    numbers every engine gets. ``bt.ind.SMA`` sums each window with ``math.fsum`` instead, which
    can differ from TA-Lib's running sum in the last bit and flip an exact tie. Nor do we use
@@ -51,8 +51,8 @@ from recipes.ch03_vectorized.r01_ma_crossover_signals import crossover
 from recipes.ch03_vectorized.r02_vectorized_backtest_with_costs import Costs, settings_from_experiment
 
 if TYPE_CHECKING:
-    from algotrade.config import Experiment
-    from algotrade.data import Market
+    from algotrade.core.config import Experiment
+    from algotrade.core.data import Market
 
 WRAPPED_BY = "sma_cross"
 EXPERIMENT = "experiments/quickstart.yaml"
@@ -225,8 +225,8 @@ def native_trades(exp: Experiment, market: Market) -> list[Fill]:
 
 
 def main(out: Path | None = None) -> dict[str, Any]:
-    from algotrade.config import load_experiment
-    from algotrade.data import load_market
+    from algotrade.core.config import load_experiment
+    from algotrade.core.data import load_market
     from recipes.ch03_vectorized.r02_vectorized_backtest_with_costs import sma_cross_backtest
 
     # this page saves no file of its own (``out`` is accepted, as on every page)

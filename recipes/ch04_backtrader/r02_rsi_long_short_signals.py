@@ -49,8 +49,8 @@ from recipes.ch04_backtrader.r01_pandasdata_sma_strategy import (
 )
 
 if TYPE_CHECKING:
-    from algotrade.config import Experiment
-    from algotrade.data import Market
+    from algotrade.core.config import Experiment
+    from algotrade.core.data import Market
 
 WRAPPED_BY = "rsi_reversion"
 EXPERIMENT = "experiments/rsi_reversion.yaml"
@@ -148,8 +148,8 @@ def run_signal_strategy(exp: Experiment, market: Market, kind: str) -> tuple[flo
 
 
 def main(out: Path | None = None) -> dict[str, Any]:
-    from algotrade.config import load_experiment
-    from algotrade.data import load_market
+    from algotrade.core.config import load_experiment
+    from algotrade.core.data import load_market
 
     # this page saves no file of its own (``out`` is accepted, as on every page)
     root = Path(__file__).resolve().parents[2]

@@ -54,8 +54,8 @@ from recipes.ch04_backtrader.r01_pandasdata_sma_strategy import (
 )
 
 if TYPE_CHECKING:
-    from algotrade.config import Experiment
-    from algotrade.data import Market
+    from algotrade.core.config import Experiment
+    from algotrade.core.data import Market
 
 WRAPPED_BY = "bollinger_breakout"
 EXPERIMENT = "experiments/bollinger_breakout.yaml"
@@ -152,8 +152,8 @@ def plot(runs: dict[str, dict[str, Any]], path: Path) -> Path:
 
 
 def main(out: Path | None = None) -> dict[str, Any]:
-    from algotrade.config import load_experiment
-    from algotrade.data import load_market
+    from algotrade.core.config import load_experiment
+    from algotrade.core.data import load_market
 
     folder = out_dir(out)
     root = Path(__file__).resolve().parents[2]

@@ -123,8 +123,8 @@ class TopNLongShort(bt.Strategy):  # type: ignore[misc]
 
 
 def load_synthetic() -> dict[str, pd.DataFrame]:
-    from algotrade.config import DataConfig
-    from algotrade.data import load_market
+    from algotrade.core.config import DataConfig
+    from algotrade.core.data import load_market
 
     cfg = DataConfig.model_validate({
         "source": "synthetic", "symbols": list(SYMBOLS), "start": "2010-01-04", "end": "2017-12-29",

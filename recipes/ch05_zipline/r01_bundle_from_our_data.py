@@ -11,7 +11,7 @@ Zipline never reads a CSV or a DataFrame during a backtest. It reads a *bundle*:
 2. **The daily bars** (a bcolz ctable): open, high, low and close stored as *unsigned 32-bit
    integers in thousandths of a dollar*, and volume as a uint32. A price with a fourth decimal is
    rounded; a volume above 4,294,967,295 does not fit, and the writer sets it to 0 with a
-   warning — and Zipline never fills an order on a bar with zero volume. ``algotrade.data.load_market``
+   warning — and Zipline never fills an order on a bar with zero volume. ``algotrade.core.data.load_market``
    repairs both beforehand (rounded to 3 decimals, volume clipped) so that every engine sees the
    same numbers.
 3. **The adjustments** (SQLite): splits, mergers and dividends. Our prices are already adjusted,
@@ -41,8 +41,8 @@ import numpy as np
 import pandas as pd
 
 from adapters.zipline.calendars import calendar_for
-from algotrade.config import DataConfig, symbols_text
-from algotrade.data import Market, load_market
+from algotrade.core.config import DataConfig, symbols_text
+from algotrade.core.data import Market, load_market
 from recipes.ch05_zipline import zipline_root
 
 OHLC = ("open", "high", "low", "close")

@@ -56,7 +56,7 @@ import talib
 
 from adapters.zipline.bundle import ensure_bundle
 from adapters.zipline.calendars import calendar_for
-from algotrade.config import (
+from algotrade.core.config import (
     BpsSlippage,
     BrokerConfig,
     Experiment,
@@ -67,7 +67,7 @@ from algotrade.config import (
     TargetPercentSizing,
     load_experiment,
 )
-from algotrade.data import Market, load_market
+from algotrade.core.data import Market, load_market
 from recipes.ch05_zipline import out_dir, zipline_root
 
 # parity hooks: this recipe is the native twin of algotrade's sma_cross on the zipline engine
@@ -245,7 +245,7 @@ def plot(perf: pd.DataFrame, ours: list[tuple[Any, float]], path: Path) -> Path:
 
 
 def main(out: Path | None = None) -> dict[str, Any]:
-    from algotrade.run import execute
+    from algotrade.backtest.run import execute
 
     folder = out_dir(out)
     exp = load_experiment(ROOT / EXPERIMENT)

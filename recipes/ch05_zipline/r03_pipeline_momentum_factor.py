@@ -202,8 +202,8 @@ def plot(perf: pd.DataFrame, market: Any, path: Path) -> Path:
 
 
 def main(out: Path | None = None) -> dict[str, Any]:
-    from algotrade.config import DataConfig
-    from algotrade.data import load_market
+    from algotrade.core.config import DataConfig
+    from algotrade.core.data import load_market
 
     folder = out_dir(out)
     symbols = ("AAA", "BBB", "CCC", "DDD", "EEE", "FFF", "GGG", "HHH")

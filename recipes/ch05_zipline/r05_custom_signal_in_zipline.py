@@ -174,8 +174,8 @@ def lookahead_free(closes: pd.DataFrame, frame: pd.DataFrame, checks: int = 12, 
 
 
 def main(out: Path | None = None) -> dict[str, Any]:
-    from algotrade.config import DataConfig
-    from algotrade.data import load_market
+    from algotrade.core.config import DataConfig
+    from algotrade.core.data import load_market
 
     # this page saves no file of its own (``out`` is accepted, as on every page)
     symbols = ("AAA", "BBB", "CCC", "DDD", "EEE", "FFF")

@@ -35,8 +35,8 @@ import numpy as np
 import pandas as pd
 import talib
 
-from algotrade.config import DataConfig
-from algotrade.data import load_market
+from algotrade.core.config import DataConfig
+from algotrade.core.data import load_market
 from recipes.ch06_ml_signals import out_dir
 
 # --------------------------------------------------------------------------------------------

@@ -39,8 +39,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from algotrade.config import DataConfig
-from algotrade.data import load_market
+from algotrade.core.config import DataConfig
+from algotrade.core.data import load_market
 from recipes.ch06_ml_signals import out_dir
 from recipes.ch06_ml_signals.r01_feature_engineering import (
     DEFAULT_FEATURES,

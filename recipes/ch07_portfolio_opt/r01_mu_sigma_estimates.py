@@ -35,8 +35,8 @@ import numpy as np
 import pandas as pd
 from pypfopt import expected_returns, risk_models
 
-from algotrade.config import DataConfig, SyntheticConfig
-from algotrade.data import load_market
+from algotrade.core.config import DataConfig, SyntheticConfig
+from algotrade.core.data import load_market
 from recipes.ch07_portfolio_opt import out_dir
 
 TRADING_DAYS = 252

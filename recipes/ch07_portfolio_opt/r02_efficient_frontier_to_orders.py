@@ -20,7 +20,7 @@ into orders a broker accepts:
    (with a 25% cap, one rising symbol is not enough); the ingredient then falls back to the
    minimum-volatility portfolio instead of failing.
 4. **Weights to shares.** Two rules for a portfolio value ``V`` and the latest closes:
-   algotrade's own, ``trunc(w * V / price)`` per symbol (``algotrade.host.shares_for_value``:
+   algotrade's own, ``trunc(w * V / price)`` per symbol (``algotrade.core.strategy.shares_for_value``:
    each symbol on its own, never more than its share of ``V``, the rule every engine uses), and
    PyPortfolioOpt's ``DiscreteAllocation.greedy_portfolio``, which after truncating buys one
    more share at a time of the most underweight symbol while the cash lasts.
@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 from pypfopt import DiscreteAllocation, EfficientFrontier, objective_functions
 
-from algotrade.host import shares_for_value
+from algotrade.core.strategy import shares_for_value
 from recipes.ch07_portfolio_opt import out_dir
 from recipes.ch07_portfolio_opt.r01_mu_sigma_estimates import estimate_cov, estimate_mu, load_closes
 

@@ -39,7 +39,7 @@ from typing import Any
 import backtrader as bt
 import pandas as pd
 
-from algotrade.config import (
+from algotrade.core.config import (
     BrokerConfig,
     Experiment,
     PercentCommission,
@@ -48,7 +48,7 @@ from algotrade.config import (
     load_experiment,
     symbols_text,
 )
-from algotrade.data import Market, load_market
+from algotrade.core.data import Market, load_market
 from recipes.ch07_portfolio_opt import out_dir
 from recipes.ch07_portfolio_opt.r01_mu_sigma_estimates import closes_frame
 from recipes.ch07_portfolio_opt.r02_efficient_frontier_to_orders import rebalance_orders, shares_by_trunc
@@ -214,8 +214,8 @@ def plot(values: Mapping[str, pd.Series], decisions: pd.DataFrame, path: Path) -
 
 
 def main(out: Path | None = None) -> dict[str, Any]:
-    from algotrade.registry import engine_status
-    from algotrade.run import execute
+    from algotrade.backtest.run import execute
+    from algotrade.core.registry import engine_status
 
     folder = out_dir(out)
     exp = load_experiment(ROOT / EXPERIMENT, ("output.report=false",))

@@ -37,8 +37,8 @@ import empyrical as ep
 import numpy as np
 import pandas as pd
 
-from algotrade.config import DataConfig
-from algotrade.data import load_market
+from algotrade.core.config import DataConfig
+from algotrade.core.data import load_market
 from recipes.ch08_performance_risk import out_dir
 
 PERIODS = 252

@@ -11,8 +11,8 @@ and from it this recipe builds the three tables every tearsheet starts from:
 * **transactions** — one row per fill: date, symbol, signed amount, price, commission.
 
 It runs the quickstart (an SMA(10/30) crossover on the S&P 500, 2005-2012) on Backtrader and on
-Zipline through ``algotrade.run.compare_experiment`` — or reads two result folders you pass
-in — and checks **parity** with the project's tolerances (``algotrade.compare``): identical
+Zipline through ``algotrade.backtest.run.compare_experiment`` — or reads two result folders you pass
+in — and checks **parity** with the project's tolerances (``algotrade.backtest.compare``): identical
 transactions (date, symbol, amount; prices to 1e-9 relative), identical positions, daily returns
 equal to 1e-9, final equity within 1e-6 relative. Each engine is also checked against *itself*:
 the positions' value rebuilt from the transactions and the closes must equal the positions value
@@ -36,10 +36,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from algotrade.compare import EQUITY_RTOL, PRICE_RTOL, RunFolder
-from algotrade.config import load_experiment
-from algotrade.data import load_market
-from algotrade.results import round_trips
+from algotrade.backtest.compare import EQUITY_RTOL, PRICE_RTOL, RunFolder
+from algotrade.core.config import load_experiment
+from algotrade.core.data import load_market
+from algotrade.core.results import round_trips
 from recipes.ch08_performance_risk import out_dir
 from recipes.ch08_performance_risk.r01_return_risk_metrics import METRICS, metrics_by_hand
 from recipes.ch08_performance_risk.r02_drawdowns_and_rolling_risk import (
@@ -168,7 +168,7 @@ def tearsheet_text(name: str, engines: list[EngineResults], check: dict[str, Any
     first = engines[0]
     r = first.returns
     lines = [f"{name}: {' vs '.join(e.engine for e in engines)}, {r.index[0].date()} .. {r.index[-1].date()} ({len(r)} sessions)", ""]
-    lines.append("parity (algotrade.compare tolerances: prices 1e-9 relative, final equity 1e-6 relative)")
+    lines.append("parity (algotrade.backtest.compare tolerances: prices 1e-9 relative, final equity 1e-6 relative)")
     lines += [f"  {k:<24}{v}" for k, v in check.items()]
     lines += [f"  self-consistency {k}: positions value rebuilt from transactions x closes, max error {v:.2e}"
               for k, v in consistency.items()]
@@ -202,7 +202,7 @@ def tearsheet_text(name: str, engines: list[EngineResults], check: dict[str, Any
 def main(out: Path | None = None, folders: tuple[Path, Path] | None = None) -> dict[str, Any]:
     folder = out_dir(out)
     if folders is None:
-        from algotrade.run import compare_experiment, compare_text
+        from algotrade.backtest.run import compare_experiment, compare_text
 
         result = compare_experiment(EXPERIMENT, ("backtrader", "zipline"), out=folder / "runs")
         print(compare_text(result))

@@ -8,7 +8,7 @@ executions of the day. After that the state is simply *there*, kept current by t
 client reads whenever its event loop runs (``ib.sleep``, or any blocking request).
 
 This page, and the whole chapter, runs offline: it starts the project's own IB Gateway simulator
-(:class:`algotrade.gateway.GatewaySimulator`) on a free localhost port, serving the sample SPX and
+(:class:`adapters.ib.gateway.GatewaySimulator`) on a free localhost port, serving the sample SPX and
 IXIC bars, and connects the unmodified ib_async client to it over the real wire protocol. Set
 ``ALGOTRADE_IB_HOST`` and ``ALGOTRADE_IB_PORT`` to reach a paper TWS (7497) or IB Gateway (4002)
 instead; a live port (7496, 4001) is refused here.
@@ -46,9 +46,9 @@ from typing import Any
 import pandas as pd
 from ib_async import IB, util
 
-from algotrade.config import BrokerConfig, DataConfig
-from algotrade.data import Market, load_market
-from algotrade.gateway import GatewaySimulator, run_in_thread
+from adapters.ib.gateway import GatewaySimulator, run_in_thread
+from algotrade.core.config import BrokerConfig, DataConfig
+from algotrade.core.data import Market, load_market
 from recipes.ch09_ib_api import out_dir
 
 #: the sample symbols the simulator serves; against a real paper TWS their ETFs stand in

@@ -10,7 +10,7 @@ barCount)``; ``util.df`` makes it a DataFrame.
 The rest of the project speaks one frame: a ``DatetimeIndex`` named ``date``, float columns
 ``open high low close volume``, sorted, one row per session. :func:`bars_to_frame` converts
 (dropping IB's ``average`` and ``barCount``), and then the frame goes through
-:mod:`algotrade.validation` exactly as a CSV file would (chapter 1's ``r03_validate_ohlcv``):
+:mod:`algotrade.core.validation` exactly as a CSV file would (chapter 1's ``r03_validate_ohlcv``):
 row checks (sorted, unique, positive, high/low consistent), calendar checks against the
 exchange's sessions, and storage checks (more than 3 decimals, volume overflow).
 
@@ -27,7 +27,7 @@ from typing import Any
 import pandas as pd
 from ib_async import Contract, Stock, util
 
-from algotrade.validation import Problem, check_calendar, check_rows, check_storage
+from algotrade.core.validation import Problem, check_calendar, check_rows, check_storage
 from recipes.ch09_ib_api import out_dir
 from recipes.ch09_ib_api.r01_connect_and_account_summary import Session, ib_session
 

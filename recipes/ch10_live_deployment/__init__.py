@@ -1,7 +1,7 @@
 """Chapter 10 — live deployment: one strategy from the backtest to a broker, with its safety rails.
 
 The strategies of the earlier chapters trade through a small broker seam
-(:class:`algotrade.broker.Broker`); :class:`algotrade.broker.LiveRunner` drives them bar by bar
+(:class:`algotrade.live.broker.Broker`); :class:`algotrade.live.broker.LiveRunner` drives them bar by bar
 with an SQLite order journal in between. Every page runs offline against the project's IB
 Gateway simulator, started inside the recipe and spoken to by the real ib_async client through
 :class:`adapters.ib.broker.IbBroker`.

@@ -2,10 +2,10 @@
 
 The point of a broker seam is that the strategy cannot tell where its orders go. algotrade's
 strategies never call an engine or a broker: they call ``ctx.enter``, ``ctx.order_target_percent``
-and friends on a :class:`~algotrade.host.StrategyHost`, which sizes, risk-checks and numbers the
+and friends on a :class:`~algotrade.core.host.StrategyHost`, which sizes, risk-checks and numbers the
 orders and hands them to a port. Behind the port is either a backtest engine, or a
-:class:`~algotrade.broker.LiveRunner` talking to anything that implements the small
-:class:`~algotrade.broker.Broker` protocol: ``connect``, ``account``, ``positions``,
+:class:`~algotrade.live.broker.LiveRunner` talking to anything that implements the small
+:class:`~algotrade.live.broker.Broker` protocol: ``connect``, ``account``, ``positions``,
 ``place(OrderRequest)`` returning the broker's id, ``cancel``, ``open_orders``,
 ``completed_orders``, ``executions`` and ``poll_events`` (fills with their commission, status
 changes, disconnects).
@@ -13,13 +13,13 @@ changes, disconnects).
 This page runs the quickstart's SMA crossover (``experiments/paper_quickstart.yaml``, on SPX and
 IXIC, 18 months, each symbol sized at half of the 95% target) three ways:
 
-1. **The backtest** — ``algotrade.run.execute`` on Backtrader.
+1. **The backtest** — ``algotrade.backtest.run.execute`` on Backtrader.
 2. **InMemoryBroker** — the public test double: a complete broker in memory that fills by the
    backtest's rule (here ``next_open``, with the experiment's commission) as each bar reaches
    it (``broker.feed(stream)``). What the unit tests of a live adapter run against.
 3. **IbBroker over the simulator** — the real ib_async client, through the TWS wire protocol,
-   to :class:`~algotrade.gateway.GatewaySimulator` replaying the same bars; bars arrive as
-   keepUpToDate history updates, exactly as from a paper TWS (``algotrade.paper.simulated_stream``).
+   to :class:`~adapters.ib.gateway.GatewaySimulator` replaying the same bars; bars arrive as
+   keepUpToDate history updates, exactly as from a paper TWS (``algotrade.live.paper.simulated_stream``).
 
 Both live runs keep an order journal (``journal.sqlite``): every order is written before it is
 sent, under its deterministic ``orderRef``, and every fill is recorded with its exec id.
@@ -37,14 +37,14 @@ from pathlib import Path
 from typing import Any
 
 from adapters.ib.broker import IbBroker
-from algotrade.broker import InMemoryBroker, LiveRunner, bar_stream
-from algotrade.config import Experiment, load_experiment, symbols_text
-from algotrade.data import Market, load_market
-from algotrade.gateway import GatewaySimulator, run_in_thread
-from algotrade.host import StrategyHost
-from algotrade.journal import Journal
-from algotrade.paper import simulated_stream
-from algotrade.run import execute
+from adapters.ib.gateway import GatewaySimulator, run_in_thread
+from algotrade.backtest.run import execute
+from algotrade.core.config import Experiment, load_experiment, symbols_text
+from algotrade.core.data import Market, load_market
+from algotrade.core.host import StrategyHost
+from algotrade.live.broker import InMemoryBroker, LiveRunner, bar_stream
+from algotrade.live.journal import Journal
+from algotrade.live.paper import simulated_stream
 from recipes.ch10_live_deployment import out_dir
 
 EXPERIMENT = Path("experiments") / "paper_quickstart.yaml"

@@ -8,7 +8,7 @@ current holding and orders only the difference to the target,
 
     target shares = trunc(p * account value / price),    order = target - held,
 
-with the project's one rounding rule (:func:`algotrade.host.shares_for_value`, truncation toward
+with the project's one rounding rule (:func:`algotrade.core.strategy.shares_for_value`, truncation toward
 zero, the rule every engine uses). Run twice on the same account and prices, the second call
 orders nothing; run again later, it orders only what price moves did to the weights.
 
@@ -34,10 +34,10 @@ from pathlib import Path
 from typing import Any
 
 from adapters.ib.broker import IbBroker
-from algotrade.broker import FillEvent, OrderRequest, StatusEvent
-from algotrade.config import BrokerConfig
-from algotrade.gateway import GatewaySimulator, run_in_thread
-from algotrade.host import shares_for_value
+from adapters.ib.gateway import GatewaySimulator, run_in_thread
+from algotrade.core.config import BrokerConfig
+from algotrade.core.strategy import shares_for_value
+from algotrade.live.broker import FillEvent, OrderRequest, StatusEvent
 from recipes.ch09_ib_api.r01_connect_and_account_summary import (
     BROKER,
     PAPER_SYMBOLS,

@@ -3,7 +3,7 @@
 Per-order risk checks (position size, leverage, long-only) stop a bad order; they do not stop a
 bad *day*. A live program also watches the account as a whole and, past a threshold, stops
 trading altogether. This page builds that monitor and wires it to
-:meth:`algotrade.broker.LiveRunner.kill_switch`, which
+:meth:`algotrade.live.broker.LiveRunner.kill_switch`, which
 
 1. **halts** the run (recorded in the journal, so a restarted process stays halted until an
    operator calls ``resume()``): the strategy's new orders are blocked from then on;
@@ -37,12 +37,11 @@ from pathlib import Path
 from typing import Any
 
 from adapters.ib.broker import IbBroker
-from algotrade.broker import LiveRunner
-from algotrade.config import BrokerConfig, TargetPercentSizing
-from algotrade.gateway import GatewaySimulator, run_in_thread
-from algotrade.host import Context
-from algotrade.paper import simulated_stream
-from algotrade.strategy import Fill, Strategy
+from adapters.ib.gateway import GatewaySimulator, run_in_thread
+from algotrade.core.config import BrokerConfig, TargetPercentSizing
+from algotrade.core.strategy import Context, Fill, Strategy
+from algotrade.live.broker import LiveRunner
+from algotrade.live.paper import simulated_stream
 from recipes.ch09_ib_api.r01_connect_and_account_summary import BROKER, sample_market
 from recipes.ch10_live_deployment import out_dir
 from recipes.ch10_live_deployment.r01_broker_adapter_contract import fresh_journal, synced

@@ -2,7 +2,7 @@
 
 A live run must be able to answer, at any later time and without the broker: what did we decide,
 what did we send, what was filled at what price and cost, and what did the account look like at
-each close? algotrade's order journal (:mod:`algotrade.journal`) is written for exactly this:
+each close? algotrade's order journal (:mod:`algotrade.live.journal`) is written for exactly this:
 an append-only SQLite file in which every order's **intent** is committed *before* it is sent,
 and every broker **event** (submitted with the broker's id, fill with its exec id, price and
 commission, cancel request, closure) after. The live runner also writes a **bars** row for each
@@ -35,7 +35,7 @@ from typing import Any
 
 import pandas as pd
 
-from algotrade.config import symbols_text
+from algotrade.core.config import symbols_text
 from recipes.ch10_live_deployment import out_dir
 from recipes.ch10_live_deployment.r01_broker_adapter_contract import (
     experiment,

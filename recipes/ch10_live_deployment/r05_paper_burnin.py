@@ -1,15 +1,15 @@
 """The paper burn-in: the exact configuration, through IB, against its own backtest, with a verdict.
 
 No strategy goes live on the strength of a backtest alone. algotrade's rule
-(:mod:`algotrade.live_guard`) is that live trading is refused unless a **paper burn-in** of the
+(:mod:`algotrade.live.live_guard`) is that live trading is refused unless a **paper burn-in** of the
 very same configuration (the same ``config_id``: strategy, parameters, data and broker settings)
 passed its gates. ``algotrade paper experiments/paper_quickstart.yaml --simulate`` runs one
-offline; in Python it is :func:`algotrade.paper.paper_simulated`:
+offline; in Python it is :func:`algotrade.live.paper.paper_simulated`:
 
 1. the gateway simulator is started on a free localhost port with the experiment's bars and
    broker settings, and replays them at full speed;
 2. the strategy trades through :class:`~adapters.ib.broker.IbBroker` and the real ib_async client
-   under a :class:`~algotrade.broker.LiveRunner`, journaled in SQLite, exactly as against a paper
+   under a :class:`~algotrade.live.broker.LiveRunner`, journaled in SQLite, exactly as against a paper
    TWS;
 3. a **shadow backtest** runs the same experiment on the same bars (Backtrader);
 4. the two are compared fill by fill, and the burn-in's measurements (sessions, trades,
@@ -20,7 +20,7 @@ offline; in Python it is :func:`algotrade.paper.paper_simulated`:
 
 The page runs the quickstart's paper experiment over a shortened range (``data.start`` and
 ``data.end`` overrides, 18 months) and reads ``burnin.json`` back, as
-:func:`~algotrade.live_guard.check_live_allowed` would. It then shows the guard at work: the
+:func:`~algotrade.live.live_guard.check_live_allowed` would. It then shows the guard at work: the
 verdict is for *this* ``config_id``, and a paper port is never a live one.
 
 What to look at: the verdict and every measurement next to its gate, ``fills_equal_backtest``,
@@ -33,9 +33,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from algotrade.config import load_experiment
-from algotrade.live_guard import LiveTradingRefused, Secret, check_live_allowed
-from algotrade.paper import paper_simulated, summary_text
+from algotrade.core.config import load_experiment
+from algotrade.live.live_guard import LiveTradingRefused, Secret, check_live_allowed
+from algotrade.live.paper import paper_simulated, summary_text
 from recipes.ch10_live_deployment import out_dir
 
 EXPERIMENT = Path(__file__).resolve().parents[2] / "experiments" / "paper_quickstart.yaml"

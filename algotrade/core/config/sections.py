@@ -1,0 +1,168 @@
+"""The experiment file's sections for the account and its execution model (commission, slippage),
+sizing, risk checks, output, the IB connection, the strategy reference and the burn-in gates."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+
+from algotrade.core.config.base import Model
+
+
+class PerShareCommission(Model):
+    per_share: float = Field(ge=0, description="Commission per share traded, in dollars.")
+    minimum: float = Field(0.0, ge=0, description="Minimum commission per order, in dollars.")
+
+
+class PercentCommission(Model):
+    percent: float = Field(ge=0, le=0.1, description="Commission as a fraction of notional (0.001 = 10 bp).")
+
+
+class BpsSlippage(Model):
+    bps: float = Field(ge=0, le=1000, description="Fill price moved against the order by this many basis points.")
+
+
+class TargetPercentSizing(Model):
+    target_percent: float = Field(
+        gt=0, le=1.0, description="Enter with this fraction of portfolio value (shares floored)."
+    )
+
+
+class FixedSharesSizing(Model):
+    fixed_shares: int = Field(gt=0, description="Enter with this many shares.")
+
+
+def _tagged(kinds: dict[str, str]) -> Any:
+    """A discriminator: 'none' or a mapping told apart by which key it has."""
+
+    def pick(value: Any) -> str | None:
+        if isinstance(value, str):
+            return "Plain"
+        if isinstance(value, dict):
+            for key, tag in kinds.items():
+                if key in value:
+                    return tag
+        if isinstance(value, BaseModel):
+            return type(value).__name__
+        return None
+
+    return Discriminator(pick, custom_error_type="invalid_choice", custom_error_message=(
+        "use none or a mapping with one of: " + ", ".join(kinds)))
+
+
+Commission = Annotated[
+    Annotated[Literal["none"], Tag("Plain")]
+    | Annotated[PerShareCommission, Tag("PerShareCommission")]
+    | Annotated[PercentCommission, Tag("PercentCommission")],
+    _tagged({"per_share": "PerShareCommission", "percent": "PercentCommission"}),
+]
+Slippage = Annotated[
+    Annotated[Literal["none"], Tag("Plain")] | Annotated[BpsSlippage, Tag("BpsSlippage")],
+    _tagged({"bps": "BpsSlippage"}),
+]
+Sizing = Annotated[
+    Annotated[TargetPercentSizing, Tag("TargetPercentSizing")]
+    | Annotated[FixedSharesSizing, Tag("FixedSharesSizing")],
+    _tagged({"target_percent": "TargetPercentSizing", "fixed_shares": "FixedSharesSizing"}),
+]
+
+
+class BrokerConfig(Model):
+    """The simulated account and its execution model, the same on every engine."""
+
+    cash: float = Field(100_000.0, gt=0, description="Starting cash in dollars.")
+    fill: Literal["next_close", "next_open"] = Field(
+        "next_close",
+        description="A decision made on bar T fills at the close (next_close) or open (next_open) of bar T+1.",
+    )
+    commission: Commission = Field(
+        "none", description="none, {per_share: 0.005, minimum: 1.0} or {percent: 0.001}."
+    )
+    slippage: Slippage = Field("none", description="none or {bps: 5}.")
+
+
+class RiskConfig(Model):
+    """Engine-neutral checks applied to every order before it reaches an engine or broker."""
+
+    long_only: bool = Field(False, description="Block any order that would leave a short position.")
+    max_position_pct: float | None = Field(
+        None, gt=0, description="Block orders that make one position exceed this fraction of equity."
+    )
+    max_gross_leverage: float | None = Field(
+        None, gt=0, description="Block orders that make gross exposure / equity exceed this."
+    )
+    max_order_notional: float | None = Field(
+        None, gt=0, description="Block any single order worth more than this many dollars."
+    )
+    max_drawdown_pct: float | None = Field(
+        None, gt=0, lt=1, description="Halt new risk once equity falls this far below its peak."
+    )
+    daily_loss_limit_pct: float | None = Field(
+        None, gt=0, lt=1, description="Halt new risk for the rest of a day that lost this fraction."
+    )
+
+
+class OutputConfig(Model):
+    dir: str = Field("results", description="Results folder, relative to the working directory.")
+    report: bool = Field(True, description="Write report.html with plots.")
+
+
+class IbConfig(Model):
+    """Where the IB client connects for paper and live runs. The account id and any credentials
+    come only from the environment (ALGOTRADE_IB_ACCOUNT), never from this file."""
+
+    host: str = Field("127.0.0.1", description="TWS / IB Gateway host (ALGOTRADE_IB_HOST overrides).")
+    port: int = Field(
+        7497, ge=1, le=65535,
+        description="7497 TWS paper, 4002 Gateway paper (defaults); 7496 / 4001 are live (ALGOTRADE_IB_PORT overrides).",
+    )
+    client_id: int = Field(17, ge=0, description="The API client id of this run.")
+    timeout: float = Field(10.0, gt=0, description="Seconds to wait for a connection or a request.")
+    history: str = Field(
+        "2 Y", pattern=r"^\d+ [DWMY]$",
+        description="Daily history requested on start to warm indicators up (an IB duration: '250 D', '2 Y').",
+    )
+    bar_settle_minutes: float = Field(
+        10.0, ge=0, le=720, description="Minutes after the session close at which the day's bar is taken as final.",
+    )
+    stale_after_minutes: float = Field(
+        120.0, gt=0, description="Minutes past a bar's due time before the data is called stale and trading halts.",
+    )
+    reconnect_initial_s: float = Field(1.0, gt=0, description="First reconnect delay; doubled after each failure.")
+    reconnect_max_s: float = Field(60.0, gt=0, description="Longest reconnect delay.")
+    max_outage_minutes: float = Field(
+        30.0, gt=0, description="Minutes IB may stay unreachable before the run gives up: it halts, the burn-in "
+        "counts an outage (burnin.max_outages), and paper/live exit 5 with one line.",
+    )
+
+
+class StrategyRef(Model):
+    name: str = Field(description="A short alias (`algotrade strategies`) or package.module:Class.")
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="Parameters, checked against the strategy's own config."
+    )
+
+
+class BurnInGates(BaseModel):
+    """What a paper burn-in must show before the same configuration may trade live."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_sessions: int = Field(20, ge=1, description="Sessions the burn-in must have run.")
+    min_trades: int = Field(5, ge=0, description="Fills the burn-in must have produced.")
+    max_tracking_error: float = Field(
+        0.02, ge=0, description="Largest annualised tracking error of paper equity against the backtest."
+    )
+    max_slippage_bps: float = Field(
+        10.0, ge=0, description="Largest mean slippage of paper fills against the backtest's prices, in bps."
+    )
+    max_unreconciled: int = Field(0, ge=0, description="Reconcile mismatches allowed (none by default).")
+    max_restarts: int = Field(
+        3, ge=0, description="Process restarts (crashes, kill -9, reboots) the burn-in may have had, counted in its "
+        "journal across every run of it.")
+    max_outages: int = Field(
+        0, ge=0, description="Outages longer than ib.max_outage_minutes (after which the run gave up) allowed.")
+    max_disconnects: int | None = Field(
+        None, ge=0, description="Lost connections to IB allowed (null: no limit, since IB's own daily restart "
+        "disconnects every day).")

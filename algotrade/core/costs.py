@@ -1,0 +1,124 @@
+"""Costs, computed one way for every engine (the same float operations in the same order).
+
+Backtrader's own arithmetic for these is ``abs(size) * commission * price`` (percent) and
+``price * (1 +/- perc)`` (slippage); the functions below are written the same way so that an
+adapter that must compute costs itself gets the very same numbers.
+
+Cash is kept once more, exactly, in a :class:`CashBook` that every engine pays its fills through:
+the cash rule and every share count are decided on it (docs/engine-parity.md, "Cash and sizing").
+"""
+
+from __future__ import annotations
+
+import decimal
+import math
+from decimal import Decimal
+
+from algotrade.core.config import BpsSlippage, BrokerConfig, PercentCommission, PerShareCommission
+
+
+def per_share_commission(size: float, per_share: float, minimum: float) -> float:
+    return max(abs(size) * per_share, minimum) if size else 0.0
+
+
+def commission(broker: BrokerConfig, size: float, price: float) -> float:
+    c = broker.commission
+    if isinstance(c, PerShareCommission):
+        return per_share_commission(size, c.per_share, c.minimum)
+    if isinstance(c, PercentCommission):
+        return abs(size) * c.percent * price
+    return 0.0
+
+
+def slippage_fraction(broker: BrokerConfig) -> float:
+    """Slippage as a fraction of price: 5 bps -> 0.0005."""
+    return broker.slippage.bps / 10_000 if isinstance(broker.slippage, BpsSlippage) else 0.0
+
+
+def slipped(price: float, size: float, fraction: float) -> float:
+    """The fill price after slippage: worse for the order's side."""
+    if not fraction:
+        return price
+    return price * (1 + fraction) if size > 0 else price * (1 - fraction)
+
+
+# --------------------------------------------------------------------------------------------
+# exact cash
+
+#: enough digits for any sum of prices, share counts and fees a run produces (no rounding at all)
+EXACT = decimal.Context(prec=80, traps=[decimal.InvalidOperation])
+
+
+def exact(x: float | int | Decimal) -> Decimal:
+    """The decimal number a float was written as: ``exact(10.1) == Decimal('10.1')``.
+
+    Prices (3 decimals once the data is validated), cash amounts and config values are written
+    in decimal; the float that carries them is only the nearest binary number. ``repr`` gives the
+    shortest decimal that reads back as that float, which for such values is the decimal itself,
+    so arithmetic on ``exact`` values is the arithmetic of the numbers as written.
+    """
+    if isinstance(x, Decimal):
+        return x
+    if isinstance(x, int):
+        return Decimal(x)
+    if not math.isfinite(x):
+        raise ValueError(f"not a finite amount: {x!r}")
+    return Decimal(repr(float(x)))
+
+
+def exact_fee(size: int, price: float, per_share: float | None = None, minimum: float = 0.0,
+              percent: float | None = None) -> Decimal:
+    """A commission in exact decimal arithmetic: per share with a minimum per order, or a
+    fraction of the notional (the fee the cash book charges)."""
+    if not size:
+        return Decimal(0)
+    if per_share is not None:
+        return max(EXACT.multiply(Decimal(abs(size)), exact(per_share)), exact(minimum))
+    if percent is not None:
+        return EXACT.multiply(EXACT.multiply(Decimal(abs(size)), exact(percent)), exact(price))
+    return Decimal(0)
+
+
+def exact_commission(broker: BrokerConfig, size: int, price: float) -> Decimal:
+    """:func:`commission` in exact decimal arithmetic."""
+    c = broker.commission
+    if isinstance(c, PerShareCommission):
+        return exact_fee(size, price, per_share=c.per_share, minimum=c.minimum)
+    if isinstance(c, PercentCommission):
+        return exact_fee(size, price, percent=c.percent)
+    return Decimal(0)
+
+
+class CashBook:
+    """The account's cash in exact decimal arithmetic: the one cash rule of every backtest engine.
+
+    Engines keep cash in binary floats, each with its own order of operations (Backtrader books
+    a sale as cost basis plus profit, Zipline as price times amount), so the same fills leave
+    cash a few units in the last place apart, e.g. 1,009.9999999999999 on one engine and
+    1,010.0 on the other. Every decision that depends on cash (share counts, the cash rule at fill
+    time, risk limits) is taken from this book instead, which both engines pay every fill through
+    (:meth:`pay`), so those decisions are the exact-arithmetic ones, identical on every engine.
+    """
+
+    def __init__(self, broker: BrokerConfig) -> None:
+        self.broker = broker
+        self._cash = exact(broker.cash)
+
+    @property
+    def exact_cash(self) -> Decimal:
+        return self._cash
+
+    @property
+    def cash(self) -> float:
+        return float(self._cash)
+
+    def pay(self, quantity: int, price: float) -> bool:
+        """Book a fill of ``quantity`` shares (signed) at ``price`` with its commission, unless it
+        is a buy the cash cannot pay for (the cash rule: cash never goes below zero). Returns
+        whether the fill may happen; a refused fill changes nothing."""
+        cost = EXACT.multiply(Decimal(quantity), exact(price))
+        after = EXACT.subtract(EXACT.subtract(self._cash, cost), exact_commission(self.broker, quantity, price))
+        if quantity > 0 and after < 0:
+            return False
+        self._cash = after
+        return True

@@ -1,0 +1,106 @@
+"""What the order journal hands back: intents, fills, events, bars and risk events (frozen
+records), the deterministic orderRef, and the error a contradicting fill raises."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: statuses that end an order without (fully) filling it
+CLOSED_STATUSES = ("cancelled", "rejected", "expired", "dropped")
+
+
+class FillConflict(ValueError):
+    """A fill that cannot be recorded as reported: its order is not in the journal, or another
+    fill with different figures is already recorded under the same (order, exec id)."""
+
+
+@dataclass(frozen=True)
+class RiskEvent:
+    id: int
+    run_id: str
+    kind: str  # mismatch | unmatched_fill | outage | kill_switch | halt ...
+    subject: str
+    message: str
+    written_at: str
+
+
+def order_ref(run_id: str, strategy: str, seq: int) -> str:
+    """The deterministic orderRef of an intent: the same decision always gets the same ref."""
+    return f"{run_id}:{strategy}:{seq}"
+
+
+@dataclass(frozen=True)
+class Intent:
+    """An order as the journal knows it: what was decided, and what happened to it since."""
+
+    order_ref: str
+    run_id: str
+    strategy: str
+    seq: int
+    symbol: str
+    quantity: int  # signed: + buy, - sell
+    type: str
+    limit: float | None
+    stop: float | None
+    created: str  # the bar date the decision was made on (ISO)
+    broker_id: str | None = None
+    filled: int = 0  # signed, from the journal's fills
+    closed: str | None = None  # cancelled | rejected | expired | dropped
+    cancel_requested: bool = False
+
+    @property
+    def status(self) -> str:
+        if self.closed:
+            return self.closed
+        if self.filled == self.quantity:
+            return "filled"
+        return "open"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == "open"
+
+
+@dataclass(frozen=True)
+class JournalFill:
+    exec_id: str
+    order_ref: str
+    symbol: str
+    quantity: int  # signed
+    price: float
+    commission: float
+    date: str
+
+
+@dataclass(frozen=True)
+class JournalEvent:
+    """A fill or a closure, in journal order, with the bar before which the host saw it."""
+
+    id: int
+    kind: str  # fill | closed
+    order_ref: str
+    host_bar: int | None
+    status: str | None = None
+    reason: str = ""
+    fill: JournalFill | None = None
+
+
+@dataclass(frozen=True)
+class BarRow:
+    idx: int
+    date: str
+    cash: float
+    value: float
+    done: bool
+
+
+__all__ = [
+    "CLOSED_STATUSES",
+    "BarRow",
+    "FillConflict",
+    "Intent",
+    "JournalEvent",
+    "JournalFill",
+    "RiskEvent",
+    "order_ref",
+]
