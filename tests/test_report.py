@@ -18,7 +18,7 @@ from algotrade.backtest.compare import RunFolder
 from algotrade.backtest.compare_report import _metrics_table, _prices
 from algotrade.core.config import load_experiment
 from algotrade.live.burnin_report import live_command, next_steps
-from algotrade.report.run_report import run_report as report
+from algotrade.report import run_report as report
 from algotrade.research.sweep_report import _how_it_ran
 
 ROOT = Path(__file__).resolve().parents[1]
