@@ -22,7 +22,6 @@ import re
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,20 +29,15 @@ import pytest
 
 from algotrade.live.journal import Journal
 from tests import gateway_fixtures as gf
-from tests.test_paper_gateway import EXPERIMENT, STARTED, burnin, start_run
+from tests.test_paper_gateway import (
+    EXPERIMENT,
+    _no_run_left_behind,  # noqa: F401  (autouse: no paper run left running)
+    burnin,
+    start_run,
+)
 
 JOURNAL = ("out", "paper_quickstart", "paper", "journal.sqlite")
 LEAD = 3  # sessions replayed before the one whose bar makes the backtest's order
-
-
-@pytest.fixture(autouse=True)
-def _no_run_left_behind() -> Iterator[None]:
-    yield
-    while STARTED:
-        proc = STARTED.pop()
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate(timeout=30)
 
 
 @dataclass(frozen=True)
