@@ -47,7 +47,7 @@ class StrategyConfig(BaseModel):
 
 C = TypeVar("C", bound=StrategyConfig)
 
-OrderType = Literal["market", "limit", "stop"]
+OrderType = Literal["market", "limit", "stop", "exit"]  # exit: a protective stop and/or take-profit (core/exits.py)
 OrderStatus = Literal["pending", "filled", "partial", "cancelled", "rejected", "blocked", "expired"]
 
 
