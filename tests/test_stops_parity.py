@@ -182,3 +182,23 @@ def test_every_stop_type_trades_identically_on_both_engines(stop: str, strategy:
     host, _ = execute(exp, market, "backtrader")
     assert any(host.by_id[f.order_id].type == "exit" for f in host.fills), "no exit filled: the case proves nothing"
     _assert_same(exp, market)
+
+
+def test_a_grown_position_gets_one_exit_at_the_average_entry(tmp_path: Path) -> None:
+    bars = [FLAT, FLAT, FLAT, FLAT, (110.0, 110.5, 109.5, 110.0), (110.0, 110.5, 99.0, 100.0), FLAT]
+    hosts = run_bars(tmp_path, bars, [[1, "X", "shares", 50], [3, "X", "shares", 100]], {"stop_loss": 0.05})
+    for host in hosts.values():
+        exits = [o for o in host.orders if o.type == "exit"]
+        # 50 at 100 and 50 at 110: entry 105, stop 99.75 for all 100 shares
+        assert [(o.quantity, o.stop, o.status) for o in exits] == [(-50, 95.0, "cancelled"), (-100, 99.75, "filled")]
+        assert exit_fills(host) == [(5, -100, 99.75)]
+
+
+def test_a_flip_cancels_the_long_exit_and_protects_the_short(tmp_path: Path) -> None:
+    bars = [FLAT, FLAT, FLAT, FLAT, FLAT, (100.0, 106.0, 99.0, 104.0), FLAT]
+    hosts = run_bars(tmp_path, bars, [[1, "X", "shares", 100], [3, "X", "shares", -100]], {"stop_loss": 0.05})
+    for host in hosts.values():
+        exits = [o for o in host.orders if o.type == "exit"]
+        assert [(o.quantity, o.stop, o.status) for o in exits] == [(-100, 95.0, "cancelled"), (100, 105.0, "filled")]
+        assert exit_fills(host) == [(5, 100, 105.0)]
+        assert host.positions["X"] == 0
