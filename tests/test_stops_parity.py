@@ -54,7 +54,7 @@ def exit_fills(host: StrategyHost) -> list[tuple[int, int, float]]:
     return [(index[f.date], f.quantity, f.price) for f in host.fills if host.by_id[f.order_id].type == "exit"]
 
 
-# bar 1 orders 100 shares; they fill at bar 2's open (100); the exit (stop 95, take-profit 110)
+# bar 1 orders 100 shares; they fill at bar 2's open or close (100); the exit (stop 95, take-profit 110)
 # rests from bar 3
 @pytest.mark.parametrize(("bar3", "expected"), [
     ((93.0, 96.0, 92.0, 95.0), (3, -100, 93.0)),      # opens below the stop: at the open
@@ -63,10 +63,11 @@ def exit_fills(host: StrategyHost) -> list[tuple[int, int, float]]:
     ((100.0, 111.0, 99.0, 105.0), (3, -100, 110.0)),  # the high reaches the take-profit: at the limit
     ((100.0, 111.0, 94.0, 100.0), (3, -100, 95.0)),   # both touched: the stop wins
 ], ids=["gap-stop", "gap-profit", "touch-stop", "touch-profit", "both-touched"])
+@pytest.mark.parametrize("fill", ["next_open", "next_close"])
 def test_bracket_fill_rule_on_hand_made_bars_on_both_engines(
-        tmp_path: Path, bar3: tuple[float, float, float, float], expected: tuple[int, int, float]) -> None:
+        tmp_path: Path, bar3: tuple[float, float, float, float], expected: tuple[int, int, float], fill: str) -> None:
     bars = [FLAT, FLAT, FLAT, bar3, FLAT, FLAT]
-    hosts = run_bars(tmp_path, bars, [[1, "X", "shares", 100]], BRACKET)
+    hosts = run_bars(tmp_path, bars, [[1, "X", "shares", 100]], BRACKET, {"fill": fill})
     for host in hosts.values():
         assert exit_fills(host) == [expected]
         assert host.positions["X"] == 0
