@@ -168,6 +168,7 @@ def metrics(tbl: Tables, cash: float, benchmark: pd.Series | None = None) -> dic
         **{f"risk_events_{a}": int((tbl.risk_events["action"] == a).sum()) for a in ("resized", "refused", "halted")},
         "max_var": _finite(float(tbl.risk["var"].max())) if tbl.risk["var"].notna().any() else None,
         "max_gross_exposure": _finite(float(tbl.risk["gross_exposure"].max())) if len(tbl.risk) else None,
+        "var_model": tbl.var_model.describe(),
         "alpha": None,
         "beta": None,
     }

@@ -50,6 +50,12 @@ class VarModel:
     draws: int = 100_000
     seed: int = 7
 
+    def describe(self) -> str:
+        """``1-day 99% historical VaR, trailing 250 days`` (plus draws and seed for Monte Carlo)."""
+        mc = f" ({self.draws:,} draws, seed {self.seed})" if self.method == "monte_carlo" else ""
+        return (f"1-day {self.confidence:.1%}".replace(".0%", "%") + f" {self.method.replace('_', ' ')}{mc} VaR, "
+                f"trailing {self.window} days")
+
     def estimate(self, returns: np.ndarray) -> tuple[float, float]:
         """(VaR, CVaR) of a portfolio return series, as positive fractions (losses)."""
         if self.method == "historical":

@@ -11,7 +11,6 @@ from typing import Any
 import pandas as pd
 from matplotlib.ticker import PercentFormatter
 
-from algotrade.core.var import VarModel
 from algotrade.report import report_format as fmt
 from algotrade.report.plots import _figure, _header, scroll, time_axis
 
@@ -23,9 +22,9 @@ def _name(run: str, what: str) -> str:
     return f"{run} {what}" if run else what
 
 
-def risk_figures(series: Sequence[tuple[str, pd.DataFrame]], model: VarModel) -> list[Any]:
+def risk_figures(series: Sequence[tuple[str, pd.DataFrame]], model: str) -> list[Any]:
     """Two time plots: gross and net exposure, and VaR and CVaR, as fractions of equity; one line
-    style per run (``series``: run name, its risk.csv)."""
+    style per run (``series``: run name, its risk.csv; ``model``: how the VaR was estimated, words)."""
     exposure, ax = _figure(2.8)
     dates: pd.DatetimeIndex = pd.DatetimeIndex([])
     for (run, df), dash in zip(series, _DASHES * 3, strict=False):
@@ -46,17 +45,32 @@ def risk_figures(series: Sequence[tuple[str, pd.DataFrame]], model: VarModel) ->
     ax.set_xlim(*exposure.axes[0].get_xlim())  # the exposure plot's time axis
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=None))
     time_axis(ax, dates)
-    _header(ax, f"1-day {model.confidence:.0%} {model.method.replace('_', ' ')} VaR and CVaR of the positions held "
-                f"(% of equity, trailing {model.window} days)")
+    _header(ax, f"VaR and CVaR of the positions held (% of equity): {model}")
     return [exposure, var_fig]
 
 
 RISK_ALTS = ("gross and net exposure", "VaR and CVaR")
 
 
-def _event_cell(column: str, value: Any) -> str:
+#: how each rule's value and limit read: a count, dollars, a multiple of equity, else a fraction of it
+_COUNTS, _DOLLARS, _TIMES = {"max_positions", "long_only"}, {"max_order_notional"}, {"max_gross_leverage", "max_net_exposure"}
+
+
+def _rule_value(rule: str, value: Any) -> str:
+    if not fmt.finite(value):
+        return "n/a"
+    if rule in _COUNTS:
+        return fmt.count(int(value))
+    if rule in _DOLLARS:
+        return fmt.money(value)
+    if rule in _TIMES:
+        return f"{fmt.ratio(value)}\u00d7"
+    return fmt.pct(value, 2)
+
+
+def _event_cell(column: str, value: Any, rule: str) -> str:
     if column in ("value", "limit"):
-        return f"<td>{html.escape(fmt.number(float(value)) if pd.notna(value) else 'n/a')}</td>"
+        return f"<td>{html.escape(_rule_value(rule, value))}</td>"
     if column in ("requested", "final"):
         return f"<td>{fmt.count(int(value), signed=True)}</td>"
     if column == "reason":
@@ -74,7 +88,7 @@ def events_table(events: pd.DataFrame, limit: int = 200) -> str:
     cols = list(shown.columns)
     head = "".join(f"<th{'' if c in ('value', 'limit', 'requested', 'final') else ' class=l'}>{html.escape(c)}</th>"
                    for c in cols)
-    body = "".join("<tr>" + "".join(_event_cell(c, v) for c, v in zip(cols, row, strict=True)) + "</tr>"
+    body = "".join("<tr>" + "".join(_event_cell(c, v, str(row.rule)) for c, v in zip(cols, row, strict=True)) + "</tr>"
                    for row in shown.itertuples(index=False))
     more = f"<p class=sub>{len(events) - limit} more in risk_events.csv</p>" if len(events) > limit else ""
     return (f"<p class=sub>{html.escape(summary)}</p>" + scroll(f"<table class=risk-events><tr>{head}</tr>{body}</table>")

@@ -277,7 +277,7 @@ def _strip(stats: dict[str, Any]) -> str:
 
 
 def render(exp: Experiment, market: Market, tbl: Tables, stats: dict[str, Any], engine: str) -> str:
-    figs = _equity_figures(tbl) + risk_figures([("", tbl.risk)], tbl.var_model) + _price_figures(market, tbl)
+    figs = _equity_figures(tbl) + risk_figures([("", tbl.risk)], tbl.var_model.describe()) + _price_figures(market, tbl)
     imgs = aligned_pngs(figs, ["equity curve", "drawdown", *RISK_ALTS,
                                *(f"{s} close with fills" for s in list(market.frames)[:4])])
     equity_img, dd_img, exposure_img, var_img, price_imgs = imgs[0], imgs[1], imgs[2], imgs[3], imgs[4:]
