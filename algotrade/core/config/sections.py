@@ -125,6 +125,15 @@ class RiskConfig(Model):
         "resize", description="An order that would breach a limit: resize (largest size within every limit) or refuse.",
     )
 
+    def identity(self) -> dict[str, Any]:
+        """This section as the config id hashes it: the keys added with the portfolio limits count
+        only when set, so the ids of experiments written before them stay what they were."""
+        out = self.model_dump(mode="json")
+        for key in ("max_positions", "max_net_exposure", "var", "on_breach"):
+            if out[key] == RiskConfig.model_fields[key].default:
+                del out[key]
+        return out
+
 
 class OutputConfig(Model):
     dir: str = Field("results", description="Results folder, relative to the working directory.")
