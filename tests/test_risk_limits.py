@@ -200,3 +200,19 @@ def test_report_and_compare_pages_show_the_risk_events_and_the_exposure_and_var_
         assert "resized" in table and "refused" in table and "2.00%" in table
     assert f"<h2>Risk events ({len(events)})</h2>" in pages[0].read_text()
     assert "Identical on backtrader and zipline." in pages[1].read_text()
+
+
+@pytest.mark.slow
+def test_a_paper_rehearsal_takes_the_backtests_risk_decisions(tmp_path: Path) -> None:
+    """The live runner drives the same host: against the gateway simulator, a VaR limit and a
+    position cap cut and refuse the same orders as the shadow backtest of the same bars."""
+    from algotrade.live.paper import paper_simulated
+
+    overrides = ("data.start=2008-01-02", "data.end=2009-06-30", "risk.max_position_pct=0.6",
+                 "risk.var.limit=0.02", "risk.var.window=60", "risk.var.method=parametric")
+    result = paper_simulated(ROOT / "experiments" / "paper_quickstart.yaml", overrides, out=tmp_path)
+    assert result.shadow.risk_events, "no risk event: the case proves nothing"
+    assert {e.action for e in result.shadow.risk_events} >= {"resized"}
+    assert result.paper.risk_events == result.shadow.risk_events
+    assert [(f.date, f.symbol, f.quantity) for f in result.paper.fills] == \
+        [(f.date, f.symbol, f.quantity) for f in result.shadow.fills]

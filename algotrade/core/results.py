@@ -73,10 +73,10 @@ def risk_series(host: StrategyHost, model: VarModel) -> pd.DataFrame:
     """Gross and net exposure and the 1-day VaR/CVaR (``model``) of the positions held at each
     bar's close, as fractions of that bar's equity; VaR and CVaR are NaN before there is enough
     history (algotrade/core/var.py); the same function the VaR limit decides with."""
-    closes = {s: host.lists[s]["close"] for s in host.lists}
+    closes = {s: np.asarray(host.lists[s]["close"], dtype=float) for s in host.lists}
     rows = []
     for i, ((date, _cash, value), held) in enumerate(zip(host.equity, host.holdings, strict=True)):
-        prices = {s: closes[s][i] for s in held}
+        prices = {s: float(closes[s][i]) for s in held}
         signed = [q * prices[s] for s, q in held.items()]
         gross = sum(abs(v) for v in signed) / value if value > 0 else math.nan
         net = sum(signed) / value if value > 0 else math.nan
