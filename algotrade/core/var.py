@@ -36,6 +36,8 @@ from recipes.ch11_risk_sizing.r07_var_historical import historical_var_cvar, por
 from recipes.ch11_risk_sizing.r08_var_parametric import parametric_var_cvar
 from recipes.ch11_risk_sizing.r09_var_monte_carlo import monte_carlo_var_cvar
 
+#: each symbol's closes so far: the host's lists, or arrays
+Closes = Mapping[str, Sequence[float] | np.ndarray]
 VarMethod = Literal["historical", "parametric", "monte_carlo"]
 MIN_RETURNS = 20
 
@@ -65,7 +67,7 @@ class VarModel:
         return monte_carlo_var_cvar(returns, self.confidence, self.draws, self.seed)
 
 
-def asset_returns(closes: Mapping[str, Sequence[float]], symbols: Sequence[str], index: int, window: int) -> np.ndarray:
+def asset_returns(closes: Closes, symbols: Sequence[str], index: int, window: int) -> np.ndarray:
     """Days x symbols simple returns of the ``window`` days up to bar ``index`` (fewer at the start)."""
     start = max(index - window, 0)
     cols = []
@@ -76,7 +78,7 @@ def asset_returns(closes: Mapping[str, Sequence[float]], symbols: Sequence[str],
 
 
 def portfolio_var(model: VarModel, positions: Mapping[str, int], prices: Mapping[str, float],
-                  equity: float, closes: Mapping[str, Sequence[float]], index: int) -> tuple[float, float] | None:
+                  equity: float, closes: Closes, index: int) -> tuple[float, float] | None:
     """(VaR, CVaR) of ``positions`` at ``prices`` on ``equity``, or None when it cannot be estimated
     (fewer than :data:`MIN_RETURNS` past returns, or equity not positive). No position: (0, 0)."""
     if index < MIN_RETURNS or not equity > 0:
