@@ -245,7 +245,7 @@ class StrategyHost:
                 state = RiskState(value, self._peak, self._prev_value or value, projected, prices, closes, i)
                 allowed, events = decide(self.risk_checks, self.bars.dates[i], order.symbol, order.quantity, price, state)
                 self.risk_events.extend(events)
-                if not allowed:
+                if events and not allowed:
                     self.on_order_closed(order.id, "blocked", events[-1].reason)
                     continue
                 if allowed != order.quantity:
