@@ -94,4 +94,7 @@ INDEX: tuple[str, ...] = (
     "recipes.ch10_live_deployment.r03_risk_limits_kill_switch",
     "recipes.ch10_live_deployment.r04_execution_audit_eod",
     "recipes.ch10_live_deployment.r05_paper_burnin",
+    "recipes.ch11_risk_sizing.r07_var_historical",
+    "recipes.ch11_risk_sizing.r08_var_parametric",
+    "recipes.ch11_risk_sizing.r09_var_monte_carlo",
 )

@@ -284,6 +284,7 @@ class Experiment(Model):
         if self.window is None:
             exclude.add("window")  # ids of experiments without a window stay what they always were
         payload = self.model_dump(mode="json", exclude=exclude)
+        payload["risk"] = self.risk.identity()
         text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
