@@ -97,4 +97,7 @@ INDEX: tuple[str, ...] = (
     "recipes.ch11_risk_sizing.r07_var_historical",
     "recipes.ch11_risk_sizing.r08_var_parametric",
     "recipes.ch11_risk_sizing.r09_var_monte_carlo",
+    "recipes.ch11_risk_sizing.r10_stop_loss",
+    "recipes.ch11_risk_sizing.r11_take_profit",
+    "recipes.ch11_risk_sizing.r12_trailing_stop",
 )

@@ -24,7 +24,7 @@ from algotrade.core.var import VarModel, portfolio_var
 TRADE_COLUMNS = ["date", "symbol", "quantity", "price", "commission", "order_id"]
 ORDER_COLUMNS = [
     "id", "created", "symbol", "quantity", "type", "limit", "stop", "status", "reason",
-    "filled", "fill_date", "fill_price", "commission",
+    "filled", "fill_date", "fill_price", "commission", "tag",
 ]
 RISK_EVENT_COLUMNS = ["date", "symbol", "rule", "value", "limit", "action", "requested", "final", "reason"]
 RISK_COLUMNS = ["date", "gross_exposure", "net_exposure", "positions", "var", "cvar"]
@@ -52,7 +52,7 @@ def tables(host: StrategyHost) -> Tables:
     orders = pd.DataFrame(
         [
             (o.id, str(o.created), o.symbol, o.quantity, o.type, o.limit, o.stop, o.status, o.reason,
-             o.filled, str(o.fill_date) if o.fill_date else "", o.fill_price, o.commission)
+             o.filled, str(o.fill_date) if o.fill_date else "", o.fill_price, o.commission, o.tag)
             for o in host.orders
         ],
         columns=ORDER_COLUMNS,

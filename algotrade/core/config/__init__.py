@@ -43,6 +43,7 @@ from algotrade.core.config.sections import (
     RiskConfig,
     Sizing,
     Slippage,
+    StopsConfig,
     StrategyRef,
     TargetPercentSizing,
 )
@@ -69,6 +70,7 @@ __all__ = [
     "RiskConfig",
     "Sizing",
     "Slippage",
+    "StopsConfig",
     "StrategyRef",
     "SweepConfig",
     "SyntheticConfig",

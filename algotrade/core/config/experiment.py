@@ -18,6 +18,7 @@ from algotrade.core.config.sections import (
     OutputConfig,
     RiskConfig,
     Sizing,
+    StopsConfig,
     StrategyRef,
     TargetPercentSizing,
 )
@@ -217,6 +218,9 @@ class Experiment(Model):
         description="How entries are sized: {target_percent: 0.95} or {fixed_shares: 100}.",
     )
     risk: RiskConfig = Field(default_factory=RiskConfig, description="Risk checks.")  # type: ignore[arg-type]
+    stops: StopsConfig | None = Field(
+        None, description="Protective exits after each entry: stop_loss, take_profit, trailing, atr_stop (none by default).",
+    )
     benchmark: str | None = Field(
         None,
         description="A symbol of data.symbols to measure alpha and beta against (none by default: no benchmark).",
@@ -283,6 +287,8 @@ class Experiment(Model):
         exclude = {"name", "output", "engine", "engines", "ib", "burnin", "sweep", "walkforward"}
         if self.window is None:
             exclude.add("window")  # ids of experiments without a window stay what they always were
+        if self.stops is None:
+            exclude.add("stops")  # likewise for experiments without stops
         payload = self.model_dump(mode="json", exclude=exclude)
         payload["risk"] = self.risk.identity()
         text = json.dumps(payload, sort_keys=True, separators=(",", ":"))

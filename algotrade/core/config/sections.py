@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
 from algotrade.core.config.base import Model
 
@@ -133,6 +133,36 @@ class RiskConfig(Model):
             if out[key] == RiskConfig.model_fields[key].default:
                 del out[key]
         return out
+
+
+class StopsConfig(Model):
+    """Protective exits the core places after each entry, the same on every engine and live
+    (docs/engine-parity.md, "Stops"): one resting order per position, filled at its level, or at
+    the open when a bar gaps through it."""
+
+    stop_loss: float | None = Field(
+        None, gt=0, lt=1, description="Stop this fraction below the entry fill price (above, for a short).",
+    )
+    take_profit: float | None = Field(
+        None, gt=0, description="Take profit this fraction above the entry fill price (below, for a short).",
+    )
+    trailing: float | None = Field(
+        None, gt=0, lt=1,
+        description="Stop this fraction below the highest close since entry (lowest, for a short); never loosens.",
+    )
+    atr_stop: float | None = Field(
+        None, gt=0, description="Instead of stop_loss: stop atr_stop x ATR(atr_window) below the entry fill price, "
+        "the ATR taken on the bar the entry was decided.",
+    )
+    atr_window: int = Field(14, ge=1, le=500, description="Bars of the ATR that atr_stop multiplies.")
+
+    @model_validator(mode="after")
+    def _one_stop_rule(self) -> StopsConfig:
+        if self.stop_loss is not None and self.atr_stop is not None:
+            raise ValueError("set either stop_loss or atr_stop, not both (atr_stop replaces stop_loss)")
+        if self.stop_loss is None and self.take_profit is None and self.trailing is None and self.atr_stop is None:
+            raise ValueError("set at least one of stop_loss, take_profit, trailing, atr_stop (or remove stops:)")
+        return self
 
 
 class OutputConfig(Model):
