@@ -89,8 +89,9 @@ def test_first_exit_over_arrays_agrees_with_the_bar_rule() -> None:
 # --- levels ---------------------------------------------------------------------------------
 def test_levels_of_each_rule_for_long_and_short() -> None:
     s = StopsConfig(stop_loss=0.05, take_profit=0.1)
-    assert exit_levels(s, 1, 100.0, math.nan, 100.0) == (100.0 * 0.95, 100.0 * 1.1)
-    assert exit_levels(s, -1, 100.0, math.nan, 100.0) == (100.0 * 1.05, 100.0 * 0.9)
+    assert exit_levels(s, 1, 100.0, math.nan, 100.0) == (95.0, 110.0)
+    assert exit_levels(s, -1, 100.0, math.nan, 100.0) == (105.0, 90.0)
+    assert exit_levels(s, 1, 123.457, math.nan, 100.0) == (117.28, 135.8)  # to the cent: 117.284, 135.8027
     atr = StopsConfig(atr_stop=2.0)
     assert exit_levels(atr, 1, 100.0, 1.5, 100.0) == (97.0, None)
     assert exit_levels(atr, -1, 100.0, 1.5, 100.0) == (103.0, None)

@@ -23,8 +23,8 @@ def test_r10_a_stop_caps_the_worst_trade_and_counts_gaps() -> None:
     plain, stopped = got["no_stop"], got["stop_loss"]
     assert plain["trades"] == stopped["trades"] > 5
     assert plain["stopped"] == 0 and stopped["stopped"] > 0
-    # a stop fills at its level, or worse only on a gap through it
-    floor = -r10_stop_loss.STOP_FRACTION - 1e-12
+    # a stop fills at its level (rounded to the cent), or worse only on a gap through it
+    floor = -r10_stop_loss.STOP_FRACTION - 1e-5
     assert stopped["worst_return"] >= floor or stopped["gapped"] > 0
     assert plain["worst_return"] < floor  # there was something to cap
 
@@ -39,7 +39,7 @@ def test_r11_take_profit_and_bracket() -> None:
 def test_r12_trailing_stop_path_ratchets_up_only() -> None:
     close = np.array([100.0, 104.0, 101.0, 110.0, 90.0, 111.0])
     stops = r12_trailing_stop.trailing_stops(close, 0.1)
-    assert stops.tolist() == [90.0, 104.0 * 0.9, 104.0 * 0.9, 99.0, 99.0]
+    assert stops.tolist() == [90.0, 93.6, 93.6, 99.0, 99.0]
     assert r12_trailing_stop.ratchet(99.0, 95.0) == 99.0
     assert r12_trailing_stop.ratchet(99.0, 95.0, side=-1) == 95.0
     got = r12_trailing_stop.main()["trailing"]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
+from collections import deque
 from typing import Any
 
 import backtrader as bt
@@ -18,8 +20,9 @@ from adapters.backtrader.mapping import (
 from algotrade.core.config import BrokerConfig
 from algotrade.core.costs import CashBook
 from algotrade.core.data import Market
+from algotrade.core.exits import exit_fill
 from algotrade.core.host import StrategyHost
-from algotrade.core.strategy import Order
+from algotrade.core.strategy import Bar, Order
 from algotrade.core.symbols import map_symbols
 
 
@@ -41,9 +44,34 @@ class _Broker(bt.brokers.BackBroker):
     Backtrader's own cash test compares float cash (which books a sale as cost basis plus
     profit) with zero; the book decides instead, in exact arithmetic, and Backtrader's cash is
     set to the book's after each fill — the same rule and numbers as on every engine.
+
+    A protective exit (algotrade order type "exit") rests as a Backtrader stop order but is
+    filled by :func:`algotrade.core.exits.exit_fill`, the one rule of every engine, on the bar's
+    OHLC, before the bar's other orders (docs/engine-parity.md, "Stops").
     """
 
     book: CashBook
+    #: Backtrader order ref -> algotrade's exit order (its levels are read at each bar)
+    exits: dict[int, Order]
+    slip: float = 0.0
+    pending: deque[Any]
+
+    def next(self) -> None:
+        if self.exits and self.pending:  # exits fill before the bar's other orders
+            self.pending = deque(sorted(self.pending, key=lambda o: o.ref not in self.exits))
+        super().next()
+
+    def _try_exec(self, order: Any) -> None:
+        exit_order = self.exits.get(order.ref)
+        if exit_order is None:
+            super()._try_exec(order)
+            return
+        data = order.data
+        bar = Bar(dt.date.min, float(data.open[0]), float(data.high[0]), float(data.low[0]), float(data.close[0]),
+                  float(data.volume[0]))
+        hit = exit_fill(exit_order, bar, self.slip)
+        if hit is not None:
+            self._execute(order, ago=0, price=hit[0])
 
     def _execute(self, order: Any, ago: Any = None, price: Any = None, cash: Any = None,
                  position: Any = None, dtcoc: Any = None) -> Any:
@@ -121,8 +149,12 @@ class _Port:
         data = self.bridge.datas[self.index[order.symbol]]
         exectype = getattr(bt.Order, EXECTYPE[(self.fill, order.type)])
         price = order.limit if order.type == "limit" else order.stop
+        if order.type == "exit":
+            price = order.stop if order.stop is not None else order.limit
         place = self.bridge.buy if order.quantity > 0 else self.bridge.sell
         bt_order = place(data=data, size=abs(order.quantity), exectype=exectype, price=price)
+        if order.type == "exit":
+            self.broker.exits[bt_order.ref] = order
         self.refs[bt_order.ref] = order.id
         self.live[order.id] = bt_order
 
@@ -183,8 +215,10 @@ class BacktraderEngine:
         cerebro.broker = _Broker()
         cerebro.broker.setcash(broker.cash)
         cerebro.broker.book = CashBook(broker)
+        cerebro.broker.exits = {}
         cerebro.broker.set_checksubmit(False)  # one cash rule: checked at fill time only
         slip = slippage_fraction(broker)
+        cerebro.broker.slip = slip
         if slip:
             cerebro.broker.set_slippage_perc(slip, slip_open=True, slip_limit=True, slip_match=True, slip_out=True)
         comm = commission_kwargs(broker)

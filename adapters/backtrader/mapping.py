@@ -23,6 +23,9 @@ EXECTYPE: dict[tuple[str, str], str] = {
     ("next_close", "limit"): "Limit",
     ("next_open", "stop"): "Stop",
     ("next_close", "stop"): "Stop",
+    # a protective exit: placed as a stop, filled by algotrade.core.exits.exit_fill (engine.py _Broker)
+    ("next_open", "exit"): "Stop",
+    ("next_close", "exit"): "Stop",
 }
 
 #: Backtrader order status name -> (algotrade status, reason recorded in orders.csv)

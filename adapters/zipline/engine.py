@@ -27,8 +27,9 @@ from algotrade.core.config import BrokerConfig
 from algotrade.core.costs import CashBook, commission, slippage_fraction, slipped
 from algotrade.core.data import Market
 from algotrade.core.errors import ConfigError
+from algotrade.core.exits import exit_fill
 from algotrade.core.host import StrategyHost
-from algotrade.core.strategy import Order
+from algotrade.core.strategy import Bar, Order
 
 log = logging.getLogger("algotrade.zipline")
 
@@ -50,14 +51,21 @@ def _blotter_class() -> type:
             if not pending:
                 return [], [], []
             i = run.index[bar_data.current_session]
-            # position-reducing orders first, then in the order they were placed
-            pending.sort(key=lambda o: (o.amount > 0, run.sequence[o.id]))
+            # protective exits first, then position-reducing orders, then in the order they were placed
+            pending.sort(key=lambda o: (run.host.by_id[run.ids[o.id]].type != "exit", o.amount > 0, run.sequence[o.id]))
             txns, comms, closed, rejected = [], [], [], []
             for order in pending:
                 oid = run.ids[order.id]
-                symbol = run.host.by_id[oid].symbol
+                ours = run.host.by_id[oid]
+                symbol = ours.symbol
                 amount = order.open_amount
-                price = slipped(run.prices[symbol][i], amount, run.slip)
+                if ours.type == "exit":  # filled by the one exit rule, on the bar's OHLC, or left resting
+                    hit = exit_fill(ours, run.bar(symbol, i), run.slip)
+                    if hit is None:
+                        continue
+                    price = hit[0]
+                else:
+                    price = slipped(run.prices[symbol][i], amount, run.slip)
                 fee = commission(run.broker, amount, price)
                 if not run.book.pay(amount, price):  # the one cash rule, exact: never negative
                     rejected.append(order)
@@ -90,6 +98,7 @@ class _Run:
         field = FILL_FIELD[broker.fill]
         self.prices = {s: host.lists[s][field] for s in host.bars.symbols}
         self.closes = {s: host.lists[s]["close"] for s in host.bars.symbols}
+        self.lists = host.lists
         self.dates = host.bars.dates
         self.index = {pd.Timestamp(d): i for i, d in enumerate(self.dates)}
         self.ids: dict[str, int] = {}  # zipline order id -> algotrade order id
@@ -98,6 +107,10 @@ class _Run:
         self.assets: dict[str, Any] = {}  # the user's symbol -> zipline asset
         self.symbol_of: dict[int, str] = {}  # zipline sid -> the user's symbol
         self.algo: Any = None
+
+    def bar(self, symbol: str, i: int) -> Bar:
+        f = self.lists[symbol]
+        return Bar(self.dates[i], f["open"][i], f["high"][i], f["low"][i], f["close"][i], f["volume"][i])
 
 
 class _Port:

@@ -15,7 +15,8 @@ from algotrade.core.symbols import SymbolRule
 FILL_FIELD: dict[str, str] = {"next_close": "close", "next_open": "open"}
 
 #: algotrade order types Zipline runs here; others are refused, never approximated
-SUPPORTED_ORDER_TYPES = frozenset({"market"})
+#: ("exit": a protective exit, carried as a market order and filled by algotrade.core.exits.exit_fill)
+SUPPORTED_ORDER_TYPES = frozenset({"market", "exit"})
 
 BUNDLE_PREFIX = "algotrade-"
 

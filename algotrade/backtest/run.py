@@ -105,6 +105,7 @@ def execute(
         progress=Progress(f"{exp.name} on {engine_name}", progress),
         name=exp.strategy.name,
         live_from=live_from,
+        stops=exp.stops,
     )
     engine = resolve_engine(engine_name)()
     engine.run(host, market, exp.broker)

@@ -23,9 +23,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from algotrade.core.config import FixedSharesSizing, TargetPercentSizing, symbols_text
+from algotrade.core.config import FixedSharesSizing, StopsConfig, TargetPercentSizing, symbols_text
 from algotrade.core.costs import EXACT, CashBook, exact
 from algotrade.core.errors import AlgotradeError, StrategyError
+from algotrade.core.exits import ExitBook
 from algotrade.core.indicators import compute_all
 from algotrade.core.risk import RiskCheck, RiskState, first_block
 from algotrade.core.strategy import (
@@ -71,6 +72,7 @@ class StrategyHost:
         progress: Callable[[int, int], None] | None = None,
         name: str = "",
         live_from: int = 0,
+        stops: StopsConfig | None = None,
     ) -> None:
         self.strategy = strategy
         #: bars before this index only warm indicators up: the strategy is not called on them (a
@@ -105,6 +107,8 @@ class StrategyHost:
         self.port: BrokerPort
         #: the exact cash book a backtest engine pays its fills through (None: the port's account)
         self.book: CashBook | None = None
+        #: the protective exits of ``stops:`` (None: the experiment has none)
+        self.exits = ExitBook(stops, self.lists, lambda: self.bars.dates) if stops is not None else None
 
     # --- driven by the adapter ---------------------------------------------------------------
     def start(self, port: BrokerPort, book: CashBook | None = None) -> None:
@@ -144,6 +148,8 @@ class StrategyHost:
         self._call(self.strategy.on_bar, "-")
         if self._intents:
             self._flush(value)
+        if self.exits is not None:
+            self._update_exits(i)
         self._prev_value = value
         if self.progress is not None:
             self.progress(i, len(self.bars))
@@ -157,7 +163,10 @@ class StrategyHost:
         order.status = "filled" if order.filled == order.quantity else "partial"
         if order.status == "filled":
             self.open.remove(order)
-        self.positions[order.symbol] = self.positions.get(order.symbol, 0) + quantity
+        before = self.positions.get(order.symbol, 0)
+        if self.exits is not None:
+            self.exits.on_fill(order, quantity, price, before)
+        self.positions[order.symbol] = before + quantity
         fill = Fill(order_id, date, order.symbol, quantity, price, commission)
         self.fills.append(fill)
         self._call(lambda ctx: self.strategy.on_fill(ctx, fill), order.symbol)
@@ -224,6 +233,35 @@ class StrategyHost:
             self.port.cancel(order)
 
     # --- internals -------------------------------------------------------------------------------
+    def _update_exits(self, i: int) -> None:
+        """Create, ratchet, resize or cancel each position's protective exit (core/exits.py) after
+        the bar's own orders went out: a new exit rests from the next bar."""
+        assert self.exits is not None
+        pending: dict[str, int] = {}
+        for o in self.open:
+            if o.type != "exit":
+                pending[o.symbol] = pending.get(o.symbol, 0) + o.quantity - o.filled
+        self.exits.update(i, self.positions, pending, self._new_exit, self._cancel_exit, self._modify_exit)
+
+    def _new_exit(self, symbol: str, quantity: int, limit: float | None, stop: float | None, tag: str) -> Order:
+        order = Order(len(self.orders) + 1, symbol, quantity, "exit", self.bars.dates[self.i], limit, stop, tag=tag)
+        self.orders.append(order)
+        self.by_id[order.id] = order
+        self.open.append(order)
+        self.port.submit(order)
+        return order
+
+    def _cancel_exit(self, order: Order) -> None:
+        self.on_order_closed(order.id, "cancelled", "exit no longer needed: the position was closed or resized")
+        self.port.cancel(order)
+
+    def _modify_exit(self, order: Order) -> None:
+        """A resting exit's level moved (a trailing stop ratcheted). The backtest engines fill from
+        the order object itself; a broker holding its own copy of the order implements ``modify``."""
+        modify = getattr(self.port, "modify", None)
+        if modify is not None:
+            modify(order)
+
     def _flush(self, value: Decimal) -> None:
         """Risk-check and send this bar's orders, position-reducing ones first."""
         intents = sorted(self._intents, key=lambda o: not _reduces(self.positions.get(o.symbol, 0), o.quantity))

@@ -21,7 +21,7 @@ from algotrade.core.host import StrategyHost
 TRADE_COLUMNS = ["date", "symbol", "quantity", "price", "commission", "order_id"]
 ORDER_COLUMNS = [
     "id", "created", "symbol", "quantity", "type", "limit", "stop", "status", "reason",
-    "filled", "fill_date", "fill_price", "commission",
+    "filled", "fill_date", "fill_price", "commission", "tag",
 ]
 
 
@@ -42,7 +42,7 @@ def tables(host: StrategyHost) -> Tables:
     orders = pd.DataFrame(
         [
             (o.id, str(o.created), o.symbol, o.quantity, o.type, o.limit, o.stop, o.status, o.reason,
-             o.filled, str(o.fill_date) if o.fill_date else "", o.fill_price, o.commission)
+             o.filled, str(o.fill_date) if o.fill_date else "", o.fill_price, o.commission, o.tag)
             for o in host.orders
         ],
         columns=ORDER_COLUMNS,

@@ -315,11 +315,12 @@ class Context:
         self._host.cancel(order)
 
     def has_open_orders(self, symbol: str) -> bool:
-        """True while an order for ``symbol`` is pending (cheaper than open_orders)."""
-        return any(o.symbol == symbol for o in self._host.open) if self._host.open else False
+        """True while an order of the strategy's for ``symbol`` is pending (cheaper than
+        open_orders). The protective exits the core keeps for ``stops:`` are not the strategy's."""
+        return any(o.symbol == symbol and o.type != "exit" for o in self._host.open) if self._host.open else False
 
     def open_orders(self, symbol: str | None = None) -> list[Order]:
-        return [o for o in self._host.open if symbol is None or o.symbol == symbol]
+        return [o for o in self._host.open if (symbol is None or o.symbol == symbol) and o.type != "exit"]
 
     def mark_evaluation_start(self) -> None:
         """Results count from this bar on (e.g. the first out-of-sample bar of a walk-forward

@@ -2,8 +2,8 @@
 
 A stop-loss caps what one trade may lose: sell if the price falls a fixed fraction below the
 entry (:func:`stop_loss_level`), or a multiple of the recent average true range below it
-(:func:`atr_stop_level` — a wider stop for a jumpier market). The level is the easy part; what
-matters for a backtest is *when* a daily bar says the stop was hit and *at what price* it filled,
+(:func:`atr_stop_level` — a wider stop for a jumpier market), rounded to the cent
+(:func:`to_tick`, a price a broker accepts). The level is the easy part; what matters for a backtest is *when* a daily bar says the stop was hit and *at what price* it filled,
 because that is where engines differ. This page states the rule once (:func:`touch_price`) and
 every engine of algotrade fills its protective exits by it (``algotrade.core.exits.exit_fill``):
 
@@ -36,20 +36,27 @@ FloatArray = npt.NDArray[np.float64]
 Levels = Callable[[float, int, int, int], tuple[FloatArray | None, FloatArray | None]]
 
 STOP_FRACTION = 0.05
+#: levels are prices a broker accepts: whole cents
+TICK_DIGITS = 2
 
 
 # --------------------------------------------------------------------------------------------
 # ingredients
 
 
+def to_tick(price: float) -> float:
+    """A level rounded to the cent (Python's correctly rounded ``round``, ties to even)."""
+    return round(price, TICK_DIGITS)
+
+
 def stop_loss_level(entry: float, fraction: float, side: int = 1) -> float:
     """The stop ``fraction`` below the entry price of a long (``side`` +1), above it for a short (-1)."""
-    return entry * (1 - fraction) if side > 0 else entry * (1 + fraction)
+    return to_tick(entry * (1 - fraction) if side > 0 else entry * (1 + fraction))
 
 
 def atr_stop_level(entry: float, atr: float, mult: float, side: int = 1) -> float:
     """The stop ``mult`` average true ranges below the entry of a long, above it for a short."""
-    return entry - mult * atr if side > 0 else entry + mult * atr
+    return to_tick(entry - mult * atr if side > 0 else entry + mult * atr)
 
 
 def touch_price(open_: float, high: float, low: float, stop: float | None, limit: float | None,

@@ -27,6 +27,7 @@ from recipes.ch11_risk_sizing.r10_stop_loss import (
     stop_loss_level,
     stopped_trades,
     summary,
+    to_tick,
 )
 
 PROFIT_FRACTION = 0.10
@@ -34,7 +35,7 @@ PROFIT_FRACTION = 0.10
 
 def take_profit_level(entry: float, fraction: float, side: int = 1) -> float:
     """The limit ``fraction`` above the entry price of a long (``side`` +1), below it for a short (-1)."""
-    return entry * (1 + fraction) if side > 0 else entry * (1 - fraction)
+    return to_tick(entry * (1 + fraction) if side > 0 else entry * (1 - fraction))
 
 
 def main(out: Path | None = None) -> dict[str, Any]:

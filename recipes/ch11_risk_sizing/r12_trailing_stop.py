@@ -20,7 +20,13 @@ from typing import Any
 
 import numpy as np
 
-from recipes.ch11_risk_sizing.r10_stop_loss import FloatArray, crossover_trades, stopped_trades, summary
+from recipes.ch11_risk_sizing.r10_stop_loss import (
+    FloatArray,
+    crossover_trades,
+    stopped_trades,
+    summary,
+    to_tick,
+)
 
 TRAIL_FRACTION = 0.08
 
@@ -28,7 +34,7 @@ TRAIL_FRACTION = 0.08
 def trailing_level(extreme: float, fraction: float, side: int = 1) -> float:
     """The stop ``fraction`` below the highest close since entry of a long (``extreme``), above the
     lowest close of a short (``side`` -1)."""
-    return extreme * (1 - fraction) if side > 0 else extreme * (1 + fraction)
+    return to_tick(extreme * (1 - fraction) if side > 0 else extreme * (1 + fraction))
 
 
 def ratchet(resting: float | None, new: float, side: int = 1) -> float:
@@ -42,7 +48,7 @@ def trailing_stops(close: FloatArray, fraction: float) -> FloatArray:
     """The long stop resting on each bar after the first: from the highest close up to the bar before.
 
     ``close[0]`` is the entry bar's close; the result has ``len(close) - 1`` levels, for bars 1.."""
-    return trailing_level(np.maximum.accumulate(close[:-1]), fraction)  # type: ignore[arg-type, return-value]
+    return np.array([trailing_level(float(x), fraction) for x in np.maximum.accumulate(close[:-1])])
 
 
 def main(out: Path | None = None) -> dict[str, Any]:
