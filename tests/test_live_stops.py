@@ -3,13 +3,23 @@ broker's "exit" orders as STP + LMT legs, the trailing modify, and the in-memory
 
 from __future__ import annotations
 
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from adapters.ib.gateway.account import Position
+from algotrade.backtest.run import execute
+from algotrade.core.config import Experiment
 from algotrade.core.costs import slipped
+from algotrade.core.data import Market, load_market
+from algotrade.core.host import StrategyHost
+from algotrade.live.broker import InMemoryBroker, LiveRunner, bar_stream
+from algotrade.live.journal import Journal
+from algotrade.live.reconcile import BrokerView, JournalView, reconcile
 from tests import gateway_fixtures as gf
+from tests.test_live_runner import KillAt, Killed
 
 LimitOrder, Stock, StopOrder = (getattr(gf.ib_client, n) for n in ("LimitOrder", "Stock", "StopOrder"))
 gateway = gf.gateway
@@ -124,3 +134,83 @@ def test_orders_outside_an_oca_group_fill_as_before(gateway, ib_guard):
     gw.sim.advance()
     wait_until(ib, lambda: stp.orderStatus.status == lmt.orderStatus.status == "Filled", what="both fill")
     assert gw.sim.account.positions["AAA"].quantity == 0
+
+
+# --- the live runner: exits through the in-memory broker, and restarts -----------------------------
+
+STOPS = {"trailing": 0.03, "take_profit": 0.06}
+
+
+@cache
+def _stops_experiment() -> tuple[Experiment, Market]:
+    exp = Experiment.model_validate({
+        "name": "live_stops",
+        "data": {"source": "sample", "symbols": ["SPX"], "start": "2006-01-03", "end": "2007-12-31"},
+        "strategy": {"name": "sma_cross", "params": {"fast": 5, "slow": 20}},
+        "engine": "backtrader",
+        "broker": {"fill": "next_open", "commission": {"per_share": 0.005, "minimum": 1.0}},
+        "sizing": {"target_percent": 0.9},
+        "stops": STOPS,
+    })
+    return exp, load_market(exp.data)
+
+
+def _orders(host: StrategyHost) -> list[tuple[Any, ...]]:
+    return [(o.id, o.type, o.symbol, o.quantity, o.stop, o.limit, o.status, o.filled, o.tag) for o in host.orders]
+
+
+def _live(tmp: Path, broker: InMemoryBroker, checkpoint: Any = None) -> tuple[StrategyHost, LiveRunner]:
+    exp, market = _stops_experiment()
+    runner = LiveRunner.from_experiment(exp, broker, Journal.in_folder(tmp), checkpoint=checkpoint)
+    return runner.run(broker.feed(bar_stream(market.bars()))), runner
+
+
+@cache
+def _backtest() -> StrategyHost:
+    exp, market = _stops_experiment()
+    return execute(exp, market, "backtrader")[0]
+
+
+def _assert_like_the_backtest(host: StrategyHost, broker: InMemoryBroker, runner: LiveRunner) -> None:
+    backtest = _backtest()
+    kinds = {o.tag for o in backtest.orders if o.type == "exit" and o.status == "filled"}
+    assert kinds == {"bracket"} and sum(o.type == "exit" and o.status == "filled" for o in backtest.orders) >= 3
+    assert _fills(host) == _fills(backtest)
+    # the backtest expires what still rests when its data ends; live, that exit rests at the broker
+    assert _orders(host) == [(*o[:6], "pending" if o[6] == "expired" else o[6], *o[7:]) for o in _orders(backtest)]
+    placed = broker.refs_placed()
+    assert len(placed) == len(set(placed)) == len(backtest.orders), "an order was sent twice or lost"
+    if not broker.is_connected():
+        broker.connect()
+    plan = reconcile(JournalView.from_journal(runner.journal, runner.run_id),
+                     BrokerView(tuple(broker.open_orders()), tuple(broker.executions()), broker.positions(),
+                                tuple(broker.completed_orders())), runner.run_id, runner.symbols)
+    assert plan.ok and plan.send == plan.modify == plan.attach == plan.record_fills == ()
+
+
+def test_live_exits_on_the_in_memory_broker_trade_like_the_backtest_and_trail_by_modify(tmp_path: Path) -> None:
+    broker = InMemoryBroker(config=_stops_experiment()[0].broker)
+    host, runner = _live(tmp_path, broker)
+    _assert_like_the_backtest(host, broker, runner)
+    assert broker.modifies > 10  # the trailing stop moved up in place, never re-placed
+    exits = [i for i in runner.journal.intents(runner.run_id) if i.type == "exit"]
+    assert any(i.modified is not None and i.levels[2] != i.stop for i in exits)
+
+
+def _fills(host: StrategyHost) -> list[tuple[Any, ...]]:
+    return [(f.date, f.symbol, f.quantity, f.price, f.commission, f.order_id) for f in host.fills]
+
+
+@pytest.mark.parametrize(("step", "nth"), [
+    ("modify", 1), ("modify", 7),  # journaled the new stop, killed before the broker had it
+    ("modified", 3),  # the broker had it, the journal not yet its broker id
+    ("intent", 2), ("placed", 2), ("fill", 3), ("polled", 40), ("bar", 100),
+])
+def test_a_kill_at_any_exit_step_restarts_without_losing_or_duplicating_an_exit(
+        tmp_path: Path, step: str, nth: int) -> None:
+    broker = InMemoryBroker(config=_stops_experiment()[0].broker)
+    with pytest.raises(Killed):
+        _live(tmp_path, broker, KillAt(nth, step))
+    broker.disconnect()  # the socket closes with the process; the journal is left as is
+    host, runner = _live(tmp_path, broker)
+    _assert_like_the_backtest(host, broker, runner)
