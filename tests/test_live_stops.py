@@ -3,6 +3,9 @@ broker's "exit" orders as STP + LMT legs, the trailing modify, and the in-memory
 
 from __future__ import annotations
 
+import datetime as dt
+import sqlite3
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -10,14 +13,24 @@ from typing import Any
 import pytest
 
 from adapters.ib.gateway.account import Position
+from adapters.ib.mapping import bracket_view
 from algotrade.backtest.run import execute
 from algotrade.core.config import Experiment
 from algotrade.core.costs import slipped
 from algotrade.core.data import Market, load_market
 from algotrade.core.host import StrategyHost
 from algotrade.live.broker import InMemoryBroker, LiveRunner, bar_stream
-from algotrade.live.journal import Journal
-from algotrade.live.reconcile import BrokerView, JournalView, reconcile
+from algotrade.live.journal import SCHEMA_VERSION, Journal
+from algotrade.live.reconcile import (
+    BrokerOrder,
+    BrokerView,
+    JournalView,
+    ReconcilePlan,
+    bracket_id,
+    bracket_legs,
+    reconcile,
+)
+from algotrade.live.reconcile import Execution as ReconExecution
 from tests import gateway_fixtures as gf
 from tests.test_live_runner import KillAt, Killed
 
@@ -214,3 +227,97 @@ def test_a_kill_at_any_exit_step_restarts_without_losing_or_duplicating_an_exit(
     broker.disconnect()  # the socket closes with the process; the journal is left as is
     host, runner = _live(tmp_path, broker)
     _assert_like_the_backtest(host, broker, runner)
+
+
+# --- journal and reconcile of brackets ------------------------------------------------------------
+
+RUN, D = "r1", dt.date(2024, 3, 1)
+
+
+def _exit_intent(j: Journal, broker_id: str | None = "12+13") -> str:
+    ref = j.record_intent(RUN, "sma", 2, "SPY", -100, "exit", limit=110.0, stop=95.0, created=D).order_ref
+    if broker_id is not None:
+        j.record_submitted(ref, broker_id)
+    return ref
+
+
+def _plan(j: Journal, open_orders: tuple[BrokerOrder, ...] = (), execs: tuple[ReconExecution, ...] = (),
+          positions: dict[str, int] | None = None, done: tuple[BrokerOrder, ...] = ()) -> ReconcilePlan:
+    return reconcile(JournalView.from_journal(j, RUN), BrokerView(open_orders, execs, positions or {}, done),
+                     RUN, ["SPY"])
+
+
+def _bracket(ref: str, bid: str = "12+13", stop: float = 95.0, filled: int = 0, status: str = "open") -> BrokerOrder:
+    return BrokerOrder(bid, ref, "SPY", -100, filled, status, "exit", 110.0, stop)
+
+
+def test_a_journaled_bracket_is_one_order_whatever_leg_the_broker_reports(tmp_path: Path) -> None:
+    j = Journal.in_folder(tmp_path)
+    j.record_fill("E0", j.record_intent(RUN, "sma", 1, "SPY", 100, "market", created=D).order_ref,
+                  "SPY", 100, 100.0, 0.0, D)
+    ref = _exit_intent(j)
+    assert _plan(j, (_bracket(ref),), positions={"SPY": 100}).ok
+    # the stop leg filled (its execution names the leg), the take-profit leg was cancelled by OCA
+    fill = ReconExecution("E1", ref, "12", "SPY", -100, 95.0, 0.0, "2024-03-04")
+    plan = _plan(j, (), (fill,), {}, (_bracket(ref, filled=-100, status="filled"),))
+    assert plan.ok and plan.record_fills == (fill,) and plan.close == ()
+    # one leg still open, the other gone: still the journal's order, not a duplicate or another id
+    assert _plan(j, (BrokerOrder("13", ref, "SPY", -100, 0, "open", "limit", 110.0),), positions={"SPY": 100}).ok
+    # a second bracket under the same orderRef is a duplicate
+    dup = _plan(j, (_bracket(ref), _bracket(ref, "20+21")), positions={"SPY": 100})
+    assert [m.kind for m in dup.mismatches] == ["duplicate_order"]
+
+
+def test_a_journaled_trailing_modify_the_broker_lacks_is_sent_again(tmp_path: Path) -> None:
+    j = Journal.in_folder(tmp_path)
+    j.record_fill("E0", j.record_intent(RUN, "sma", 1, "SPY", 100, "market", created=D).order_ref,
+                  "SPY", 100, 100.0, 0.0, D)
+    ref = _exit_intent(j)
+    j.record_modify(ref, -100, 110.0, 97.5)
+    j.close()
+    j = Journal.in_folder(tmp_path)  # what a restarted process reads
+    intent = j.intent(ref)
+    assert intent is not None and (intent.stop, intent.levels) == (95.0, (-100, 110.0, 97.5))
+    assert _plan(j, (_bracket(ref, stop=95.0),), positions={"SPY": 100}).modify == (ref,)
+    assert _plan(j, (_bracket(ref, stop=97.5),), positions={"SPY": 100}).modify == ()
+
+
+def test_ib_legs_fold_into_one_exit_order() -> None:
+    stp = BrokerOrder("12", "r1:sma:2", "SPY", -100, 0, "cancelled", "stop", None, 95.0)
+    lmt = BrokerOrder("13", "r1:sma:2", "SPY", -100, -100, "filled", "limit", 110.0)
+    other = BrokerOrder("9", "r1:sma:1", "SPY", 100, 100, "filled", "market")
+    assert bracket_view([other, lmt, stp], {"12", "13"}) == [
+        other, BrokerOrder("12+13", "r1:sma:2", "SPY", -100, -100, "filled", "exit", 110.0, 95.0)]
+    working = [replace(stp, status="open"), replace(lmt, status="open", filled=0)]
+    assert [(o.broker_id, o.status, o.stop, o.limit) for o in bracket_view(working, {"12", "13"})] == [
+        ("12+13", "open", 95.0, 110.0)]
+    assert bracket_legs("12+13") == {"12", "13"} and bracket_id(["12", "13"]) == "12+13"
+
+
+def test_a_version_2_journal_is_migrated_to_take_exits(tmp_path: Path) -> None:
+    path = tmp_path / "v2.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript(V2_SCHEMA)
+    db.execute("INSERT INTO intents VALUES ('r1:sma:1','r1','sma',1,'SPY',100,'market',NULL,NULL,'2024-03-01','t')")
+    db.execute("INSERT INTO events (order_ref, kind, exec_id, symbol, quantity, price, commission, date, written_at) "
+               "VALUES ('r1:sma:1','fill','E1','SPY',100,10.0,0.0,'2024-03-01','t')")
+    db.execute("PRAGMA user_version = 2")
+    db.commit()
+    db.close()
+    j = Journal(path)
+    assert j.schema_version == SCHEMA_VERSION == 3 and j.positions(RUN) == {"SPY": 100}
+    ref = _exit_intent(j)
+    j.record_modify(ref, -100, 110.0, 96.0)
+    assert j.intent(ref).levels == (-100, 110.0, 96.0)  # type: ignore[union-attr]
+
+
+V2_SCHEMA = """
+CREATE TABLE intents (order_ref TEXT PRIMARY KEY, run_id TEXT NOT NULL, strategy TEXT NOT NULL,
+    seq INTEGER NOT NULL, symbol TEXT NOT NULL, quantity INTEGER NOT NULL CHECK (quantity != 0),
+    type TEXT NOT NULL CHECK (type IN ('market', 'limit', 'stop')), limit_price REAL, stop_price REAL,
+    created TEXT NOT NULL, written_at TEXT NOT NULL, UNIQUE (run_id, strategy, seq));
+CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, order_ref TEXT NOT NULL REFERENCES intents (order_ref),
+    kind TEXT NOT NULL CHECK (kind IN ('submitted', 'status', 'fill', 'cancel_requested', 'closed')),
+    broker_id TEXT, status TEXT, reason TEXT NOT NULL DEFAULT '', exec_id TEXT, symbol TEXT, quantity INTEGER,
+    price REAL, commission REAL, date TEXT, host_bar INTEGER, written_at TEXT NOT NULL);
+"""

@@ -25,14 +25,15 @@ from algotrade.live.journal import Journal
 from algotrade.live.paper import simulated_stream
 from algotrade.live.reconcile import BrokerView, JournalView, reconcile
 from tests.test_live_runner import KillAt, Killed
-from tests.test_paper import PAPER, SHORT
+from tests.test_paper import PAPER
 
 STOPS = ("stops.trailing=0.03", "stops.take_profit=0.06")
+WINDOW = ("data.start=2010-01-04", "data.end=2010-12-31")  # a year: 5 exits, 3 of them filled
 
 
 @cache
 def _experiment() -> Experiment:
-    return load_experiment(PAPER, (*SHORT, "strategy.params.fast=5", "strategy.params.slow=20", *STOPS))
+    return load_experiment(PAPER, (*WINDOW, "strategy.params.fast=5", "strategy.params.slow=20", *STOPS))
 
 
 @cache
@@ -107,8 +108,9 @@ def test_a_paper_run_killed_at_an_exit_step_resumes_like_the_backtest(tmp_path: 
 
 def test_paper_simulate_command_on_a_stops_experiment(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "algotrade", "paper", str(PAPER), "--simulate", "--out", str(tmp_path),
-                           *(a for kv in (*SHORT, *STOPS) for a in ("--set", kv))],
+                           *(a for kv in (*WINDOW, "strategy.params.fast=5", "strategy.params.slow=20", *STOPS) for a in ("--set", kv))],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode in (0, 3), proc.stderr
-    burnin = json.loads((tmp_path / "paper_quickstart" / "paper" / "burnin.json").read_text())
-    assert burnin["fills_equal_backtest"] is True, burnin
+    [path] = tmp_path.glob("paper_quickstart@*/paper/burnin.json")  # --set stops: its own config id
+    burnin = json.loads(path.read_text())
+    assert burnin["fills_equal_backtest"] is True and burnin["paper_fills"] == len(_backtest().fills) >= 8, burnin

@@ -89,9 +89,8 @@ class Replay(BrokerRequests):
             if isinstance(event, Fill):
                 self._send_execution(owner, -1, event.execution)
                 self._send_order(owner, order)
-            elif isinstance(event, Cancellation):
+            elif isinstance(event, Cancellation):  # an OCA sibling: its status only, no error message
                 self._send_status(owner, order)
-                owner.send(wire.error(owner.server_version, order.order_id, 202, f"Order Canceled - reason:{event.reason}"))
             else:
                 owner.send(wire.error(owner.server_version, order.order_id, 201, f"Order rejected - reason:{event.reason}"))
                 self._send_status(owner, order)
