@@ -6,6 +6,7 @@ restarts without losing or duplicating one."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 from functools import cache
@@ -23,9 +24,11 @@ from algotrade.core.host import StrategyHost
 from algotrade.live.broker import LiveRunner
 from algotrade.live.journal import Journal
 from algotrade.live.paper import simulated_stream
-from algotrade.live.reconcile import BrokerView, JournalView, reconcile
+from algotrade.live.reconcile import BrokerView, JournalView, bracket_legs, reconcile
+from tests import test_paper_gateway as pg
 from tests.test_live_runner import KillAt, Killed
 from tests.test_paper import PAPER
+from tests.test_paper_gateway import _no_run_left_behind  # noqa: F401  (autouse: no run left behind)
 
 STOPS = ("stops.trailing=0.03", "stops.take_profit=0.06")
 WINDOW = ("data.start=2010-01-04", "data.end=2010-12-31")  # a year: 5 exits, 3 of them filled
@@ -114,3 +117,34 @@ def test_paper_simulate_command_on_a_stops_experiment(tmp_path: Path) -> None:
     [path] = tmp_path.glob("paper_quickstart@*/paper/burnin.json")  # --set stops: its own config id
     burnin = json.loads(path.read_text())
     assert burnin["fills_equal_backtest"] is True and burnin["paper_fills"] == len(_backtest().fills) >= 8, burnin
+
+
+def test_a_paper_run_sigkilled_mid_run_resumes_with_its_resting_exits(tmp_path: Path) -> None:
+    """kill -9 of `algotrade paper` against a running gateway while a trailing exit rests at IB and
+    is modified bar by bar; the same command resumes: the fills still equal the backtest's, each
+    orderRef reached IB once (one bracket per exit), nothing was lost."""
+    sets = [a for kv in ("strategy.params.fast=5", "strategy.params.slow=20", *STOPS) for a in ("--set", kv)]
+    with pg.gateway(tmp_path) as gw:
+        proc = pg.start_run(tmp_path, gw.port, "--sessions", "120", *sets)
+        pg.wait_line(proc, r"warm up")
+        pg.lockstep(gw, proc, 45)
+        day = gw.advance()
+        proc.send_signal(signal.SIGKILL)  # at once: the run is somewhere inside that session
+        proc.wait(timeout=30)
+        proc = pg.start_run(tmp_path, gw.port, "--sessions", "120", *sets)
+        pg.wait_line(proc, r"resuming")
+        pg.wait_line(proc, rf"^paper: {day} done")
+        pg.lockstep(gw, proc, 74)
+        _out, err = proc.communicate(timeout=120)
+    assert proc.returncode in (0, 3), err
+    [folder] = (tmp_path / "out").glob("paper_quickstart@*/paper")
+    burnin = json.loads((folder / "burnin.json").read_text())
+    assert burnin["fills_equal_backtest"] is True, burnin
+    with Journal(folder / "journal.sqlite") as j:
+        intents = j.intents()
+        refs = [i.order_ref for i in intents]
+        assert len(refs) == len(set(refs))
+        exits = [i for i in intents if i.type == "exit"]
+        assert any(i.status == "filled" for i in exits) and any(i.modified is not None for i in exits)
+        assert all(j.broker_id(i.order_ref) for i in exits if i.status != "dropped")
+        assert all(len(bracket_legs(j.broker_id(i.order_ref) or "")) == 2 for i in exits)
