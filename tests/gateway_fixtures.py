@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
 import re
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -42,6 +45,7 @@ SERVER_VERSION = 176 if CLIENT == "ib_insync" else 178  # the highest each clien
 DECODER_VERSIONS = tuple(v for v in (176, 178) if v <= SERVER_VERSION)  # layouts its decoder reads
 IB_LOGGERS = tuple(f"{CLIENT}.{name}" for name in ("Decoder", "wrapper", "client", "ib"))
 TIMEOUT = 5.0
+LIVE_PORT = 4001  # IB Gateway's live port: the only one the live guard lets `algotrade live` use
 
 
 def make_market(sessions: int = 40, symbols: tuple[str, ...] = ("AAA", "BBB"), seed: int = 3) -> Market:
@@ -184,6 +188,30 @@ def wait_until(ib: IB, predicate: Callable[[], bool], timeout: float = TIMEOUT, 
         # awaited outcome when the test waits for a disconnect
         if not predicate():
             raise
+
+
+@pytest.fixture
+def live_port() -> Iterator[int]:
+    """IB Gateway's live port 4001, held by this test alone while it runs.
+
+    The live tests must serve the simulator on that fixed port, and several pytest processes may
+    run them at once: this suite, its ib_insync re-run (started in the background at session start,
+    tests/test_gateway_insync.py) and the suites of other checkouts on the machine. Each takes the
+    same lock file first, so no two ever serve on 4001 together. The wait is a blocking ``flock``
+    (woken by the kernel when the holder lets go): the holder is one test with bounded timeouts of
+    its own, and the kernel drops the lock of a process that dies. Once it holds the lock, the test
+    still checks that nothing else (not a test) listens there."""
+    lock = Path(tempfile.gettempdir()) / f"algotrade-tests-port-{LIVE_PORT}.lock"
+    with lock.open("a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", LIVE_PORT)) == 0:
+                    pytest.fail(f"port {LIVE_PORT} is taken by a process outside the test suite; "
+                                "the live tests need it free")
+            yield LIVE_PORT
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 class GatewayProcess:

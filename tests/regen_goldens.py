@@ -1,7 +1,8 @@
-"""Regenerate the golden results: python tests/regen_goldens.py  (then review the git diff).
+"""Regenerate the golden results: python tests/regen_goldens.py [NAME ...]  (then review the git diff).
 
 For each experiments/*.yaml on every engine (ENGINES), writes tests/golden/<name>/<engine>/
-trades.csv (the full trade list) and summary.json (final equity and a few metrics).
+trades.csv (the full trade list) and summary.json (final equity and a few metrics). Names (file
+stems, e.g. risk_stop_loss) regenerate only those experiments.
 """
 
 from __future__ import annotations
@@ -30,12 +31,16 @@ def produce(path: Path, engine: str, out: Path) -> tuple[str, dict[str, object]]
     return (result.folder / "trades.csv").read_text(), summary
 
 
-def main() -> None:
+def main(names: list[str]) -> None:
     sys.path.insert(0, str(ROOT))
     from algotrade.core.config import load_experiment
 
+    chosen = [p for p in experiments() if not names or p.stem in names]
+    unknown = sorted(set(names) - {p.stem for p in chosen})
+    if unknown:
+        raise SystemExit(f"no experiments/{unknown[0]}.yaml; names are file stems of experiments/*.yaml")
     with tempfile.TemporaryDirectory() as tmp:
-        for path in experiments():
+        for path in chosen:
             exp = load_experiment(path)
             for engine in ENGINES:
                 trades, summary = produce(path, engine, Path(tmp))
@@ -47,4 +52,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -5,20 +5,35 @@ ib_insync and ib_async cannot share a virtualenv (both install ``eventkit``), so
 There, every IB test module runs again with ALGOTRADE_IB_CLIENT=ib_insync: the adapter, the
 simulator, the live runner and the paper burn-ins, through ib_insync's own code. A scripted
 client (tests/insync/client.py) also runs under both clients and must see the same things.
+
+That re-run is the suite's longest item and mostly waits on its gateways and paper runs, so it
+starts in the background as soon as the session has collected it (tests/conftest.py,
+``pytest_collection_finish``) and runs beside the rest of the suite; its test only collects the
+outcome. Nothing in it is left out: the same modules, every test of them, none may skip. The
+tests in it that must serve on the fixed live port 4001 take a lock for it first
+(``gateway_fixtures.live_port``), so they never overlap with the same tests of the main run.
+Under pytest-xdist the controller starts it (its workers collect) and the worker that gets the
+test waits for its end on a pidfd.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import select
+import shutil
+import signal
 import subprocess
 import sys
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from adapters.ib.gateway import GatewaySimulator, run_in_thread
 from algotrade.core.config import BrokerConfig
+from tests.conftest import INSYNC_LOGS, INSYNC_RUN
 from tests.gateway_fixtures import make_market
 
 CLIENT = Path(__file__).resolve().parent / "insync" / "client.py"
@@ -26,6 +41,73 @@ ROOT = Path(__file__).resolve().parents[1]
 IB_MODULES = ("tests/test_gateway.py", "tests/test_gateway_cli.py", "tests/test_gateway_faults.py",
               "tests/test_ib_resilience.py", "tests/test_paper.py", "tests/test_paper_gateway.py",
               "tests/test_paper_faults.py")
+
+
+#: sh runs the re-run with its output in files and writes its exit code next to them when it ends,
+#: for a process that did not start it to read (an xdist worker: the controller starts it); the trap
+#: keeps sh waiting for pytest's own Ctrl-C handling instead of dying first
+WRAPPER = 'trap true INT; "$@" >"$0/stdout" 2>"$0/stderr"; echo $? >"$0/rc.tmp" && mv "$0/rc.tmp" "$0/rc"'
+
+
+@dataclass
+class SubRun:
+    """The IB test modules running under ib_insync in a pytest process of their own."""
+
+    logs: Path  # its stdout, stderr, pid and, once it has ended, rc: never a full pipe
+    proc: subprocess.Popen[bytes] | None = None  # in the process that started it
+
+    @classmethod
+    def start(cls, python: str, logs: Path | None = None) -> SubRun:
+        env = {**os.environ, "ALGOTRADE_IB_CLIENT": "ib_insync"}
+        logs = logs or Path(tempfile.mkdtemp(prefix="algotrade-insync-"))
+        proc = subprocess.Popen(["sh", "-c", WRAPPER, str(logs), python, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                                 *IB_MODULES], env=env, cwd=ROOT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)  # its own group: stop() reaches its gateways too
+        (logs / "pid").write_text(f"{proc.pid}\n")
+        return cls(logs, proc)
+
+    def result(self, timeout: float) -> tuple[int, str, str]:
+        """Its exit code, stdout and stderr, once it has ended."""
+        if self.proc is not None:
+            self.proc.wait(timeout=timeout)
+        else:
+            _wait_exit(int((self.logs / "pid").read_text()), timeout)
+        return int((self.logs / "rc").read_text()), (self.logs / "stdout").read_text(), (self.logs / "stderr").read_text()
+
+    def stop(self) -> None:
+        """End it early (the session ends before its test ran): Ctrl-C, so its fixtures stop the
+        runs and gateways it started; kill what is left if that takes too long."""
+        if self.proc is None:
+            return  # the process that started it stops it
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGINT)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=30)
+        shutil.rmtree(self.logs, ignore_errors=True)
+
+
+def _wait_exit(pid: int, timeout: float) -> None:
+    """Until process ``pid`` (not a child of this one) has ended: its pidfd becomes readable then."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return  # ended, and already reaped by its parent
+    try:
+        if not select.select([fd], [], [], timeout)[0]:
+            raise TimeoutError(f"the ib_insync re-run (pid {pid}) did not end within {timeout:.0f} s")
+    finally:
+        os.close(fd)
+
+
+def start_in_background(config: pytest.Config, logs: Path | None = None) -> None:
+    """Start the ib_insync re-run now (called once the session has collected its test); ``logs``:
+    the folder for its output, when a process other than this one will read it."""
+    python = os.environ.get("ALGOTRADE_INSYNC_PYTHON", "")
+    if python and Path(python).exists() and INSYNC_RUN not in config.stash:
+        config.stash[INSYNC_RUN] = SubRun.start(python, logs)
 
 
 def _insync_python() -> str:
@@ -93,18 +175,24 @@ def test_gateway_command_serves_an_experiment(tmp_path: Path) -> None:
         ib.disconnect()
 
 
-def test_ib_test_modules_pass_under_ib_insync() -> None:
-    """The whole IB side of the suite, once more under ib_insync (nothing in it may skip)."""
+def test_ib_test_modules_pass_under_ib_insync(request: pytest.FixtureRequest) -> None:
+    """The whole IB side of the suite, once more under ib_insync (nothing in it may skip); it has
+    run in the background since the session collected this test, else it runs now."""
     import re
 
     python = _insync_python()
+    started = getattr(request.config, "workerinput", {}).get(INSYNC_LOGS)
+    if started:  # an xdist worker: the controller started it at collection (tests/conftest.py)
+        run = SubRun(Path(started))
+    else:
+        start_in_background(request.config)  # a no-op when the session started it at collection
+        run = request.config.stash[INSYNC_RUN]
     env = {**os.environ, "ALGOTRADE_IB_CLIENT": "ib_insync"}
     picked = subprocess.run([python, "-c", "from adapters.ib.client import ib_module as m; "
                              "print(m().__name__, m().__version__)"],
                             env=env, cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
     assert picked == ["ib_insync", "0.9.86"]
-    proc = subprocess.run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *IB_MODULES],
-                          env=env, cwd=ROOT, capture_output=True, text=True, timeout=1800)
-    summary = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else proc.stderr[-2000:]
-    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
+    code, out, err = run.result(timeout=1800)
+    summary = out.strip().splitlines()[-1] if out.strip() else err[-2000:]
+    assert code == 0, out[-6000:] + err[-2000:]
     assert re.search(r"^\d+ passed in ", summary), summary  # no skip, no xfail, no error

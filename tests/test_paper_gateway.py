@@ -34,6 +34,7 @@ START = "2011-06-01"
 
 
 Gateway = gf.GatewayProcess
+live_port = gf.live_port
 
 
 def gateway(tmp_path: Path, *extra: str, port: int = 0) -> AbstractContextManager[Gateway]:
@@ -142,30 +143,28 @@ def test_paper_refuses_a_live_port(tmp_path: Path) -> None:
     assert not (tmp_path / "out" / "paper_quickstart" / "paper" / "journal.sqlite").exists()
 
 
-def wait_live_port_free(timeout: float = 30.0) -> None:
-    """The live tests serve the simulator on IB Gateway's live port 4001 (the live guard allows
-    no other): wait for an earlier test's gateway to let it go, or fail saying what holds it."""
-    import socket
-    import time
-
-    deadline = time.monotonic() + timeout
-    while True:
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", 4001)) != 0:
-                return
-        if time.monotonic() > deadline:
-            pytest.fail(f"port 4001 is still taken after {timeout:.0f} s; the live tests need it free")
-        time.sleep(0.2)
-
-
-def test_live_routes_orders_once_every_guard_passed(tmp_path: Path) -> None:
-    """A passed burn-in for this config id, a live port, a live account and --confirm-live: the live
-    run trades through the gateway (here the simulator on the live port 4001, as account U...)."""
+@pytest.fixture(scope="module")
+def offline_burnin(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The results folder of a passed offline burn-in (`algotrade paper --simulate`), which `live`
+    requires on file: run once for the module; each live test starts from a copy of it."""
     from algotrade.live.paper import paper_simulated
 
-    wait_live_port_free()
+    out = tmp_path_factory.mktemp("offline") / "out"
+    assert paper_simulated(EXPERIMENT, out=out).burnin["verdict"] == "go"
+    return out
 
-    assert paper_simulated(EXPERIMENT, out=tmp_path / "out").burnin["verdict"] == "go"  # the offline burn-in
+
+def passed_burnin(tmp_path: Path, offline_burnin: Path) -> None:
+    """The offline burn-in's results in ``tmp_path / "out"``, as if the test had run it there."""
+    import shutil
+
+    shutil.copytree(offline_burnin, tmp_path / "out")
+
+
+def test_live_routes_orders_once_every_guard_passed(tmp_path: Path, offline_burnin: Path, live_port: int) -> None:
+    """A passed burn-in for this config id, a live port, a live account and --confirm-live: the live
+    run trades through the gateway (here the simulator on the live port 4001, as account U...)."""
+    passed_burnin(tmp_path, offline_burnin)
     with gateway(tmp_path, "--account", "U7654321", port=4001) as gw:
         assert gw.port == 4001
         run = start_run(tmp_path, 4001, "--confirm-live", "--sessions", "30", command="live",
@@ -271,20 +270,18 @@ def test_paper_needs_an_exchange_calendar(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("command", "sig"), [("paper", signal.SIGTERM), ("paper", signal.SIGINT), ("live", signal.SIGTERM)])
 def test_a_stop_signal_ends_a_run_like_ctrl_c_and_the_same_command_resumes(
-        tmp_path: Path, command: str, sig: signal.Signals) -> None:
+        tmp_path: Path, command: str, sig: signal.Signals, request: pytest.FixtureRequest) -> None:
     """`kill`, `docker stop`, systemd (SIGTERM), Ctrl-C (SIGINT) or a closed terminal (SIGHUP) while
     the run waits for the next bar: it writes the verdict of the sessions it traded, exits 130,
     and keeps its journal, from which the same command resumes."""
-    from algotrade.live.paper import paper_simulated
-
     args: tuple[str, ...] = ()
     extra: tuple[str, ...] = ()
     env: dict[str, str] = {}
     port = 0
     if command == "live":  # a passed burn-in on file, a live port, a live account, the flag
-        assert paper_simulated(EXPERIMENT, out=tmp_path / "out").burnin["verdict"] == "go"  # the offline burn-in
+        passed_burnin(tmp_path, request.getfixturevalue("offline_burnin"))
         args, extra, env, port = ("--confirm-live",), ("--account", "U7654321"), {"ALGOTRADE_IB_ACCOUNT": "U7654321"}, 4001
-        wait_live_port_free()
+        request.getfixturevalue("live_port")  # 4001 for this test alone
     with gateway(tmp_path, *extra, port=port) as gw:
         proc = start_run(tmp_path, gw.port, *args, command=command, env=env)  # no --sessions: until stopped
         wait_line(proc, rf"^{command}: .*warm up")

@@ -1,6 +1,7 @@
 """Every kind of report page, rendered in headless Chromium at a laptop's and a phone's width.
 
-Pages: report.html of the quickstart and of very short runs (6 and 31 sessions), compare.html of
+Pages: report.html of the quickstart, of very short runs (6 and 31 sessions) and of a run with risk
+events (run_risk; compare_risk its compare.html), compare.html of
 engines that agree (their difference is float noise) and of engines that differ, burnin.html with
 a GO and a NO-GO verdict, and sweep.html of a grid and of a random search. For each: the page
 never scrolls sideways (wide tables scroll inside their own box), no number is a raw float, no
@@ -39,7 +40,8 @@ PAPER = ROOT / "experiments" / "paper_quickstart.yaml"
 SHORT = {"run_6": ("data.start=2012-12-21", "data.end=2012-12-31"),
          "run_31": ("data.start=2012-11-15", "data.end=2012-12-31", "strategy.params.fast=3", "strategy.params.slow=5")}
 PAGES = ("run", "run_6", "run_31", "compare_same", "compare_differ", "burnin_go", "burnin_nogo", "sweep",
-         "sweep_random")
+         "sweep_random", "run_risk", "compare_risk")
+RISK = ROOT / "experiments" / "risk_limits.yaml"  # risk events of every action but a halt, exposure, VaR
 
 #: what a number must never look like on a page
 RAW = {
@@ -109,6 +111,8 @@ def pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
                                    samples=6, seed=3, metric="total_return",
                                    space={"strategy.params.period": {"low": 10, "high": 40},
                                           "strategy.params.nbdev": {"low": 1.0, "high": 3.0}})
+    risk = compare_experiment(RISK, ("backtrader", "zipline"), out=out / "risk")
+    found["run_risk"], found["compare_risk"] = risk.runs[0].folder / "report.html", risk.folder / "compare.html"
     assert set(found) == set(PAGES)
     return found
 

@@ -68,7 +68,7 @@ def test_checks_from_config_builds_what_is_asked() -> None:
 
 
 def test_blocked_orders_are_recorded_with_their_reason(tmp_path: Path) -> None:
-    path = write_experiment(tmp_path, risk={"max_position_pct": 0.5})
+    path = write_experiment(tmp_path, risk={"max_position_pct": 0.5, "on_breach": "refuse"})
     result = run_experiment(path, out=tmp_path / "out")
     orders = pd.read_csv(result.folder / "orders.csv")
     blocked = orders[orders["status"] == "blocked"]

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from algotrade.backtest.run import execute
-from algotrade.core.config import experiment_from_dict
-from algotrade.core.data import load_market
+from algotrade.core.config import Experiment, StopsConfig, experiment_from_dict
+from algotrade.core.data import Market, load_market
 from algotrade.core.host import StrategyHost
 from tests.stubs import write_csv
 from tests.test_parity import DATA, _assert_same, _experiment, _market
@@ -54,7 +54,7 @@ def exit_fills(host: StrategyHost) -> list[tuple[int, int, float]]:
     return [(index[f.date], f.quantity, f.price) for f in host.fills if host.by_id[f.order_id].type == "exit"]
 
 
-# bar 1 orders 100 shares; they fill at bar 2's open (100); the exit (stop 95, take-profit 110)
+# bar 1 orders 100 shares; they fill at bar 2's open or close (100); the exit (stop 95, take-profit 110)
 # rests from bar 3
 @pytest.mark.parametrize(("bar3", "expected"), [
     ((93.0, 96.0, 92.0, 95.0), (3, -100, 93.0)),      # opens below the stop: at the open
@@ -63,10 +63,11 @@ def exit_fills(host: StrategyHost) -> list[tuple[int, int, float]]:
     ((100.0, 111.0, 99.0, 105.0), (3, -100, 110.0)),  # the high reaches the take-profit: at the limit
     ((100.0, 111.0, 94.0, 100.0), (3, -100, 95.0)),   # both touched: the stop wins
 ], ids=["gap-stop", "gap-profit", "touch-stop", "touch-profit", "both-touched"])
+@pytest.mark.parametrize("fill", ["next_open", "next_close"])
 def test_bracket_fill_rule_on_hand_made_bars_on_both_engines(
-        tmp_path: Path, bar3: tuple[float, float, float, float], expected: tuple[int, int, float]) -> None:
+        tmp_path: Path, bar3: tuple[float, float, float, float], expected: tuple[int, int, float], fill: str) -> None:
     bars = [FLAT, FLAT, FLAT, bar3, FLAT, FLAT]
-    hosts = run_bars(tmp_path, bars, [[1, "X", "shares", 100]], BRACKET)
+    hosts = run_bars(tmp_path, bars, [[1, "X", "shares", 100]], BRACKET, {"fill": fill})
     for host in hosts.values():
         assert exit_fills(host) == [expected]
         assert host.positions["X"] == 0
@@ -168,17 +169,71 @@ SHORT = {
 }
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("data", sorted(SHORT))
-@pytest.mark.parametrize("strategy", sorted(CASES))
-@pytest.mark.parametrize("stop", sorted(STOPS))
-def test_every_stop_type_trades_identically_on_both_engines(stop: str, strategy: str, data: str) -> None:
+GOLDEN = Path(__file__).resolve().parent / "golden" / "stops"
+
+
+def stops_case(stop: str, strategy: str, data: str) -> tuple[Experiment, Market]:
     exp = _experiment(SHORT[data], strategy, CASES[strategy], {"fill": "next_open", "slippage": {"bps": 5}},
                       sizing={"target_percent": 0.3})
-    exp = exp.model_copy(update={"stops": experiment_from_dict(
-        {"name": "s", "strategy": {"name": "sma_cross"}, "stops": STOPS[stop]}).stops})
-    market = _market("two").between(pd.Timestamp(SHORT[data]["start"]).date(), pd.Timestamp(SHORT[data]["end"]).date()) \
-        if data == "sample" else load_market(exp.data)
+    exp = exp.model_copy(update={"stops": StopsConfig.model_validate(STOPS[stop])})
+    if data == "sample":
+        start, end = (pd.Timestamp(SHORT[data][k]).date() for k in ("start", "end"))
+        return exp, _market("two").between(start, end)
+    return exp, load_market(exp.data)
+
+
+def trades_csv(host: StrategyHost) -> str:
+    """The fills with their order's type and tag: the golden form of a case."""
+    rows = ["date,symbol,quantity,price,commission,order_id,type,tag"]
+    for f in host.fills:
+        o = host.by_id[f.order_id]
+        rows.append(f"{f.date},{f.symbol},{f.quantity},{f.price!r},{f.commission!r},{f.order_id},{o.type},{o.tag}")
+    return "\n".join(rows) + "\n"
+
+
+STOP_CASES = [(s, st, d) for s in sorted(STOPS) for st in sorted(CASES) for d in sorted(SHORT)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("stop", "strategy", "data"), STOP_CASES, ids=["-".join(c) for c in STOP_CASES])
+def test_every_stop_type_trades_identically_on_both_engines(stop: str, strategy: str, data: str) -> None:
+    exp, market = stops_case(stop, strategy, data)
     host, _ = execute(exp, market, "backtrader")
     assert any(host.by_id[f.order_id].type == "exit" for f in host.fills), "no exit filled: the case proves nothing"
+    golden = GOLDEN / f"{stop}-{strategy}-{data}.csv"
+    assert golden.exists(), "no golden: run .venv/bin/python -m tests.test_stops_parity"
+    assert trades_csv(host) == golden.read_text()
     _assert_same(exp, market)
+
+
+def regen() -> None:
+    """Rewrite tests/golden/stops/ from Backtrader's trades (then review the git diff)."""
+    GOLDEN.mkdir(parents=True, exist_ok=True)
+    for case in STOP_CASES:
+        exp, market = stops_case(*case)
+        host, _ = execute(exp, market, "backtrader")
+        (GOLDEN / f"{'-'.join(case)}.csv").write_text(trades_csv(host))
+        print(f"wrote tests/golden/stops/{'-'.join(case)}.csv: {len(host.fills)} trades")
+
+def test_a_grown_position_gets_one_exit_at_the_average_entry(tmp_path: Path) -> None:
+    bars = [FLAT, FLAT, FLAT, FLAT, (110.0, 110.5, 109.5, 110.0), (110.0, 110.5, 99.0, 100.0), FLAT]
+    hosts = run_bars(tmp_path, bars, [[1, "X", "shares", 50], [3, "X", "shares", 100]], {"stop_loss": 0.05})
+    for host in hosts.values():
+        exits = [o for o in host.orders if o.type == "exit"]
+        # 50 at 100 and 50 at 110: entry 105, stop 99.75 for all 100 shares
+        assert [(o.quantity, o.stop, o.status) for o in exits] == [(-50, 95.0, "cancelled"), (-100, 99.75, "filled")]
+        assert exit_fills(host) == [(5, -100, 99.75)]
+
+
+def test_a_flip_cancels_the_long_exit_and_protects_the_short(tmp_path: Path) -> None:
+    bars = [FLAT, FLAT, FLAT, FLAT, FLAT, (100.0, 106.0, 99.0, 104.0), FLAT]
+    hosts = run_bars(tmp_path, bars, [[1, "X", "shares", 100], [3, "X", "shares", -100]], {"stop_loss": 0.05})
+    for host in hosts.values():
+        exits = [o for o in host.orders if o.type == "exit"]
+        assert [(o.quantity, o.stop, o.status) for o in exits] == [(-100, 95.0, "cancelled"), (100, 105.0, "filled")]
+        assert exit_fills(host) == [(5, 100, 105.0)]
+        assert host.positions["X"] == 0
+
+
+if __name__ == "__main__":
+    regen()

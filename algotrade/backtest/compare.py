@@ -41,10 +41,15 @@ class RunFolder:
     equity: pd.DataFrame
     metrics: dict[str, Any]
     run: dict[str, Any]
+    #: risk_events.csv and risk.csv (None: a results folder written before they existed)
+    risk_events: pd.DataFrame | None = None
+    risk: pd.DataFrame | None = None
 
     @classmethod
     def read(cls, folder: Path) -> RunFolder:
         run = json.loads((folder / "run.json").read_text())
+        optional = {name: pd.read_csv(folder / f"{name}.csv", dtype={"date": str, "symbol": str})
+                    for name in ("risk_events", "risk") if (folder / f"{name}.csv").is_file()}
         return cls(
             run["engine"],
             pd.read_csv(folder / "trades.csv", dtype={"date": str, "symbol": str}),
@@ -52,6 +57,8 @@ class RunFolder:
             pd.read_csv(folder / "equity.csv", dtype={"date": str}),
             json.loads((folder / "metrics.json").read_text()),
             run,
+            optional.get("risk_events"),
+            optional.get("risk"),
         )
 
 

@@ -11,7 +11,9 @@ import pandas as pd
 
 from algotrade.backtest.compare import EQUITY_RTOL, PRICE_RTOL, Comparison, RunFolder, metrics_side_by_side
 from algotrade.report import report_format as fmt
+from algotrade.report.risk_report import RISK_ALTS, events_table, risk_figures
 from algotrade.report.run_report import (  # run_report selects the Agg backend first
+    aligned_pngs,
     equity_comparison,
     head,
     scroll,
@@ -121,6 +123,23 @@ def _verdict(comparison: Comparison, summary: dict[str, Any]) -> str:
     return f"<p style='color:#1a7f37;font-weight:bold'>The engines agree: identical trades, {equity}.</p>"
 
 
+def _risk(runs: list[RunFolder]) -> str:
+    """Each engine's exposure and VaR/CVaR overlaid, and its risk events (one table when they agree)."""
+    series = [(r.engine, r.risk) for r in runs if r.risk is not None]
+    if not series:
+        return "<p>No risk.csv in these results folders (written by an older algotrade).</p>"
+    model = str(runs[0].metrics.get("var_model", "1-day VaR"))
+    exposure, var = aligned_pngs(risk_figures(series, model), RISK_ALTS)
+    tables = [(r.engine, r.risk_events) for r in runs if r.risk_events is not None]
+    first = tables[0][1]
+    if all(t.equals(first) for _, t in tables[1:]):
+        engines = " and ".join(e for e, _ in tables)
+        events = f"<p class=sub>Identical on {html.escape(engines)}.</p>{events_table(first)}"
+    else:
+        events = "".join(f"<h3>{html.escape(e)} ({len(t)})</h3>{events_table(t)}" for e, t in tables)
+    return f"<h2>Exposure</h2>{exposure}<h2>Value at risk</h2>{var}<h2>Risk events</h2>{events}"
+
+
 def render_compare(comparison: Comparison, runs: list[RunFolder], summary: dict[str, Any], title: str) -> str:
     tolerance = summary["tolerance"]
     differences = _differences_table(comparison) if comparison.differences else "<p>None.</p>"
@@ -131,6 +150,7 @@ tolerance: prices {fmt.sci(tolerance["price_rtol"])}, final equity {fmt.sci(tole
 {_verdict(comparison, summary)}
 <h2>Equity</h2>{_overlay(runs)}
 <h2>Differences ({len(comparison.differences)})</h2>{differences}
+{_risk(runs)}
 <h2>Metrics side by side</h2>{_metrics_table(runs)}
 <h2>Trades side by side</h2>
 <p class=sub>The first real difference is in red, later rows that do not match in amber.</p>

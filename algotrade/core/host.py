@@ -28,7 +28,7 @@ from algotrade.core.costs import EXACT, CashBook, exact
 from algotrade.core.errors import AlgotradeError, StrategyError
 from algotrade.core.exits import ExitBook
 from algotrade.core.indicators import compute_all
-from algotrade.core.risk import RiskCheck, RiskState, first_block
+from algotrade.core.risk import RiskCheck, RiskEvent, RiskState, decide
 from algotrade.core.strategy import (
     FIELDS,
     Bars,
@@ -98,6 +98,11 @@ class StrategyHost:
         self.open: list[Order] = []
         self.fills: list[Fill] = []
         self.equity: list[tuple[dt.date, float, float]] = []  # date, cash, value
+        #: the positions held at each bar's close (nonzero only), beside ``equity``: the exposure
+        #: and VaR series of the results come from them
+        self.holdings: list[dict[str, int]] = []
+        #: every order a risk check cut, refused or halted (algotrade.core.risk.RiskEvent)
+        self.risk_events: list[RiskEvent] = []
         self.schedules: list[tuple[Schedule, set[int]]] = []
         self.evaluation_start: int | None = live_from or None
         self._intents: list[Order] = []
@@ -137,6 +142,7 @@ class StrategyHost:
         self.i = i
         port = self.port
         self.equity.append((self.bars.dates[i], port.cash(), port.value()))
+        self.holdings.append({s: q for s, q in self.positions.items() if q})
         if i < self.live_from:
             return
         value = self.account_value()
@@ -273,11 +279,16 @@ class StrategyHost:
             price = self.lists[order.symbol]["close"][i]
             if self.risk_checks:
                 prices[order.symbol] = price
-                state = RiskState(value, self._peak, self._prev_value or value, projected, prices)
-                reason = first_block(self.risk_checks, order.symbol, order.quantity, price, state)
-                if reason:
-                    self.on_order_closed(order.id, "blocked", reason)
+                closes = {s: self.lists[s]["close"] for s in self.lists}
+                state = RiskState(value, self._peak, self._prev_value or value, projected, prices, closes, i)
+                allowed, events = decide(self.risk_checks, self.bars.dates[i], order.symbol, order.quantity, price, state)
+                self.risk_events.extend(events)
+                if events and not allowed:
+                    self.on_order_closed(order.id, "blocked", events[-1].reason)
                     continue
+                if allowed != order.quantity:
+                    order.reason = "; ".join(e.reason for e in events) + f" (resized from {order.quantity})"
+                    order.quantity = allowed
             projected[order.symbol] = projected.get(order.symbol, 0) + order.quantity
             self.port.submit(order)
 

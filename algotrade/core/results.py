@@ -1,15 +1,16 @@
 """Results of a run: the tables written to disk and the metrics computed from them.
 
 Every engine's run produces the same files, from the records the StrategyHost kept:
-trades.csv, orders.csv, equity.csv, metrics.json (plus config.yaml, run.json, report.html
-written by algotrade.backtest.run).
+trades.csv, orders.csv, equity.csv, risk_events.csv (every order a risk check cut, refused or
+halted), risk.csv (gross and net exposure and the portfolio's 1-day VaR and CVaR at each bar's
+close), metrics.json (plus config.yaml, run.json, report.html written by algotrade.backtest.run).
 """
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +18,16 @@ import numpy as np
 import pandas as pd
 
 from algotrade.core.host import StrategyHost
+from algotrade.core.risk import VarLimit
+from algotrade.core.var import VarModel, portfolio_var
 
 TRADE_COLUMNS = ["date", "symbol", "quantity", "price", "commission", "order_id"]
 ORDER_COLUMNS = [
     "id", "created", "symbol", "quantity", "type", "limit", "stop", "status", "reason",
     "filled", "fill_date", "fill_price", "commission", "tag",
 ]
+RISK_EVENT_COLUMNS = ["date", "symbol", "rule", "value", "limit", "action", "requested", "final", "reason"]
+RISK_COLUMNS = ["date", "gross_exposure", "net_exposure", "positions", "var", "cvar"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,11 @@ class Tables:
     equity: pd.DataFrame
     #: row of ``equity`` from which results count (a strategy's warm-up or training bars come before)
     evaluation_start: int = 0
+    risk_events: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=RISK_EVENT_COLUMNS))
+    #: per bar: gross/net exposure (fractions of equity), positions held, 1-day VaR and CVaR
+    risk: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=RISK_COLUMNS))
+    #: how ``risk``'s VaR was estimated: the run's ``risk.var`` model, else the default one
+    var_model: VarModel = field(default_factory=VarModel)
 
 
 def tables(host: StrategyHost) -> Tables:
@@ -50,7 +60,30 @@ def tables(host: StrategyHost) -> Tables:
     equity = pd.DataFrame(host.equity, columns=["date", "cash", "equity"])
     equity.insert(2, "positions_value", equity["equity"] - equity["cash"])
     equity["date"] = equity["date"].astype(str)
-    return Tables(trades, orders, equity, host.evaluation_start or 0)
+    events = pd.DataFrame(
+        [(str(e.date), e.symbol, e.rule, e.value, e.limit, e.action, e.requested, e.final, e.reason)
+         for e in host.risk_events],
+        columns=RISK_EVENT_COLUMNS,
+    )
+    model = next((c.model for c in host.risk_checks if isinstance(c, VarLimit)), VarModel())
+    return Tables(trades, orders, equity, host.evaluation_start or 0, events, risk_series(host, model), model)
+
+
+def risk_series(host: StrategyHost, model: VarModel) -> pd.DataFrame:
+    """Gross and net exposure and the 1-day VaR/CVaR (``model``) of the positions held at each
+    bar's close, as fractions of that bar's equity; VaR and CVaR are NaN before there is enough
+    history (algotrade/core/var.py); the same function the VaR limit decides with."""
+    closes = {s: np.asarray(host.lists[s]["close"], dtype=float) for s in host.lists}
+    rows = []
+    for i, ((date, _cash, value), held) in enumerate(zip(host.equity, host.holdings, strict=True)):
+        prices = {s: float(closes[s][i]) for s in held}
+        signed = [q * prices[s] for s, q in held.items()]
+        gross = sum(abs(v) for v in signed) / value if value > 0 else math.nan
+        net = sum(signed) / value if value > 0 else math.nan
+        got = portfolio_var(model, held, prices, value, closes, i)
+        var, cvar = got if got is not None else (math.nan, math.nan)
+        rows.append((str(date), gross, net, len(held), var, cvar))
+    return pd.DataFrame(rows, columns=RISK_COLUMNS)
 
 
 def _finite(x: float) -> float | None:
@@ -91,7 +124,9 @@ def metrics(tbl: Tables, cash: float, benchmark: pd.Series | None = None) -> dic
     if warmup:
         cash = float(tbl.equity["equity"].iloc[warmup - 1])
         evaluated = tbl.equity.iloc[warmup:]
-        tbl = Tables(tbl.trades[tbl.trades["date"] >= evaluated["date"].iloc[0]], tbl.orders, evaluated)
+        first = evaluated["date"].iloc[0]
+        tbl = Tables(tbl.trades[tbl.trades["date"] >= first], tbl.orders, evaluated, 0,
+                     tbl.risk_events[tbl.risk_events["date"] >= first], tbl.risk.iloc[warmup:], tbl.var_model)
     equity = tbl.equity.set_index(pd.to_datetime(tbl.equity["date"]))["equity"]
     returns = equity.pct_change().fillna(equity.iloc[0] / cash - 1 if len(equity) else 0.0)
     wealth = equity / equity.cummax()
@@ -129,6 +164,11 @@ def metrics(tbl: Tables, cash: float, benchmark: pd.Series | None = None) -> dic
         "total_commission": float(tbl.trades["commission"].sum()) if len(tbl.trades) else 0.0,
         "orders_blocked": int((tbl.orders["status"] == "blocked").sum()),
         "orders_rejected": int((tbl.orders["status"] == "rejected").sum()),
+        "risk_events": len(tbl.risk_events),
+        **{f"risk_events_{a}": int((tbl.risk_events["action"] == a).sum()) for a in ("resized", "refused", "halted")},
+        "max_var": _finite(float(tbl.risk["var"].max())) if tbl.risk["var"].notna().any() else None,
+        "max_gross_exposure": _finite(float(tbl.risk["gross_exposure"].max())) if len(tbl.risk) else None,
+        "var_model": tbl.var_model.describe(),
         "alpha": None,
         "beta": None,
     }
@@ -157,4 +197,6 @@ def write(tbl: Tables, stats: dict[str, Any], folder: Path) -> None:
     tbl.trades.to_csv(folder / "trades.csv", index=False)
     tbl.orders.to_csv(folder / "orders.csv", index=False)
     tbl.equity.to_csv(folder / "equity.csv", index=False)
+    tbl.risk_events.to_csv(folder / "risk_events.csv", index=False)
+    tbl.risk.to_csv(folder / "risk.csv", index=False)
     (folder / "metrics.json").write_text(json.dumps(stats, indent=2) + "\n")

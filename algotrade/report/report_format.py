@@ -26,11 +26,13 @@ LABELS = {
     "round_trips": "Round trips", "win_rate": "Win rate (round trips)", "turnover_annual": "Turnover per year",
     "exposure": "Exposure (mean invested)", "total_commission": "Commission paid",
     "orders_blocked": "Orders blocked (risk)", "orders_rejected": "Orders rejected", "alpha": "Alpha (annual)",
-    "beta": "Beta",
+    "beta": "Beta", "risk_events": "Risk events", "risk_events_resized": "Risk events: orders resized",
+    "risk_events_refused": "Risk events: orders refused", "risk_events_halted": "Risk events: halts",
+    "max_var": "Max 1-day VaR", "max_gross_exposure": "Max gross exposure", "var_model": "VaR model",
 }
 _MONEY = {"initial_cash", "final_equity", "total_commission"}
 _SIGNED_PCT = {"total_return", "annual_return", "max_drawdown", "alpha"}
-_PCT = {"annual_volatility", "win_rate", "exposure"}
+_PCT = {"annual_volatility", "win_rate", "exposure", "max_var"}
 _RATIO = {"sharpe", "sortino", "calmar", "beta"}
 _TIMES = {"turnover_annual"}
 

@@ -115,7 +115,7 @@ def var_backtest(portfolio: pd.Series, window: int = 500, confidence: float = 0.
 
 def main(out: Path | None = None) -> dict[str, Any]:
     folder = out_dir(out)
-    market = load_market(DataConfig(symbols=tuple(WEIGHTS)))
+    market = load_market(DataConfig.model_validate({"symbols": tuple(WEIGHTS)}))
     closes = pd.DataFrame({s: f["close"] for s, f in market.frames.items()})
     simple_all = closes.pct_change().iloc[1:]
     simple = simple_all.loc["2005-01-03":"2012-12-31"]

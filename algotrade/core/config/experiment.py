@@ -290,6 +290,7 @@ class Experiment(Model):
         if self.stops is None:
             exclude.add("stops")  # likewise for experiments without stops
         payload = self.model_dump(mode="json", exclude=exclude)
+        payload["risk"] = self.risk.identity()
         text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 

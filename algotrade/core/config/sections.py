@@ -82,6 +82,19 @@ class BrokerConfig(Model):
     slippage: Slippage = Field("none", description="none or {bps: 5}.")
 
 
+class VarLimitConfig(Model):
+    """A 1-day value-at-risk limit on the portfolio an order would leave (algotrade/core/var.py)."""
+
+    limit: float = Field(gt=0, lt=1, description="Largest 1-day VaR allowed, as a fraction of equity (0.02 = 2%).")
+    confidence: float = Field(0.99, gt=0.5, lt=1, description="VaR confidence level (0.99: the loss exceeded on 1 day in 100).")
+    method: Literal["historical", "parametric", "monte_carlo"] = Field(
+        "historical", description="historical (empirical quantile), parametric (normal) or monte_carlo (seeded normal draws).",
+    )
+    window: int = Field(250, ge=20, le=5000, description="Trailing daily returns the VaR is estimated from.")
+    draws: int = Field(100_000, ge=1000, le=10_000_000, description="Monte Carlo scenarios (method monte_carlo).")
+    seed: int = Field(7, ge=0, description="Monte Carlo random seed (method monte_carlo).")
+
+
 class RiskConfig(Model):
     """Engine-neutral checks applied to every order before it reaches an engine or broker."""
 
@@ -101,6 +114,25 @@ class RiskConfig(Model):
     daily_loss_limit_pct: float | None = Field(
         None, gt=0, lt=1, description="Halt new risk for the rest of a day that lost this fraction."
     )
+    max_positions: int | None = Field(
+        None, ge=1, description="Largest number of symbols held at once; an order opening one more is refused.",
+    )
+    max_net_exposure: float | None = Field(
+        None, ge=0, description="Largest |sum of signed position values| / equity (1.0 = fully net long or short).",
+    )
+    var: VarLimitConfig | None = Field(None, description="1-day VaR (and optionally CVaR) limit on the portfolio.")
+    on_breach: Literal["resize", "refuse"] = Field(
+        "resize", description="An order that would breach a limit: resize (largest size within every limit) or refuse.",
+    )
+
+    def identity(self) -> dict[str, Any]:
+        """This section as the config id hashes it: the keys added with the portfolio limits count
+        only when set, so the ids of experiments written before them stay what they were."""
+        out = self.model_dump(mode="json")
+        for key in ("max_positions", "max_net_exposure", "var", "on_breach"):
+            if out[key] == RiskConfig.model_fields[key].default:
+                del out[key]
+        return out
 
 
 class StopsConfig(Model):
