@@ -27,7 +27,7 @@ from algotrade.live.paper import simulated_stream
 from algotrade.live.reconcile import BrokerView, JournalView, bracket_legs, reconcile
 from tests import test_paper_gateway as pg
 from tests.test_live_runner import KillAt, Killed
-from tests.test_paper import PAPER
+from tests.test_paper import PAPER, ROOT
 from tests.test_paper_gateway import _no_run_left_behind  # noqa: F401  (autouse: no run left behind)
 
 STOPS = ("stops.trailing=0.03", "stops.take_profit=0.06")
@@ -109,14 +109,19 @@ def test_a_paper_run_killed_at_an_exit_step_resumes_like_the_backtest(tmp_path: 
     _assert_like_the_backtest(paper, sim)
 
 
-def test_paper_simulate_command_on_a_stops_experiment(tmp_path: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "algotrade", "paper", str(PAPER), "--simulate", "--out", str(tmp_path),
-                           *(a for kv in (*WINDOW, "strategy.params.fast=5", "strategy.params.slow=20", *STOPS) for a in ("--set", kv))],
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode in (0, 3), proc.stderr
-    [path] = tmp_path.glob("paper_quickstart@*/paper/burnin.json")  # --set stops: its own config id
-    burnin = json.loads(path.read_text())
-    assert burnin["fills_equal_backtest"] is True and burnin["paper_fills"] == len(_backtest().fills) >= 8, burnin
+@pytest.mark.parametrize("name", ["risk_trailing_stop"])
+def test_paper_simulate_command_on_a_stops_experiment(tmp_path: Path, name: str) -> None:
+    """`algotrade paper X --simulate` on the cookbook's stops experiment: the burn-in's fills equal
+    its shadow backtest's, and exits were among them (filled and trailed through IB brackets)."""
+    proc = subprocess.run([sys.executable, "-m", "algotrade", "paper", str(ROOT / "experiments" / f"{name}.yaml"),
+                           "--simulate", "--out", str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    folder = tmp_path / name / "paper"
+    burnin = json.loads((folder / "burnin.json").read_text())
+    assert burnin["verdict"] == "go" and burnin["fills_equal_backtest"] is True, burnin
+    with Journal(folder / "simulate-journal.sqlite") as j:
+        exits = [i for i in j.intents() if i.type == "exit"]
+    assert sum(i.status == "filled" for i in exits) >= 5 and sum(i.modified is not None for i in exits) >= 5
 
 
 def test_a_paper_run_sigkilled_mid_run_resumes_with_its_resting_exits(tmp_path: Path) -> None:
