@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
+from adapters.ib.broker import bracket_view
 from adapters.ib.gateway.account import Position
-from adapters.ib.mapping import bracket_view
 from algotrade.backtest.run import execute
 from algotrade.core.config import Experiment
 from algotrade.core.costs import slipped

@@ -20,7 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from adapters.ib.client import ib_module
-from adapters.ib.mapping import ORDER_REJECTIONS, ORDER_TYPE, SYMBOLS, action, bracket_view, signed, status_of
+from adapters.ib.mapping import ORDER_REJECTIONS, ORDER_TYPE, SYMBOLS, action, signed, status_of
 from algotrade.core.errors import BrokerError, TransientBrokerError
 from algotrade.core.symbols import map_symbols
 from algotrade.live.broker import (
@@ -36,6 +36,32 @@ from algotrade.live.reconcile import BrokerOrder, Execution, bracket_id, bracket
 
 log = logging.getLogger("algotrade.ib")
 NEW_YORK = ZoneInfo("America/New_York")
+
+
+def bracket_view(orders: list[BrokerOrder], legs: set[str]) -> list[BrokerOrder]:
+    """IB's orders as algotrade's: the legs (ids in ``legs``) of each exit's OCA group, one
+    orderRef, folded into the one ``"exit"`` order they carry (stop from the STP leg, take-profit
+    from the LMT leg; filled when a leg filled, open while one works)."""
+    out: list[BrokerOrder] = []
+    groups: dict[str, list[BrokerOrder]] = {}
+    for o in orders:
+        if o.broker_id in legs:
+            if o.order_ref not in groups:
+                out.append(o)  # its place in the list; replaced below
+            groups.setdefault(o.order_ref, []).append(o)
+        else:
+            out.append(o)
+    for i, o in enumerate(out):
+        group = groups.get(o.order_ref) if o.broker_id in legs else None
+        if not group:
+            continue
+        status = next((s for s in ("filled", "open") if any(g.status == s for g in group)), group[0].status)
+        reason = next((g.reason for g in group if g.status == status), "")
+        out[i] = BrokerOrder(bracket_id([g.broker_id for g in sorted(group, key=lambda g: g.type != "stop")]),
+                             o.order_ref, o.symbol, o.quantity, sum(g.filled for g in group), status, "exit",
+                             next((g.limit for g in group if g.type == "limit"), None),
+                             next((g.stop for g in group if g.type == "stop"), None), reason)
+    return out
 
 
 class IbBroker:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 from algotrade.core.symbols import SymbolRule
-from algotrade.live.reconcile import BrokerOrder, bracket_id
 
 #: TWS order status -> algotrade's broker-order status (None: still working)
 STATUS: dict[str, str | None] = {
@@ -47,32 +46,6 @@ def signed(side: str, shares: float) -> int:
 
 def status_of(tws_status: str) -> str | None:
     return STATUS.get(tws_status)
-
-
-def bracket_view(orders: list[BrokerOrder], legs: set[str]) -> list[BrokerOrder]:
-    """IB's orders as algotrade's: the legs (ids in ``legs``) of each exit's OCA group, one
-    orderRef, folded into the one ``"exit"`` order they carry (stop from the STP leg, take-profit
-    from the LMT leg; filled when a leg filled, open while one works)."""
-    out: list[BrokerOrder] = []
-    groups: dict[str, list[BrokerOrder]] = {}
-    for o in orders:
-        if o.broker_id in legs:
-            if o.order_ref not in groups:
-                out.append(o)  # its place in the list; replaced below
-            groups.setdefault(o.order_ref, []).append(o)
-        else:
-            out.append(o)
-    for i, o in enumerate(out):
-        group = groups.get(o.order_ref) if o.broker_id in legs else None
-        if not group:
-            continue
-        status = next((s for s in ("filled", "open") if any(g.status == s for g in group)), group[0].status)
-        reason = next((g.reason for g in group if g.status == status), "")
-        out[i] = BrokerOrder(bracket_id([g.broker_id for g in sorted(group, key=lambda g: g.type != "stop")]),
-                             o.order_ref, o.symbol, o.quantity, sum(g.filled for g in group), status, "exit",
-                             next((g.limit for g in group if g.type == "limit"), None),
-                             next((g.stop for g in group if g.type == "stop"), None), reason)
-    return out
 
 
 def ib_symbol(symbol: str) -> str:
