@@ -2,7 +2,10 @@
 
 Every client call is here; what the TWS API's names mean for algotrade is in mapping.py. The
 class implements :class:`algotrade.live.broker.Broker`: orders carry their deterministic ``orderRef``
-(the journal's key), fills are reported with their commission (IB sends the commission report
+(the journal's key), a protective ``"exit"`` order is a bracket of IB orders (a STP leg with the
+stop in ``auxPrice`` and/or a LMT leg with the take-profit in ``lmtPrice``, one OCA group named by
+the orderRef, ocaType 1) known to algotrade as one order whose broker id joins the legs' ids
+(``"12+13"``; :func:`~algotrade.live.reconcile.bracket_legs`), fills are reported with their commission (IB sends the commission report
 just after the execution, so a fill is queued when its report arrives), and a dropped socket is a
 :class:`~algotrade.live.broker.DisconnectEvent`.
 """
@@ -29,10 +32,36 @@ from algotrade.live.broker import (
     OrderRequest,
     StatusEvent,
 )
-from algotrade.live.reconcile import BrokerOrder, Execution
+from algotrade.live.reconcile import BrokerOrder, Execution, bracket_id, bracket_legs
 
 log = logging.getLogger("algotrade.ib")
 NEW_YORK = ZoneInfo("America/New_York")
+
+
+def bracket_view(orders: list[BrokerOrder], legs: set[str]) -> list[BrokerOrder]:
+    """IB's orders as algotrade's: the legs (ids in ``legs``) of each exit's OCA group, one
+    orderRef, folded into the one ``"exit"`` order they carry (stop from the STP leg, take-profit
+    from the LMT leg; filled when a leg filled, open while one works)."""
+    out: list[BrokerOrder] = []
+    groups: dict[str, list[BrokerOrder]] = {}
+    for o in orders:
+        if o.broker_id in legs:
+            if o.order_ref not in groups:
+                out.append(o)  # its place in the list; replaced below
+            groups.setdefault(o.order_ref, []).append(o)
+        else:
+            out.append(o)
+    for i, o in enumerate(out):
+        group = groups.get(o.order_ref) if o.broker_id in legs else None
+        if not group:
+            continue
+        status = next((s for s in ("filled", "open") if any(g.status == s for g in group)), group[0].status)
+        reason = next((g.reason for g in group if g.status == status), "")
+        out[i] = BrokerOrder(bracket_id([g.broker_id for g in sorted(group, key=lambda g: g.type != "stop")]),
+                             o.order_ref, o.symbol, o.quantity, sum(g.filled for g in group), status, "exit",
+                             next((g.limit for g in group if g.type == "limit"), None),
+                             next((g.stop for g in group if g.type == "stop"), None), reason)
+    return out
 
 
 class IbBroker:
@@ -99,6 +128,8 @@ class IbBroker:
 
     def place(self, request: OrderRequest) -> str:
         self._need_connection()
+        if request.type == "exit":
+            return bracket_id([self._send(self._leg(request, kind)) for kind in self._kinds(request)])
         mod = self._mod
         kind = ORDER_TYPE[request.type]
         side, qty = action(request.quantity), abs(request.quantity)
@@ -109,26 +140,79 @@ class IbBroker:
         else:
             order = mod.MarketOrder(side, qty)
         order.orderRef = request.order_ref
+        return self._send(order, request.symbol)
+
+    def modify(self, broker_id: str, request: OrderRequest) -> str:
+        """Change a working exit's levels or size in place (placeOrder with the same orderId: a
+        trailing stop's update); a leg the new levels add joins the OCA group, one they drop is
+        cancelled. Returns the bracket's broker id (changed only when a leg came or went)."""
+        self._need_connection()
+        legs = {str(t.order.orderId): t for t in self.ib.openTrades()}
+        by_kind = {legs[i].order.orderType: legs[i].order for i in bracket_legs(broker_id) if i in legs}
+        ids = []
+        for kind in self._kinds(request):
+            order = by_kind.pop(kind, None)
+            if order is None:
+                ids.append(self._send(self._leg(request, kind)))
+                continue
+            order.totalQuantity = abs(request.quantity)
+            if kind == "STP":
+                order.auxPrice = request.stop
+            else:
+                order.lmtPrice = request.limit
+            ids.append(self._send(order, request.symbol))
+        for order in by_kind.values():
+            self.ib.cancelOrder(order)
+        # a modify leaves the order Submitted (nothing for wait_acknowledged to wait on): one round
+        # trip after it, answered in order, means the gateway has the new levels before the next bar
+        self.ib.reqOpenOrders()
+        return bracket_id(ids)
+
+    @staticmethod
+    def _kinds(request: OrderRequest) -> list[str]:
+        kinds = [k for k, level in (("STP", request.stop), ("LMT", request.limit)) if level is not None]
+        if request.type != "exit" or not kinds:
+            raise BrokerError(f"order {request.order_ref}: an exit needs a stop or a limit level (got none)")
+        return kinds
+
+    def _leg(self, request: OrderRequest, kind: str) -> tuple[Any, str]:
+        side, qty = action(request.quantity), abs(request.quantity)
+        order = (self._mod.StopOrder(side, qty, request.stop) if kind == "STP"
+                 else self._mod.LimitOrder(side, qty, request.limit))
+        order.orderRef = order.ocaGroup = request.order_ref
+        order.ocaType, order.tif = 1, "GTC"  # one fill cancels the other leg; rests until it fills
+        return order, request.symbol
+
+    def _send(self, order: Any, symbol: str | None = None) -> str:
+        if isinstance(order, tuple):
+            order, symbol = order
+        assert symbol is not None
         order.account = self.account_id
-        trade = self.ib.placeOrder(self.contract(request.symbol), order)
+        trade = self.ib.placeOrder(self.contract(symbol), order)
         return str(trade.order.orderId)
 
     def cancel(self, broker_id: str) -> None:
         self._need_connection()
+        legs = bracket_legs(broker_id)
         for trade in self.ib.openTrades():
-            if str(trade.order.orderId) == broker_id:
+            if str(trade.order.orderId) in legs:
                 self.ib.cancelOrder(trade.order)
-                return
 
     def open_orders(self) -> list[BrokerOrder]:
         self.ib.reqOpenOrders()
-        return [self._view(t) for t in self.ib.openTrades()]
+        return bracket_view([self._view(t) for t in self.ib.openTrades()], self._oca(self.ib.openTrades()))
 
     def completed_orders(self) -> list[BrokerOrder]:
         # after a reconnect TWS reports completed orders without their order id (ib_async keys
         # them by permId); the executions carry both, so the id is recovered from them
         ids = {f.execution.permId: f.execution.orderId for f in self.ib.fills()}
-        return [self._view(t, ids) for t in self.ib.trades() if t.isDone()]
+        done = [t for t in self.ib.trades() if t.isDone()]
+        return bracket_view([self._view(t, ids) for t in done], self._oca(done, ids))
+
+    def _oca(self, trades: Any, ids: dict[int, int] | None = None) -> set[str]:
+        """The ids of the orders that are legs of an exit: OCA type 1 in the group of their orderRef."""
+        return {str(t.order.orderId or (ids or {}).get(t.order.permId, 0)) for t in trades
+                if t.order.ocaType == 1 and t.order.ocaGroup and t.order.ocaGroup == t.order.orderRef}
 
     def executions(self, since: str | None = None) -> list[Execution]:
         fills = self.ib.reqExecutions()
@@ -211,8 +295,14 @@ class IbBroker:
     def _on_status(self, trade: Any) -> None:
         status = status_of(trade.orderStatus.status)
         if status in ("cancelled", "rejected"):
-            reason = self._reasons.get(trade.order.orderId, trade.orderStatus.status)
-            self._events.append(StatusEvent(trade.order.orderRef, str(trade.order.orderId), status, reason))
+            order, broker_id = trade.order, str(trade.order.orderId)
+            if str(order.orderId) in self._oca([trade]):  # an exit's leg: the exit ends with its last leg
+                legs = [t for t in self.ib.trades() if t.order.orderRef == order.orderRef and self._oca([t])]
+                if any(status_of(t.orderStatus.status) in (None, "filled") for t in legs):
+                    return  # the other leg works on, or filled (OCA cancelled this one)
+                broker_id = bracket_id([str(t.order.orderId) for t in legs])
+            reason = self._reasons.get(order.orderId, trade.orderStatus.status)
+            self._events.append(StatusEvent(order.orderRef, broker_id, status, reason))
 
     def _on_error(self, req_id: int, code: int, message: str, *args: Any) -> None:
         if code in ORDER_REJECTIONS:

@@ -31,11 +31,12 @@ import asyncio
 import contextlib
 import datetime as dt
 from collections.abc import AsyncIterable, Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
-from algotrade.core.config import Experiment, FixedSharesSizing, TargetPercentSizing
+from algotrade.core.config import Experiment, FixedSharesSizing, StopsConfig, TargetPercentSizing
 from algotrade.core.errors import BrokerError, DataError, TransientBrokerError
 from algotrade.core.host import StrategyHost
 from algotrade.core.risk import RiskCheck
@@ -79,6 +80,9 @@ class _Port:
     def cancel(self, order: Order) -> None:
         self.runner._cancel(order)
 
+    def modify(self, order: Order) -> None:
+        self.runner._modify(order)
+
 
 class LiveRunner(BrokerSide):
     """Drives a strategy from arriving bars through a :class:`Broker`, journaling every step.
@@ -103,6 +107,7 @@ class LiveRunner(BrokerSide):
         next_session: Callable[[dt.date], dt.date] = next_weekday,
         checkpoint: Callable[[str], None] | None = None,
         restart_window: Callable[[dt.datetime], bool] | None = None,
+        stops: StopsConfig | None = None,
     ) -> None:
         if ":" in run_id:
             raise ValueError(f"run_id {run_id!r} must not contain ':' (it prefixes every orderRef)")
@@ -125,7 +130,8 @@ class LiveRunner(BrokerSide):
         warm = journal.state(run_id, "live_from")
         #: bars before this index are history that only warms the strategy's indicators up
         self.live_from = int(warm) if warm is not None else 0
-        self.host = StrategyHost(strategy, Bars((), empty), sizing, risk_checks, name=name, live_from=self.live_from)
+        self.host = StrategyHost(strategy, Bars((), empty), sizing, risk_checks, name=name, live_from=self.live_from,
+                                 stops=stops)
         self.name = self.host.name
         self.port = _Port(self)
         self.connected = False
@@ -151,7 +157,7 @@ class LiveRunner(BrokerSide):
         cls_ = resolve_strategy(exp.strategy.name)
         strategy = cls_(cls_.config_class.model_validate(exp.strategy.params))
         return cls(strategy, exp.data.symbols, broker, journal, run_id or exp.config_id, exp.sizing,
-                   checks_from_config(exp.risk), name=exp.strategy.name, **kwargs)
+                   checks_from_config(exp.risk), name=exp.strategy.name, stops=exp.stops, **kwargs)
 
     # --- public ----------------------------------------------------------------------------------
     def run(self, stream: BarStream) -> StrategyHost:
@@ -365,6 +371,19 @@ class LiveRunner(BrokerSide):
             except TransientBrokerError as exc:
                 self._lost(str(exc))
 
+
+    def _modify(self, order: Order) -> None:
+        """A resting exit's new levels (a trailing stop): journaled, then sent as a modify of it."""
+        intent = self.journal.intent(self._ref(order))
+        if intent is None or not intent.is_open or self._replaying:
+            return
+        levels = (order.quantity, order.limit, order.stop)
+        if levels == intent.levels:
+            return
+        self.journal.record_modify(intent.order_ref, *levels)
+        self.checkpoint("modify")
+        if self.connected and intent.broker_id is not None and not self._held_for_window:
+            self._send_modify(replace(intent, modified=levels))
 
     def _seconds_until_due(self) -> float | None:
         dates = self.host.bars.dates

@@ -32,7 +32,7 @@ class OrderRequest:
     order_ref: str
     symbol: str
     quantity: int  # signed: + buy, - sell
-    type: str = "market"
+    type: str = "market"  # market | limit | stop | exit (stop and/or limit: a protective bracket)
     limit: float | None = None
     stop: float | None = None
 
@@ -91,6 +91,11 @@ class Broker(Protocol):
 
     def place(self, request: OrderRequest) -> str:
         """Send an order; returns the broker's order id."""
+        ...
+
+    def modify(self, broker_id: str, request: OrderRequest) -> str:
+        """Change a working order in place (same order: a trailing stop's new level, an exit's
+        new size); returns its broker id, which changes only when a bracket gains or loses a leg."""
         ...
 
     def cancel(self, broker_id: str) -> None: ...

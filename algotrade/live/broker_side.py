@@ -158,6 +158,10 @@ class BrokerSide:
             j.record_status(ref, "dropped", "never reached the broker; dropped at reconcile", k)
         for bid in plan.cancel:
             b.cancel(bid)
+        for ref in plan.modify:
+            intent = j.intent(ref)
+            if intent is not None and intent.broker_id is not None:
+                self._send_modify(intent)
         (self.checks if session else self.plans).append(plan)
         if plan.mismatches:
             reason = "reconcile found mismatches: " + "; ".join(m.message for m in plan.mismatches)
@@ -178,8 +182,19 @@ class BrokerSide:
     def _in_restart_window(self) -> bool:
         return bool(self.restart_window and self.restart_window(self.clock()))
 
+    def _send_modify(self, intent: Intent) -> None:
+        """Send an exit's journaled modification (its broker id changes only if a leg came or went)."""
+        assert intent.broker_id is not None
+        try:
+            broker_id = self.broker.modify(intent.broker_id, _request(intent))
+        except TransientBrokerError as exc:
+            self._lost(str(exc))  # the next reconcile sends it again
+            return
+        self.checkpoint("modified")
+        self.journal.record_submitted(intent.order_ref, broker_id)
+
     def _send(self, intent: Intent) -> None:
-        request = OrderRequest(intent.order_ref, intent.symbol, intent.quantity, intent.type, intent.limit, intent.stop)
+        request = _request(intent)
         try:
             broker_id = self.broker.place(request)
         except TransientBrokerError as exc:
@@ -252,3 +267,9 @@ class BrokerSide:
                 self.journal.record_risk_event(self.run_id, kind, reason, subject)
         self.halted = reason
         self.journal.set_halt(self.run_id, reason)
+
+
+def _request(intent: Intent) -> OrderRequest:
+    """What is sent for ``intent``: as it stands now (an exit's latest journaled levels)."""
+    quantity, limit, stop = intent.levels
+    return OrderRequest(intent.order_ref, intent.symbol, quantity, intent.type, limit, stop)

@@ -43,6 +43,7 @@ from algotrade.live.journal_records import (
     JournalFill,
     RiskEvent,
     order_ref,
+    parse_levels,
 )
 from algotrade.live.journal_schema import SCHEMA_VERSION, connect
 
@@ -239,6 +240,10 @@ class Journal:
                        (run_id, f"count:{key}", str(value)))
         return value
 
+    def record_modify(self, order_ref: str, quantity: int, limit: float | None, stop: float | None) -> None:
+        """A working exit changed in place (new stop level or size), written before it is sent."""
+        self._event(order_ref, "modified", quantity=quantity, limit_price=limit, stop_price=stop)
+
     def record_cancel_request(self, order_ref: str) -> None:
         self._event(order_ref, "cancel_requested")
 
@@ -299,14 +304,17 @@ class Journal:
                       AND e.kind = 'fill'),
                    (SELECT status FROM events e WHERE e.order_ref = i.order_ref AND e.kind = 'closed'),
                    EXISTS (SELECT 1 FROM events e WHERE e.order_ref = i.order_ref
-                      AND e.kind = 'cancel_requested')
+                      AND e.kind = 'cancel_requested'),
+                   (SELECT json_array(quantity, limit_price, stop_price) FROM events e
+                      WHERE e.order_ref = i.order_ref AND e.kind = 'modified' ORDER BY e.id DESC LIMIT 1)
             FROM intents i {where} ORDER BY i.run_id, i.strategy, i.seq
             """,
             args,
         ).fetchall()
         return [
             Intent(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9],
-                   broker_id=r[10], filled=int(r[11]), closed=r[12], cancel_requested=bool(r[13]))
+                   broker_id=r[10], filled=int(r[11]), closed=r[12], cancel_requested=bool(r[13]),
+                   modified=parse_levels(r[14]))
             for r in rows
         ]
 

@@ -3,6 +3,7 @@ records), the deterministic orderRef, and the error a contradicting fill raises.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 #: statuses that end an order without (fully) filling it
@@ -29,6 +30,14 @@ def order_ref(run_id: str, strategy: str, seq: int) -> str:
     return f"{run_id}:{strategy}:{seq}"
 
 
+def parse_levels(text: str | None) -> tuple[int, float | None, float | None] | None:
+    """A ``modified`` event's (quantity, limit, stop), as the journal's query returns it (JSON)."""
+    if text is None:
+        return None
+    quantity, limit, stop = json.loads(text)
+    return int(quantity), limit, stop
+
+
 @dataclass(frozen=True)
 class Intent:
     """An order as the journal knows it: what was decided, and what happened to it since."""
@@ -47,12 +56,19 @@ class Intent:
     filled: int = 0  # signed, from the journal's fills
     closed: str | None = None  # cancelled | rejected | expired | dropped
     cancel_requested: bool = False
+    #: an exit's latest modification (quantity, limit, stop): a trailing stop's new level, a new size
+    modified: tuple[int, float | None, float | None] | None = None
+
+    @property
+    def levels(self) -> tuple[int, float | None, float | None]:
+        """(quantity, limit, stop) as the order now stands at the broker: modified, or as decided."""
+        return self.modified if self.modified is not None else (self.quantity, self.limit, self.stop)
 
     @property
     def status(self) -> str:
         if self.closed:
             return self.closed
-        if self.filled == self.quantity:
+        if self.filled == self.levels[0]:
             return "filled"
         return "open"
 

@@ -18,7 +18,7 @@ CREATE TABLE IF NOT EXISTS intents (
     seq         INTEGER NOT NULL,
     symbol      TEXT NOT NULL,
     quantity    INTEGER NOT NULL CHECK (quantity != 0),
-    type        TEXT NOT NULL CHECK (type IN ('market', 'limit', 'stop')),
+    type        TEXT NOT NULL CHECK (type IN ('market', 'limit', 'stop', 'exit')),
     limit_price REAL,
     stop_price  REAL,
     created     TEXT NOT NULL,
@@ -29,7 +29,7 @@ CREATE TABLE IF NOT EXISTS events (
     id          INTEGER PRIMARY KEY AUTOINCREMENT,
     order_ref   TEXT NOT NULL REFERENCES intents (order_ref),
     kind        TEXT NOT NULL
-                CHECK (kind IN ('submitted', 'status', 'fill', 'cancel_requested', 'closed')),
+                CHECK (kind IN ('submitted', 'status', 'fill', 'cancel_requested', 'closed', 'modified')),
     broker_id   TEXT,
     status      TEXT,
     reason      TEXT NOT NULL DEFAULT '',
@@ -40,7 +40,9 @@ CREATE TABLE IF NOT EXISTS events (
     commission  REAL,
     date        TEXT,
     host_bar    INTEGER,
-    written_at  TEXT NOT NULL
+    written_at  TEXT NOT NULL,
+    limit_price REAL,  -- modified: an exit's new levels (quantity: its new size)
+    stop_price  REAL
 );
 CREATE INDEX IF NOT EXISTS events_ref ON events (order_ref);
 CREATE UNIQUE INDEX IF NOT EXISTS events_fill ON events (order_ref, exec_id) WHERE kind = 'fill';
@@ -85,15 +87,32 @@ CREATE TABLE IF NOT EXISTS state (
 _EVENTS_TABLE = _SCHEMA[_SCHEMA.index("CREATE TABLE IF NOT EXISTS events ("):]
 _EVENTS_TABLE = _EVENTS_TABLE[:_EVENTS_TABLE.index(");") + 2]
 _MIGRATE_EVENTS = _EVENTS_TABLE.replace("IF NOT EXISTS events (", "events_v2 (") + """
-INSERT INTO events_v2 SELECT id, order_ref, kind, broker_id, status, reason, exec_id, symbol, quantity, price,
-    commission, date, host_bar, written_at FROM events ORDER BY id;
+INSERT INTO events_v2 (id, order_ref, kind, broker_id, status, reason, exec_id, symbol, quantity, price,
+    commission, date, host_bar, written_at) SELECT id, order_ref, kind, broker_id, status, reason, exec_id, symbol,
+    quantity, price, commission, date, host_bar, written_at FROM events ORDER BY id;
 DROP TABLE events;
 ALTER TABLE events_v2 RENAME TO events;
 """
 
+#: version 2 -> 3: intents may be protective exits (type ``exit``), events may record an exit's
+#: modification (kind ``modified`` with the new levels): both tables rebuilt with the new checks
+_INTENTS_TABLE = _SCHEMA[_SCHEMA.index("CREATE TABLE IF NOT EXISTS intents ("):]
+_INTENTS_TABLE = _INTENTS_TABLE[:_INTENTS_TABLE.index(");") + 2]
+_MIGRATE_V3 = _INTENTS_TABLE.replace("IF NOT EXISTS intents (", "intents_v3 (") + """
+INSERT INTO intents_v3 SELECT * FROM intents;
+""" + _EVENTS_TABLE.replace("IF NOT EXISTS events (", "events_v3 (") + """
+INSERT INTO events_v3 (id, order_ref, kind, broker_id, status, reason, exec_id, symbol, quantity, price, commission,
+    date, host_bar, written_at) SELECT id, order_ref, kind, broker_id, status, reason, exec_id, symbol, quantity,
+    price, commission, date, host_bar, written_at FROM events ORDER BY id;
+DROP TABLE events;
+DROP TABLE intents;
+ALTER TABLE intents_v3 RENAME TO intents;
+ALTER TABLE events_v3 RENAME TO events;
+"""
+
 #: the journal's schema version (``PRAGMA user_version``); 0 is the unversioned first schema,
 #: whose fills were keyed on the exec id alone
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -119,6 +138,10 @@ def _migrate(db: sqlite3.Connection, path: Path) -> None:
     if version < 2 and has_events:
         db.execute("PRAGMA foreign_keys=OFF")
         db.executescript("BEGIN IMMEDIATE;" + _MIGRATE_EVENTS + "COMMIT;")
+        db.execute("PRAGMA foreign_keys=ON")
+    if version < 3 and has_events:
+        db.execute("PRAGMA foreign_keys=OFF")
+        db.executescript("BEGIN IMMEDIATE;" + _MIGRATE_V3 + "COMMIT;")
         db.execute("PRAGMA foreign_keys=ON")
 
 

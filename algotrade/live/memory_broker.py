@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 from algotrade.core.config import BrokerConfig
 from algotrade.core.costs import commission, slippage_fraction, slipped
-from algotrade.core.errors import TransientBrokerError
-from algotrade.core.strategy import FIELDS, Bar, Bars
+from algotrade.core.errors import BrokerError, TransientBrokerError
+from algotrade.core.exits import exit_fill
+from algotrade.core.strategy import FIELDS, Bar, Bars, Order
 from algotrade.live.broker_protocol import (
     Account,
     BarLike,
@@ -63,6 +64,10 @@ def backtest_rule(fill: str = "next_close") -> FillRule:
         buy = r.quantity > 0
         if r.type == "market":
             return order.remaining, bar[field]
+        if r.type == "exit":
+            hit = exit_fill(Order(0, r.symbol, order.remaining, "exit", date, limit=r.limit, stop=r.stop),
+                            Bar(date, *(bar[f] for f in FIELDS)))
+            return None if hit is None else (order.remaining, hit[0])
         if r.type == "limit" and r.limit is not None:
             if buy and bar["low"] <= r.limit:
                 return order.remaining, min(bar["open"], r.limit)
@@ -109,6 +114,7 @@ class InMemoryBroker:
         self.connected = False
         self.fail_connects = 0  # script: the next N connect() calls fail
         self.connects = 0
+        self.modifies = 0
         self.link_lost = False  # between a scripted 1100 and its 1101/1102
         self._events: list[BrokerEvent] = []
 
@@ -156,6 +162,18 @@ class InMemoryBroker:
         self.orders.append(order)
         self._emit(StatusEvent(request.order_ref, order.broker_id, "submitted"))
         return order.broker_id
+
+    def modify(self, broker_id: str, request: OrderRequest) -> str:
+        """Change a working order's size or levels in place (a trailing stop's update)."""
+        self._need_connection()
+        for order in self.orders:
+            if order.broker_id == broker_id and order.status == "open":
+                if (request.order_ref, request.symbol) != (order.request.order_ref, order.request.symbol):
+                    raise BrokerError(f"modify of {broker_id}: {request.order_ref} {request.symbol} is another order")
+                order.request = request
+                self.modifies += 1
+                return broker_id
+        raise BrokerError(f"modify of {broker_id}: no such working order")
 
     def cancel(self, broker_id: str) -> None:
         self._need_connection()

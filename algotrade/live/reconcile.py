@@ -29,6 +29,7 @@ The rules, per intent of this run (``orderRef`` starting with ``f"{run_id}:"``):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -52,6 +53,37 @@ class BrokerOrder:
     limit: float | None = None
     stop: float | None = None
     reason: str = ""
+
+
+def bracket_id(leg_ids: list[str]) -> str:
+    """The broker id of one algotrade order carried as several broker orders (a protective exit's
+    stop and take-profit legs): the legs' ids joined by ``+``."""
+    return "+".join(leg_ids)
+
+
+def bracket_legs(broker_id: str) -> set[str]:
+    """The broker orders behind one broker id (one, or a bracket's legs)."""
+    return set(broker_id.split("+"))
+
+
+def _same_levels(a: tuple[int, float | None, float | None], b: tuple[int, float | None, float | None]) -> bool:
+    return a[0] == b[0] and all((x is None) == (y is None) and (x is None or y is None or math.isclose(x, y))
+                                for x, y in zip(a[1:], b[1:], strict=True))
+
+
+def _collapse(ids: set[str]) -> list[str]:
+    """Broker ids of one orderRef with each bracket leg folded into its bracket (a leg's own
+    execution or a half-cancelled bracket is the same order, not a duplicate)."""
+    kept = {i for i in ids if not any(i != j and bracket_legs(i) <= bracket_legs(j) for j in ids)}
+    merged: list[set[str]] = []
+    for i in sorted(kept):
+        for group in merged:
+            if any(bracket_legs(i) & bracket_legs(g) for g in group):
+                group.add(i)
+                break
+        else:
+            merged.append({i})
+    return sorted(max(g, key=lambda i: (len(bracket_legs(i)), i)) for g in merged)
 
 
 @dataclass(frozen=True)
@@ -105,6 +137,7 @@ class ReconcilePlan:
     close: tuple[tuple[str, str, str], ...] = ()  # (orderRef, status, reason)
     cancel: tuple[str, ...] = ()  # broker ids to cancel again
     mismatches: tuple[Mismatch, ...] = ()
+    modify: tuple[str, ...] = ()  # orderRefs of exits whose journaled modification the broker lacks
 
     @property
     def ok(self) -> bool:
@@ -181,12 +214,13 @@ def reconcile(
     drop: list[str] = []
     close: list[tuple[str, str, str]] = []
     cancel: list[str] = []
+    modify: list[str] = []
 
     for ref in sorted(intents, key=_seq_key):
         intent = intents[ref]
         orders = by_ref.get(ref, {})
         execs = exec_by_ref.get(ref, [])
-        broker_ids = sorted(set(orders) | {e.broker_id for e in execs})
+        broker_ids = _collapse(set(orders) | {e.broker_id for e in execs})
         if len(broker_ids) > 1:
             mismatches.append(Mismatch(
                 "duplicate_order", ref,
@@ -196,7 +230,7 @@ def reconcile(
         new = [e for e in execs if (e.order_ref, e.exec_id) not in journal.fill_keys]
         record.extend(new)
         filled = intent.filled + sum(e.quantity for e in new)
-        if abs(filled) > abs(intent.quantity) or (filled and (filled > 0) != (intent.quantity > 0)):
+        if abs(filled) > abs(intent.levels[0]) or (filled and (filled > 0) != (intent.quantity > 0)):
             mismatches.append(Mismatch(
                 "overfill", ref,
                 f"orderRef {ref} ordered {intent.quantity:+d} {intent.symbol} but {filled:+d} filled; "
@@ -212,7 +246,7 @@ def reconcile(
             continue
 
         bid = broker_ids[0]
-        if intent.broker_id is not None and intent.broker_id not in broker_ids:
+        if intent.broker_id is not None and not bracket_legs(intent.broker_id) & bracket_legs(bid):
             mismatches.append(Mismatch(
                 "broker_id", ref,
                 f"orderRef {ref}: the journal has broker order {intent.broker_id}, the broker has "
@@ -220,7 +254,10 @@ def reconcile(
             ))
             continue
         order = orders.get(bid)
-        if order is not None and (order.symbol != intent.symbol or order.quantity != intent.quantity):
+        if order is not None and intent.modified is not None and bid in open_ids and intent.is_open:
+            if not _same_levels(intent.levels, (order.quantity, order.limit, order.stop)):
+                modify.append(ref)  # journaled, then killed before the broker had it: sent again
+        elif order is not None and (order.symbol != intent.symbol or order.quantity != intent.quantity):
             mismatches.append(Mismatch(
                 "intent_differs", ref,
                 f"orderRef {ref}: journal intent {intent.quantity:+d} {intent.symbol}, broker order "
@@ -229,7 +266,7 @@ def reconcile(
             continue
         if intent.broker_id is None:
             attach.append((ref, bid))
-        if intent.is_open and filled != intent.quantity:
+        if intent.is_open and filled != intent.levels[0]:
             if bid in open_ids:
                 if intent.cancel_requested:
                     cancel.append(bid)
@@ -254,7 +291,8 @@ def reconcile(
             ))
 
     return ReconcilePlan(
-        tuple(attach), tuple(record), tuple(send), tuple(drop), tuple(close), tuple(cancel), tuple(mismatches)
+        tuple(attach), tuple(record), tuple(send), tuple(drop), tuple(close), tuple(cancel), tuple(mismatches),
+        tuple(modify),
     )
 
 
@@ -287,6 +325,8 @@ def diff_lines(journal: JournalView, broker: BrokerView, run_id: str, symbols: I
 
 __all__ = [
     "BrokerOrder",
+    "bracket_id",
+    "bracket_legs",
     "BrokerView",
     "Execution",
     "JournalView",

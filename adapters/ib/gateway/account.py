@@ -10,7 +10,7 @@ backtesting engines: an order that is working when session T+1 is replayed fills
   range reaches it;
 
 with :mod:`algotrade.core.costs` commission and slippage (slippage never takes a limit fill beyond
-its limit). The cash rule is the README's: a buy that cash cannot pay for at fill time is
+its limit). An OCA group (ocaType 1: a protective exit's STP and LMT legs) fills as in oca.py. The cash rule is the README's: a buy that cash cannot pay for at fill time is
 rejected, cash never goes negative. Orders stay working until filled or cancelled (GTC),
 whatever their ``tif``.
 
@@ -26,6 +26,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from adapters.ib.gateway.oca import Cancellation, cancel_siblings, oca_fill, oca_groups
 from algotrade.core.config import BrokerConfig
 from algotrade.core.costs import commission, slippage_fraction, slipped
 
@@ -58,6 +59,8 @@ class SimOrder:
     account: str = ""
     outside_rth: bool = False
     parent_id: int = 0
+    oca_group: str = ""
+    oca_type: int = 0
     status: str = "PreSubmitted"
     filled: float = 0.0
     avg_fill_price: float = 0.0
@@ -119,7 +122,7 @@ class Rejection:
     reason: str
 
 
-Event = Fill | Rejection
+Event = Fill | Rejection | Cancellation
 
 
 class OrderRejected(Exception):
@@ -233,11 +236,16 @@ class SimAccount:
         # orders that reduce a position go first (the README's execution model)
         working.sort(key=lambda o: (0 if self._reduces(o) else 1, o.order_id))
         when = when_open if self.broker.fill == "next_open" else when_close
+        groups = oca_groups(working)
         for order in working:
-            bar = bars[order.symbol]
-            price = self._fill_price(order, bar)
-            if price is None:
+            if not order.is_working:  # an OCA sibling cancelled earlier in this step
                 continue
+            bar = bars[order.symbol]
+            group = groups.get(order.oca_group) if order.oca_type == 1 else None
+            found = oca_fill(group, bar, self._fill_price, self._slip) if group else (order, self._fill_price(order, bar))
+            if found is None or found[1] is None:
+                continue
+            order, price = found[0], found[1]
             qty = order.remaining
             if order.partial_fraction is not None and order.filled == 0:
                 qty = max(1.0, math.floor(order.quantity * order.partial_fraction))
@@ -249,6 +257,7 @@ class SimAccount:
                 events.append(Rejection(order, order.reason))
                 continue
             events.append(Fill(order, self._apply(order, qty, price, fee, when)))
+            events += cancel_siblings(group or [], order, lambda o: self.cancel(o.order_id, when))
         for sym, bar in bars.items():
             self.marks[sym] = bar.close
         return events
@@ -261,8 +270,12 @@ class SimAccount:
         held = self.positions.get(order.symbol, Position()).quantity
         return held * order.sign < 0
 
+    @property
+    def _slip(self) -> float:
+        return slippage_fraction(self.broker)
+
     def _fill_price(self, order: SimOrder, bar: BarRow) -> float | None:
-        frac = slippage_fraction(self.broker)
+        frac = self._slip
         size = float(order.sign)
         if order.order_type == "MKT":
             ref = bar.open if self.broker.fill == "next_open" else bar.close
@@ -381,14 +394,5 @@ def _money(x: float) -> str:
     return f"{x:.2f}"
 
 
-__all__ = [
-    "BarRow",
-    "Execution",
-    "Fill",
-    "OrderRejected",
-    "Position",
-    "Rejection",
-    "SimAccount",
-    "SimOrder",
-    "ib_time",
-]
+__all__ = ["BarRow", "Cancellation", "Execution", "Fill", "OrderRejected", "Position", "Rejection", "SimAccount",
+           "SimOrder", "ib_time"]

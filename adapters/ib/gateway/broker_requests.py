@@ -130,6 +130,7 @@ class BrokerRequests(MarketDataRequests):
             lmt_price=req.lmt_price, aux_price=req.aux_price, tif=req.tif or "DAY",
             order_ref=req.order_ref, account=req.account or self.account_id,
             outside_rth=req.outside_rth, parent_id=req.parent_id,
+            oca_group=req.oca_group, oca_type=req.oca_type,
         )
         try:
             if self.lost:

@@ -9,6 +9,8 @@ import logging
 
 from adapters.ib.gateway import wire
 from adapters.ib.gateway.account import (
+    Cancellation,
+    Event,
     Fill,
     Rejection,
     ib_time,
@@ -76,7 +78,7 @@ class Replay(BrokerRequests):
                 log.warning("scheduled fault %s at %s not injected: %s", kind, self.current_date, exc)
         return True
 
-    def _deliver(self, events: list[Fill | Rejection]) -> None:
+    def _deliver(self, events: list[Event]) -> None:
         touched: set[str] = set()
         for event in events:
             order = event.order
@@ -87,6 +89,8 @@ class Replay(BrokerRequests):
             if isinstance(event, Fill):
                 self._send_execution(owner, -1, event.execution)
                 self._send_order(owner, order)
+            elif isinstance(event, Cancellation):  # an OCA sibling: its status only, no error message
+                self._send_status(owner, order)
             else:
                 owner.send(wire.error(owner.server_version, order.order_id, 201, f"Order rejected - reason:{event.reason}"))
                 self._send_status(owner, order)

@@ -19,9 +19,8 @@ import pandas as pd
 from adapters.ib.gateway import wire
 from adapters.ib.gateway.account import (
     BarRow,
+    Event,
     Execution,
-    Fill,
-    Rejection,
     SimAccount,
     SimOrder,
     ib_time,
@@ -129,7 +128,7 @@ class SimulatorCore:
         self.lost = False
         #: the API port is closed for a daily restart
         self.down = False
-        self._held_events: list[Fill | Rejection] = []
+        self._held_events: list[Event] = []
         self._held_bars: list[int] = []
         self._held_cancels: list[int] = []
         #: faults to inject once a session is replayed, by its date (``--faults``)
@@ -246,7 +245,7 @@ class SimulatorCore:
             total_quantity=o.quantity, order_type=o.order_type, lmt_price=o.lmt_price,
             aux_price=o.aux_price, tif=o.tif, account=o.account or self.account_id,
             order_ref=o.order_ref, outside_rth=o.outside_rth, parent_id=o.parent_id,
-            status=o.status, filled_quantity=o.filled,
+            oca_group=o.oca_group, oca_type=o.oca_type, status=o.status, filled_quantity=o.filled,
             commission=o.commission if o.filled else None,
             completed_time=o.completed_time, completed_status=completed_status,
         )

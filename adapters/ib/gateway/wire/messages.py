@@ -145,7 +145,7 @@ def open_order(sv: int, o: WireOrder, c: WireContract) -> list[Any]:
         0, None, None, None,  # auctionStrategy, startingPrice, stockRefPrice, delta
         None, None,  # stockRangeLower, stockRangeUpper
         0, False, False, False,  # displaySize, blockOrder, sweepToFill, allOrNone
-        None, 3, False, False, None,  # minQty, ocaType, eTradeOnly, firmQuoteOnly, nbboPriceCap
+        None, o.oca_type or 3, False, False, None,  # minQty, ocaType (IB's default 3), eTradeOnly, firmQuoteOnly, nbboPriceCap
         o.parent_id, 0,  # parentId, triggerMethod
         None, 0, "", None,  # volatility, volatilityType, deltaNeutralOrderType (empty), dnAuxPrice
         False, 0,  # continuousUpdate, referencePriceType
@@ -196,7 +196,7 @@ def completed_order(sv: int, o: WireOrder, c: WireContract) -> list[Any]:
         "", "", "", None, "",  # modelCode, goodTillDate, rule80A, percentOffset, settlingFirm
         0, "", -1,  # shortSaleSlot, designatedLocation, exemptCode
         None, None, None, None, None,  # startingPrice, stockRefPrice, delta, rangeLower, rangeUpper
-        0, False, False, None, 3, 0,  # displaySize, sweepToFill, allOrNone, minQty, ocaType, triggerMethod
+        0, False, False, None, o.oca_type or 3, 0,  # displaySize, sweepToFill, allOrNone, minQty, ocaType, triggerMethod
         None, 0, "", None,  # volatility, volatilityType, deltaNeutralOrderType, dnAuxPrice
         False, 0, None, None,  # continuousUpdate, referencePriceType, trailStopPrice, trailingPercent
         "", 0, 0, 0,  # comboLegsDescrip, leg counts, smartComboRoutingParams count

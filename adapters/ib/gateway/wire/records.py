@@ -67,6 +67,7 @@ class WireOrder:
     aux_price: float | None = None
     tif: str = "DAY"
     oca_group: str = ""
+    oca_type: int = 0
     account: str = ""
     open_close: str = ""
     origin: int = 0

@@ -132,6 +132,7 @@ class PlaceOrderRequest:
     parent_id: int
     outside_rth: bool
     what_if: bool
+    oca_type: int = 0  # 1: cancel the group's other orders on a fill (with block), 2: reduce, 3: reduce without block
 
 
 @dataclass(frozen=True)
@@ -227,6 +228,7 @@ def parse_place_order(sv: int, fields: Sequence[str]) -> PlaceOrderRequest:
     outside_rth = r.flag()
     r.skip()  # hidden
     what_if = False
+    oca_type = 0
     try:
         if contract.sec_type == "BAG":
             r.skip(8 * r.integer())
@@ -235,7 +237,9 @@ def parse_place_order(sv: int, fields: Sequence[str]) -> PlaceOrderRequest:
         r.skip(7)  # '', discretionaryAmt, goodAfterTime, goodTillDate, faGroup, faMethod, faPercentage
         if sv < SV_FA_PROFILE_DESUPPORT:
             r.skip()
-        r.skip(20)  # modelCode .. overridePercentageConstraints
+        r.skip(4)  # modelCode, shortSaleSlot, designatedLocation, exemptCode
+        oca_type = r.integer(0)
+        r.skip(15)  # rule80A .. overridePercentageConstraints
         r.skip(2)  # volatility, volatilityType
         dn_type = r.text()
         r.skip()  # deltaNeutralAuxPrice
@@ -259,7 +263,7 @@ def parse_place_order(sv: int, fields: Sequence[str]) -> PlaceOrderRequest:
         what_if = False
     return PlaceOrderRequest(
         order_id, contract, action, quantity, order_type, lmt, aux, tif, oca, account, open_close,
-        origin, order_ref, transmit, parent_id, outside_rth, what_if,
+        origin, order_ref, transmit, parent_id, outside_rth, what_if, oca_type,
     )
 
 
