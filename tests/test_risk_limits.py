@@ -216,3 +216,6 @@ def test_a_paper_rehearsal_takes_the_backtests_risk_decisions(tmp_path: Path) ->
     assert result.paper.risk_events == result.shadow.risk_events
     assert [(f.date, f.symbol, f.quantity) for f in result.paper.fills] == \
         [(f.date, f.symbol, f.quantity) for f in result.shadow.fills]
+    written = pd.read_csv(result.written.with_name("risk_events.csv"))
+    assert len(written) == len(result.paper.risk_events)
+    assert list(written["action"]) == [e.action for e in result.paper.risk_events]

@@ -44,6 +44,15 @@ class Tables:
     var_model: VarModel = field(default_factory=VarModel)
 
 
+def risk_events_frame(host: StrategyHost) -> pd.DataFrame:
+    """The host's risk events (every order a risk check cut or refused, every halt) as risk_events.csv has them."""
+    return pd.DataFrame(
+        [(str(e.date), e.symbol, e.rule, e.value, e.limit, e.action, e.requested, e.final, e.reason)
+         for e in host.risk_events],
+        columns=RISK_EVENT_COLUMNS,
+    )
+
+
 def tables(host: StrategyHost) -> Tables:
     trades = pd.DataFrame(
         [(str(f.date), f.symbol, f.quantity, f.price, f.commission, f.order_id) for f in host.fills],
@@ -60,11 +69,7 @@ def tables(host: StrategyHost) -> Tables:
     equity = pd.DataFrame(host.equity, columns=["date", "cash", "equity"])
     equity.insert(2, "positions_value", equity["equity"] - equity["cash"])
     equity["date"] = equity["date"].astype(str)
-    events = pd.DataFrame(
-        [(str(e.date), e.symbol, e.rule, e.value, e.limit, e.action, e.requested, e.final, e.reason)
-         for e in host.risk_events],
-        columns=RISK_EVENT_COLUMNS,
-    )
+    events = risk_events_frame(host)
     model = next((c.model for c in host.risk_checks if isinstance(c, VarLimit)), VarModel())
     return Tables(trades, orders, equity, host.evaluation_start or 0, events, risk_series(host, model), model)
 

@@ -28,6 +28,7 @@ from algotrade.core.config import Experiment, load_experiment, symbols_text
 from algotrade.core.data import Market, load_market
 from algotrade.core.errors import AlgotradeError, BrokerError, ConfigError
 from algotrade.core.host import StrategyHost
+from algotrade.core.results import risk_events_frame
 from algotrade.core.sessions import Backoff, SessionSchedule
 from algotrade.live.burnin_verdict import _keep_history, _stamp, burnin_report
 from algotrade.live.halts import halt_text, is_kill_halt
@@ -185,6 +186,8 @@ def _judge(exp: Experiment, folder: Path, runner: Any, paper: StrategyHost, mark
         kept = _keep_history(folder, result)
         target = folder / ("burnin.json" if kept is None else "burnin-history" / Path(f"{_stamp(result)}.json"))
         write_verdict(target, result)
+        # the paper run's own risk decisions (cuts, refusals, halts) in this process, as a backtest writes them
+        risk_events_frame(paper).to_csv(target.with_name("risk_events.csv"), index=False)
         write_burnin_html(target.with_suffix(".html"), exp, result, paper, shadow, experiment_file=path,
                           overrides=overrides)
     return PaperResult(folder, result, paper, shadow, stopped, kept_verdict=kept, written=target)
