@@ -1,0 +1,1 @@
+"""Chapter 11: risk and position sizing — sizing methods, stops and value at risk."""
