@@ -284,6 +284,8 @@ class Experiment(Model):
         if self.window is None:
             exclude.add("window")  # ids of experiments without a window stay what they always were
         payload = self.model_dump(mode="json", exclude=exclude)
+        if self.strategy.sizing is None:
+            del payload["strategy"]["sizing"]  # ids of experiments without a strategy sizing stay the same
         text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 

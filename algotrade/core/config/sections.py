@@ -76,8 +76,13 @@ class RiskPerTradeSizing(Model):
     risk_per_trade: RiskPerTradeParams = Field(description="{risk: 0.01, atr_window: 14, atr_mult: 2.0}.")
 
 
+#: every union-branch tag: pydantic puts them in an error's location, messages leave them out
+TAGS: set[str] = {"Plain"}
+
+
 def _tagged(kinds: dict[str, str]) -> Any:
     """A discriminator: 'none' or a mapping told apart by which key it has."""
+    TAGS.update(kinds.values())
 
     def pick(value: Any) -> str | None:
         if isinstance(value, str):
