@@ -94,4 +94,10 @@ INDEX: tuple[str, ...] = (
     "recipes.ch10_live_deployment.r03_risk_limits_kill_switch",
     "recipes.ch10_live_deployment.r04_execution_audit_eod",
     "recipes.ch10_live_deployment.r05_paper_burnin",
+    "recipes.ch11_risk_sizing.r01_fixed_shares",
+    "recipes.ch11_risk_sizing.r02_fixed_cash",
+    "recipes.ch11_risk_sizing.r03_target_percent",
+    "recipes.ch11_risk_sizing.r04_volatility_target",
+    "recipes.ch11_risk_sizing.r05_fractional_kelly",
+    "recipes.ch11_risk_sizing.r06_risk_per_trade",
 )

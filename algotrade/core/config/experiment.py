@@ -214,7 +214,9 @@ class Experiment(Model):
     broker: BrokerConfig = Field(default_factory=BrokerConfig, description="Account and execution.")  # type: ignore[arg-type]
     sizing: Sizing = Field(
         TargetPercentSizing(target_percent=0.95),
-        description="How entries are sized: {target_percent: 0.95} or {fixed_shares: 100}.",
+        description="How entries are sized: {target_percent: 0.95}, {fixed_shares: 100}, {fixed_cash: 10000}, "
+        "{vol_target: {annual: 0.15}}, {kelly: {fraction: 0.5}}, {risk_per_trade: {risk: 0.01}}, or "
+        "{default: <one of those>, per_symbol: {SYMBOL: <one of those>}} (algotrade/core/sizing.py).",
     )
     risk: RiskConfig = Field(default_factory=RiskConfig, description="Risk checks.")  # type: ignore[arg-type]
     benchmark: str | None = Field(
