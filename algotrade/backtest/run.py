@@ -17,6 +17,7 @@ from algotrade.core.host import StrategyHost
 from algotrade.core.registry import resolve_engine, resolve_strategy
 from algotrade.core.results import Tables, metrics, tables, write
 from algotrade.core.risk import checks_from_config
+from algotrade.core.sizing import resolve as resolve_sizing
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,7 @@ def execute(
     host = StrategyHost(
         strategy,
         market.bars(),
-        exp.sizing,
+        resolve_sizing(exp),
         checks_from_config(exp.risk),
         progress=Progress(f"{exp.name} on {engine_name}", progress),
         name=exp.strategy.name,

@@ -124,6 +124,7 @@ def live(experiment: str, burnin_path: str | None, confirm_live: bool, sessions:
 
     from algotrade.core.config import load_experiment, symbols_text
     from algotrade.core.shell import command
+    from algotrade.core.sizing import resolve as resolve_sizing
     from algotrade.live.live_guard import check_live_allowed
     from algotrade.live.paper import ib_endpoint, paper_gateway, run_folder
 
@@ -131,7 +132,7 @@ def live(experiment: str, burnin_path: str | None, confirm_live: bool, sessions:
     host, port = ib_endpoint(exp)
     path = Path(burnin_path) if burnin_path else run_folder(exp, experiment, tuple(overrides), out, "paper") / "burnin.json"
     click.echo(f"live: {exp.strategy.name} {exp.strategy.params} on {symbols_text(exp.data.symbols)}, sizing "
-               f"{exp.sizing.model_dump()}, risk {exp.risk.model_dump(exclude_defaults=True)}, via {host}:{port}")
+               f"{resolve_sizing(exp).model_dump()}, risk {exp.risk.model_dump(exclude_defaults=True)}, via {host}:{port}")
     check_live_allowed(exp, path, port, confirm_flag=confirm_live,
                        paper_command=command("paper", experiment, *_cli_args(out, overrides)))
     again = ["live", experiment, *(["--burnin", burnin_path] if burnin_path else []), "--confirm-live",

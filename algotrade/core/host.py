@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from algotrade.core.config import FixedSharesSizing, StopsConfig, TargetPercentSizing, symbols_text
+from algotrade.core.config import AnySizing, StopsConfig, symbols_text
 from algotrade.core.costs import EXACT, CashBook, exact
 from algotrade.core.errors import AlgotradeError, StrategyError
 from algotrade.core.exits import ExitBook
@@ -67,7 +67,7 @@ class StrategyHost:
         self,
         strategy: Strategy[Any],
         bars: Bars,
-        sizing: TargetPercentSizing | FixedSharesSizing,
+        sizing: AnySizing,
         risk_checks: tuple[RiskCheck, ...] = (),
         progress: Callable[[int, int], None] | None = None,
         name: str = "",

@@ -24,14 +24,16 @@ import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import TYPE_CHECKING, ClassVar, Generic, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from algotrade.core.config import FixedSharesSizing, TargetPercentSizing
+from algotrade.core.config import AnySizing
 from algotrade.core.costs import EXACT, exact
 from algotrade.core.errors import StrategyError
+from algotrade.core.sizing import Entry, entry_size, method_for
+from recipes.ch11_risk_sizing.r01_fixed_shares import fixed_shares
 
 if TYPE_CHECKING:
     import numpy as np
@@ -157,9 +159,8 @@ def shares_for_value(value: float | Decimal, price: float) -> int:
     return int(EXACT.divide(exact(value), exact(price)).to_integral_value(rounding=ROUND_DOWN))
 
 
-def scaled_shares(shares: int, weight: float | Decimal) -> int:
-    """``shares * weight`` rounded to the nearest whole share (ties to even), exactly."""
-    return int(EXACT.multiply(Decimal(shares), exact(weight)).to_integral_value(rounding=ROUND_HALF_EVEN))
+#: ``shares * weight`` to the nearest whole share (ties to even), exactly: the fixed_shares recipe's rule
+scaled_shares = fixed_shares
 
 
 def schedule_hits(dates: Sequence[dt.date], rule: str) -> set[int]:
@@ -200,7 +201,7 @@ class HostState(Protocol):
     def positions(self) -> Mapping[str, int]: ...
 
     @property
-    def sizing(self) -> TargetPercentSizing | FixedSharesSizing: ...
+    def sizing(self) -> AnySizing: ...
 
     @property
     def open(self) -> list[Order]: ...
@@ -302,11 +303,11 @@ class Context:
         return self.order_target_value(symbol, value, limit, stop)
 
     def enter(self, symbol: str, weight: float = 1.0) -> Order | None:
-        """Enter long with the experiment's sizing (target_percent is scaled by ``weight``)."""
-        sizing = self._host.sizing
-        if isinstance(sizing, FixedSharesSizing):
-            return self.order_target_shares(symbol, scaled_shares(sizing.fixed_shares, weight))
-        return self.order_target_percent(symbol, EXACT.multiply(exact(sizing.target_percent), exact(weight)))
+        """Enter long with the run's sizing for ``symbol`` (:mod:`algotrade.core.sizing`), scaled by ``weight``."""
+        a = self._host.lists[symbol]
+        entry = Entry(a["high"], a["low"], a["close"], self._host.i, self._host.account_value())
+        size = entry_size(method_for(self._host.sizing, symbol), entry, weight)
+        return self.order_target_shares(symbol, size) if isinstance(size, int) else self.order_target_value(symbol, size)
 
     def exit(self, symbol: str) -> Order | None:
         return self.order_target_shares(symbol, 0)

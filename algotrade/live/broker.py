@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from algotrade.core.config import Experiment, FixedSharesSizing, StopsConfig, TargetPercentSizing
+from algotrade.core.config import AnySizing, Experiment, StopsConfig
 from algotrade.core.errors import BrokerError, DataError, TransientBrokerError
 from algotrade.core.host import StrategyHost
 from algotrade.core.risk import RiskCheck
@@ -98,7 +98,7 @@ class LiveRunner(BrokerSide):
         broker: Broker,
         journal: Journal,
         run_id: str,
-        sizing: TargetPercentSizing | FixedSharesSizing,
+        sizing: AnySizing,
         risk_checks: tuple[RiskCheck, ...] = (),
         name: str = "",
         policy: UnsentPolicy = "send",
@@ -153,11 +153,13 @@ class LiveRunner(BrokerSide):
         """A runner for an :class:`~algotrade.core.config.Experiment` (run id: its config id)."""
         from algotrade.core.registry import resolve_strategy
         from algotrade.core.risk import checks_from_config
+        from algotrade.core.sizing import resolve as resolve_sizing
+        from algotrade.core.sizing import run_stops
 
         cls_ = resolve_strategy(exp.strategy.name)
         strategy = cls_(cls_.config_class.model_validate(exp.strategy.params))
-        return cls(strategy, exp.data.symbols, broker, journal, run_id or exp.config_id, exp.sizing,
-                   checks_from_config(exp.risk), name=exp.strategy.name, stops=exp.stops, **kwargs)
+        return cls(strategy, exp.data.symbols, broker, journal, run_id or exp.config_id, resolve_sizing(exp),
+                   checks_from_config(exp.risk), name=exp.strategy.name, stops=run_stops(exp), **kwargs)
 
     # --- public ----------------------------------------------------------------------------------
     def run(self, stream: BarStream) -> StrategyHost:

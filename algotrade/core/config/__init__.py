@@ -31,21 +31,28 @@ from algotrade.core.config.loading import (
 from algotrade.core.config.messages import Origins, format_validation_error
 from algotrade.core.config.schema import explain
 from algotrade.core.config.sections import (
+    AnySizing,
     BpsSlippage,
     BrokerConfig,
     BurnInGates,
     Commission,
+    FixedCashSizing,
     FixedSharesSizing,
     IbConfig,
+    KellySizing,
     OutputConfig,
     PercentCommission,
     PerShareCommission,
+    PerSymbolSizing,
     RiskConfig,
+    RiskPerTradeSizing,
     Sizing,
+    SizingMethod,
     Slippage,
     StopsConfig,
     StrategyRef,
     TargetPercentSizing,
+    VolTargetSizing,
 )
 from algotrade.core.config.windows import WalkForwardConfig, WindowConfig
 from algotrade.core.config.yaml_io import load_yaml, parse_override, read_yaml
@@ -59,7 +66,14 @@ __all__ = [
     "Commission",
     "DataConfig",
     "Experiment",
+    "AnySizing",
+    "FixedCashSizing",
     "FixedSharesSizing",
+    "KellySizing",
+    "PerSymbolSizing",
+    "RiskPerTradeSizing",
+    "SizingMethod",
+    "VolTargetSizing",
     "IbConfig",
     "Model",
     "Origins",

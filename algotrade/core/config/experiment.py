@@ -215,7 +215,9 @@ class Experiment(Model):
     broker: BrokerConfig = Field(default_factory=BrokerConfig, description="Account and execution.")  # type: ignore[arg-type]
     sizing: Sizing = Field(
         TargetPercentSizing(target_percent=0.95),
-        description="How entries are sized: {target_percent: 0.95} or {fixed_shares: 100}.",
+        description="How entries are sized: {target_percent: 0.95}, {fixed_shares: 100}, {fixed_cash: 10000}, "
+        "{vol_target: {annual: 0.15}}, {kelly: {fraction: 0.5}}, {risk_per_trade: {risk: 0.01}}, or "
+        "{default: <one of those>, per_symbol: {SYMBOL: <one of those>}} (algotrade/core/sizing.py).",
     )
     risk: RiskConfig = Field(default_factory=RiskConfig, description="Risk checks.")  # type: ignore[arg-type]
     stops: StopsConfig | None = Field(
@@ -291,6 +293,8 @@ class Experiment(Model):
             exclude.add("stops")  # likewise for experiments without stops
         payload = self.model_dump(mode="json", exclude=exclude)
         payload["risk"] = self.risk.identity()
+        if self.strategy.sizing is None:
+            del payload["strategy"]["sizing"]  # ids of experiments without a strategy sizing stay the same
         text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 

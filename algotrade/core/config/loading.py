@@ -40,7 +40,7 @@ def validate_strategy_params(
         raise format_validation_error(
             exc, config_cls, prefix=("strategy", "params"), lines=lines, source=source, origins=origins
         ) from None
-    return StrategyRef(name=ref.name, params=cfg.model_dump())
+    return ref.model_copy(update={"params": cfg.model_dump()})
 
 
 def load_experiment(path: str | Path, overrides: tuple[str, ...] = (), engine: str | None = None) -> Experiment:

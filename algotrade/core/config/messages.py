@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ValidationError
 
+from algotrade.core.config.sections import TAGS
 from algotrade.core.errors import ConfigError
 from algotrade.core.registry import suggest
 
@@ -21,18 +22,33 @@ _FIXES = {
 }
 
 
+def _types_in(annotation: object) -> list[object]:
+    """The types an annotation allows, through Annotated, unions and Optional."""
+    args = getattr(annotation, "__args__", None)
+    if getattr(annotation, "__metadata__", None) is not None:  # Annotated[X, ...]
+        return _types_in(getattr(annotation, "__origin__", None))
+    if args is not None and getattr(annotation, "__origin__", None) is not dict:
+        return [t for a in args for t in _types_in(a)]
+    return [annotation]
+
+
 def _model_at(path: tuple[str | int, ...], model: type[BaseModel]) -> type[BaseModel] | None:
-    """The model class that owns the last key of ``path`` (for did-you-mean on unknown keys)."""
-    current: type[BaseModel] | None = model
+    """The model class that owns the last key of ``path`` (for did-you-mean on unknown keys);
+    through unions (the branch that has the next key) and mappings (a key of a dict of models)."""
+    candidates: list[object] = [model]
     for part in path[:-1]:
-        if current is None or not isinstance(part, str) or part not in current.model_fields:
+        models = [c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)]
+        owner = next((m for m in models if str(part) in m.model_fields), None)
+        if owner is not None:
+            candidates = _types_in(owner.model_fields[str(part)].annotation)
+            continue
+        dicts = [c for c in candidates if getattr(c, "__origin__", None) is dict]
+        if not dicts:
             return None
-        annotation = current.model_fields[part].annotation
-        candidates = [annotation, *getattr(annotation, "__args__", ())]
-        current = next(
-            (c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None
-        )
-    return current
+        candidates = [t for d in dicts for t in _types_in(getattr(d, "__args__", (None, None))[1])]
+    nxt = path[-1] if path else None
+    models = [c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)]
+    return next((m for m in models if str(nxt) in m.model_fields), models[0] if models else None)
 
 
 #: key path -> the command-line flag that set it (``--set broker.cash=1``, ``--engine zipline``)
@@ -69,7 +85,7 @@ def format_validation_error(
     seen: set[str] = set()
     for err in exc.errors():
         # drop union-branch tags such as 'PerShareCommission' from the location
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p[:1].isupper()))
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p in TAGS))
         field = ".".join(str(p) for p in (*prefix, *loc)) or "(top level)"
         where = _where(tuple(str(p) for p in (*prefix, *loc)), lines, source, origins)
         kind = err["type"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
 from algotrade.core.config.base import Model
 
@@ -33,8 +33,56 @@ class FixedSharesSizing(Model):
     fixed_shares: int = Field(gt=0, description="Enter with this many shares.")
 
 
+class FixedCashSizing(Model):
+    fixed_cash: float = Field(gt=0, description="Enter with this many dollars (x the entry's weight; shares truncated).")
+
+
+def _at_least_two(value: int) -> int:
+    if value < 2:
+        raise ValueError(f"{value} is too short; use at least 2 bars")
+    return value
+
+
+class VolTargetParams(Model):
+    annual: float = Field(gt=0, le=5.0, description="Target annual volatility of the position (0.15 = 15%).")
+    window: int = Field(20, description="Trailing daily returns used for realized volatility (at least 2).")
+    max_leverage: float = Field(1.0, gt=0, le=10.0, description="Largest fraction of equity one position may hold.")
+    _window = field_validator("window")(_at_least_two)
+
+
+class VolTargetSizing(Model):
+    vol_target: VolTargetParams = Field(description="{annual: 0.15, window: 20, max_leverage: 1.0}.")
+
+
+class KellyParams(Model):
+    fraction: float = Field(0.5, gt=0, le=1.0, description="Share of the full Kelly bet (0.5 = half Kelly).")
+    window: int = Field(60, description="Trailing daily returns for the mean and variance (at least 2).")
+    cap: float = Field(1.0, gt=0, le=10.0, description="Largest fraction of equity (f is clipped to [0, cap]).")
+    _window = field_validator("window")(_at_least_two)
+
+
+class KellySizing(Model):
+    kelly: KellyParams = Field(description="{fraction: 0.5, window: 60, cap: 1.0}: f = fraction * mean / var.")
+
+
+class RiskPerTradeParams(Model):
+    risk: float = Field(gt=0, le=0.2, description="Fraction of equity lost if the ATR stop is hit (0.01 = 1%).")
+    atr_window: int = Field(14, ge=1, description="Bars of Wilder's average true range.")
+    atr_mult: float = Field(2.0, gt=0, description="The stop sits atr_mult x ATR below the entry.")
+    max_leverage: float = Field(1.0, gt=0, le=10.0, description="Cap: shares x price never above equity x this.")
+
+
+class RiskPerTradeSizing(Model):
+    risk_per_trade: RiskPerTradeParams = Field(description="{risk: 0.01, atr_window: 14, atr_mult: 2.0}.")
+
+
+#: every union-branch tag: pydantic puts them in an error's location, messages leave them out
+TAGS: set[str] = {"Plain"}
+
+
 def _tagged(kinds: dict[str, str]) -> Any:
     """A discriminator: 'none' or a mapping told apart by which key it has."""
+    TAGS.update(kinds.values())
 
     def pick(value: Any) -> str | None:
         if isinstance(value, str):
@@ -61,11 +109,41 @@ Slippage = Annotated[
     Annotated[Literal["none"], Tag("Plain")] | Annotated[BpsSlippage, Tag("BpsSlippage")],
     _tagged({"bps": "BpsSlippage"}),
 ]
+_METHODS = {"target_percent": "TargetPercentSizing", "fixed_shares": "FixedSharesSizing",
+            "fixed_cash": "FixedCashSizing", "vol_target": "VolTargetSizing", "kelly": "KellySizing",
+            "risk_per_trade": "RiskPerTradeSizing"}
+MethodSizing = Annotated[
+    Annotated[TargetPercentSizing, Tag("TargetPercentSizing")]
+    | Annotated[FixedSharesSizing, Tag("FixedSharesSizing")]
+    | Annotated[FixedCashSizing, Tag("FixedCashSizing")]
+    | Annotated[VolTargetSizing, Tag("VolTargetSizing")]
+    | Annotated[KellySizing, Tag("KellySizing")]
+    | Annotated[RiskPerTradeSizing, Tag("RiskPerTradeSizing")],
+    _tagged(_METHODS),
+]
+#: one sizing method, the same for every symbol
+SizingMethod = TargetPercentSizing | FixedSharesSizing | FixedCashSizing | VolTargetSizing | KellySizing | RiskPerTradeSizing
+
+
+class PerSymbolSizing(Model):
+    default: MethodSizing = Field(description="The method for symbols not in per_symbol, e.g. {target_percent: 0.3}.")
+    per_symbol: dict[str, MethodSizing] = Field(
+        default_factory=dict, description="Symbol -> its own method, e.g. {SPX: {vol_target: {annual: 0.1}}}."
+    )
+
+
 Sizing = Annotated[
     Annotated[TargetPercentSizing, Tag("TargetPercentSizing")]
-    | Annotated[FixedSharesSizing, Tag("FixedSharesSizing")],
-    _tagged({"target_percent": "TargetPercentSizing", "fixed_shares": "FixedSharesSizing"}),
+    | Annotated[FixedSharesSizing, Tag("FixedSharesSizing")]
+    | Annotated[FixedCashSizing, Tag("FixedCashSizing")]
+    | Annotated[VolTargetSizing, Tag("VolTargetSizing")]
+    | Annotated[KellySizing, Tag("KellySizing")]
+    | Annotated[RiskPerTradeSizing, Tag("RiskPerTradeSizing")]
+    | Annotated[PerSymbolSizing, Tag("PerSymbolSizing")],
+    _tagged({**_METHODS, "default": "PerSymbolSizing", "per_symbol": "PerSymbolSizing"}),
 ]
+#: what a host sizes entries with: one method, or a default with per-symbol overrides
+AnySizing = SizingMethod | PerSymbolSizing
 
 
 class BrokerConfig(Model):
@@ -203,6 +281,9 @@ class StrategyRef(Model):
     name: str = Field(description="A short alias (`algotrade strategies`) or package.module:Class.")
     params: dict[str, Any] = Field(
         default_factory=dict, description="Parameters, checked against the strategy's own config."
+    )
+    sizing: Sizing | None = Field(
+        default=None, description="This strategy's own sizing (same forms as the experiment's sizing); wins over it."
     )
 
 
