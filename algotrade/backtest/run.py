@@ -18,6 +18,7 @@ from algotrade.core.registry import resolve_engine, resolve_strategy
 from algotrade.core.results import Tables, metrics, tables, write
 from algotrade.core.risk import checks_from_config
 from algotrade.core.sizing import resolve as resolve_sizing
+from algotrade.core.sizing import run_stops
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,7 @@ def execute(
         progress=Progress(f"{exp.name} on {engine_name}", progress),
         name=exp.strategy.name,
         live_from=live_from,
-        stops=exp.stops,
+        stops=run_stops(exp),
     )
     engine = resolve_engine(engine_name)()
     engine.run(host, market, exp.broker)

@@ -26,6 +26,7 @@ from algotrade.core.config import (
     PerSymbolSizing,
     RiskPerTradeSizing,
     SizingMethod,
+    StopsConfig,
     TargetPercentSizing,
     VolTargetSizing,
 )
@@ -38,7 +39,7 @@ from recipes.ch11_risk_sizing.r04_volatility_target import vol_target_fraction
 from recipes.ch11_risk_sizing.r05_fractional_kelly import kelly_fraction
 from recipes.ch11_risk_sizing.r06_risk_per_trade import atr_stop_level, risk_per_trade_shares, wilder_atr
 
-__all__ = ["Entry", "check_symbols", "entry_size", "method_for", "resolve", "stop_level"]
+__all__ = ["Entry", "check_symbols", "entry_size", "method_for", "resolve", "run_stops", "stop_level"]
 
 
 def resolve(exp: Experiment) -> AnySizing:
@@ -114,3 +115,26 @@ def stop_level(method: SizingMethod, entry: Entry) -> float | None:
     p = method.risk_per_trade
     return atr_stop_level(entry.close[entry.i], entry.atr(p.atr_window), p.atr_mult)
 
+
+
+def run_stops(exp: Experiment) -> StopsConfig | None:
+    """The protective exits a run places: the experiment's ``stops:``, plus the stop a
+    risk_per_trade sizing sizes against (``atr_stop: atr_mult``, ``atr_window``) unless ``stops``
+    names a stop of its own (stop_loss or atr_stop: explicit keys win). The exit rests ``atr_mult``
+    ATRs (of the entry decision's bar) below the entry fill, from the bar after it, on every engine
+    and live: the ``stops.atr_stop`` rule of algotrade/core/exits.py."""
+    sizing = resolve(exp)
+    methods = [sizing.default, *sizing.per_symbol.values()] if isinstance(sizing, PerSymbolSizing) else [sizing]
+    implied = {(m.risk_per_trade.atr_mult, m.risk_per_trade.atr_window) for m in methods
+               if isinstance(m, RiskPerTradeSizing)}
+    stops = exp.stops
+    if not implied or (stops is not None and (stops.stop_loss is not None or stops.atr_stop is not None)):
+        return stops
+    if len(implied) > 1:
+        raise ConfigError(
+            "sizing: risk_per_trade methods with different atr_mult/atr_window imply different stops; "
+            "set stops.atr_stop and stops.atr_window once for the run"
+        )
+    (mult, window), = implied
+    base = stops.model_dump(exclude_none=True) if stops is not None else {}
+    return StopsConfig.model_validate({**base, "atr_stop": mult, "atr_window": window})

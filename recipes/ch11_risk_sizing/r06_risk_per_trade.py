@@ -17,13 +17,18 @@ What to look at: the ATR, the stop level and the shares that risk 1 % of $100,00
 from __future__ import annotations
 
 import math
+from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 
+from algotrade.core.costs import EXACT, exact
 from recipes.ch11_risk_sizing.r01_fixed_shares import sample_bars
+
+# the stop itself is the stops recipe's (r10): the same level the engines' protective exit rests at
+from recipes.ch11_risk_sizing.r10_stop_loss import atr_stop_level
 
 
 def wilder_atr(high: ArrayLike, low: ArrayLike, close: ArrayLike, window: int) -> float:
@@ -38,18 +43,20 @@ def wilder_atr(high: ArrayLike, low: ArrayLike, close: ArrayLike, window: int) -
     return atr
 
 
-def risk_per_trade_shares(equity: float, price: float, atr: float, risk: float, atr_mult: float,
+def risk_per_trade_shares(equity: float | Decimal, price: float, atr: float, risk: float, atr_mult: float,
                           max_leverage: float = 1.0) -> int:
-    """``floor(equity * risk / (atr_mult * atr))``, capped at ``floor(equity * max_leverage / price)``."""
+    """``floor(equity * risk / (atr_mult * atr))``, capped at ``floor(equity * max_leverage / price)``.
+
+    Both in exact decimal arithmetic on the numbers as written (the rounding rule of
+    ``algotrade.core.strategy.shares_for_value``): in floats ``100 * 0.29 / 1`` is 28.999999999999996 and would floor to 28."""
     if not (math.isfinite(atr) and atr > 0 and price > 0):
         return 0
-    shares = math.floor(equity * risk / (atr_mult * atr))
-    return max(0, min(shares, math.floor(equity * max_leverage / price)))
-
-
-def atr_stop_level(entry: float, atr: float, atr_mult: float) -> float:
-    """The protective stop of a long entry: ``entry - atr_mult * atr``."""
-    return entry - atr_mult * atr
+    budget = EXACT.multiply(exact(equity), exact(risk))
+    distance = EXACT.multiply(exact(atr_mult), exact(atr))
+    shares = int(EXACT.divide(budget, distance).to_integral_value(rounding=ROUND_DOWN))
+    cap = int(EXACT.divide(EXACT.multiply(exact(equity), exact(max_leverage)), exact(price))
+              .to_integral_value(rounding=ROUND_DOWN))
+    return max(0, min(shares, cap))
 
 
 def main(out: Path | None = None) -> dict[str, Any]:
