@@ -94,3 +94,10 @@ def test_risk_per_trade_shares_and_stop() -> None:
 def test_each_page_runs_and_returns_its_figures(page: object, tmp_path: Path) -> None:
     result = page.main(tmp_path)  # type: ignore[attr-defined]
     assert result and all(v == v for v in result.values() if isinstance(v, float))
+
+
+def test_risk_per_trade_shares_are_exact_where_floats_fall_short() -> None:
+    # 100 * 0.29 / 1 is 28.999999999999996 in floats: exactly 29 shares risk exactly $29
+    assert r06.risk_per_trade_shares(100.0, 0.5, 1.0, 0.29, 1.0) == 29
+    # the leverage cap too: $1,010.00 at $10.10 is 100 shares, not float division's 99
+    assert r06.risk_per_trade_shares(1010.0, 10.10, 0.01, 1.0, 1.0) == 100
