@@ -21,6 +21,7 @@ from algotrade.core.data import Market, load_market
 from algotrade.core.errors import ConfigError
 from algotrade.core.sizing import Entry, entry_size, method_for, resolve, run_stops, stop_level
 from tests.test_parity import _assert_same
+from tests.test_stops_parity import trades_csv
 
 DATA: dict[str, dict[str, Any]] = {
     "sample": {"source": "sample", "symbols": ["SPX", "IXIC"], "start": "2010-01-04", "end": "2011-12-30"},
@@ -63,8 +64,29 @@ def _market(data: str) -> Market:
 @pytest.mark.parametrize("strategy", sorted(STRATEGIES))
 @pytest.mark.parametrize("method", sorted(METHODS))
 def test_each_method_trades_identically_on_both_engines(method: str, strategy: str, data: str) -> None:
-    _assert_same(_experiment(data, strategy, METHODS[method], broker={"commission": {"per_share": 0.005}}),
-                 _market(data))
+    exp = _method_case(method, strategy, data)
+    host, _ = execute(exp, _market(data), "backtrader")
+    golden = GOLDEN / f"{method}-{strategy}-{data}.csv"
+    assert golden.exists(), "no golden: run .venv/bin/python -m tests.test_sizing_methods"
+    assert trades_csv(host) == golden.read_text()
+    _assert_same(exp, _market(data))
+
+
+GOLDEN = Path(__file__).resolve().parent / "golden" / "sizing"
+METHOD_CASES = [(m, st, d) for m in sorted(METHODS) for st in sorted(STRATEGIES) for d in sorted(DATA)]
+
+
+def _method_case(method: str, strategy: str, data: str) -> Experiment:
+    return _experiment(data, strategy, METHODS[method], broker={"commission": {"per_share": 0.005}})
+
+
+def regen() -> None:
+    """Rewrite tests/golden/sizing/ from Backtrader's trades (then review the git diff)."""
+    GOLDEN.mkdir(parents=True, exist_ok=True)
+    for case in METHOD_CASES:
+        host, _ = execute(_method_case(*case), _market(case[2]), "backtrader")
+        (GOLDEN / f"{'-'.join(case)}.csv").write_text(trades_csv(host))
+        print(f"wrote tests/golden/sizing/{'-'.join(case)}.csv: {len(host.fills)} trades")
 
 
 def test_per_symbol_and_per_strategy_trade_identically_on_both_engines() -> None:
@@ -247,3 +269,7 @@ def test_explicit_stops_keys_win_over_the_implied_risk_per_trade_stop() -> None:
                   "per_symbol": {"IXIC": {"risk_per_trade": {"risk": 0.01, "atr_mult": 3.0}}}}
     with pytest.raises(ConfigError, match=r"stops\.atr_stop"):
         stops_of(None, per_symbol)
+
+
+if __name__ == "__main__":
+    regen()
