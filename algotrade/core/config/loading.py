@@ -11,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from algotrade.core.config.experiment import Experiment
 from algotrade.core.config.messages import Origins, _where, format_validation_error
+from algotrade.core.config.profiles import apply_profile
 from algotrade.core.config.sections import StrategyRef
 from algotrade.core.config.yaml_io import _set_path, parse_override, read_yaml
 from algotrade.core.errors import ConfigError
@@ -58,6 +59,7 @@ def load_experiment(path: str | Path, overrides: tuple[str, ...] = (), engine: s
     if engine is not None:
         _set_path(raw, "engine", engine, f"--engine {engine}", origins)
         _set_path(raw, "engines", None, f"--engine {engine}", origins)
+    apply_profile(raw, path, lines, origins)
     exp = experiment_from_dict(raw, lines=lines, source=str(path), origins=origins)
     data = exp.data
     if data.path and not Path(data.path).is_absolute():
