@@ -9,7 +9,7 @@ import yaml
 from click.testing import CliRunner
 
 from algotrade.cli import cli
-from algotrade.core.config import load_experiment
+from algotrade.core.config import RiskConfig, load_experiment
 from algotrade.core.config.profiles import PROFILE_DIR, PROFILE_SECTIONS, shipped_profiles
 from algotrade.core.errors import ConfigError
 from tests.stubs import write_experiment
@@ -124,3 +124,10 @@ def test_a_bad_profile_file_is_blamed_on_the_profile(tmp_path: Path, content: st
 def test_a_missing_profile_file_names_the_path(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         load_experiment(write_experiment(tmp_path, risk={"profile": "nope/mine.yaml"}))
+
+
+def test_the_risk_bench_sets_every_risk_check() -> None:
+    from bench.risk_overhead import RISK, missing_checks
+
+    assert missing_checks() == []
+    RiskConfig.model_validate(RISK)  # every value it sets is a valid check
