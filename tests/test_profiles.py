@@ -9,7 +9,7 @@ import yaml
 from click.testing import CliRunner
 
 from algotrade.cli import cli
-from algotrade.core.config import RiskConfig, load_experiment
+from algotrade.core.config import RiskConfig, dump_experiment, load_experiment
 from algotrade.core.config.profiles import PROFILE_DIR, PROFILE_SECTIONS, shipped_profiles
 from algotrade.core.errors import ConfigError
 from tests.stubs import write_experiment
@@ -75,6 +75,12 @@ def test_a_user_profile_file_is_relative_to_the_experiment(tmp_path: Path) -> No
     assert exp.risk.max_positions == 2 and exp.risk.on_breach == "refuse"
     assert exp.stops is not None and exp.stops.trailing == 0.03
     assert exp.sizing.model_dump() == {"target_percent": 0.95}  # the profile left sizing alone
+    # a run's config.yaml names the profile file absolutely, so it loads from the results folder too
+    assert exp.risk.profile == str((tmp_path / "mine" / "tight.yaml").resolve())
+    (tmp_path / "results").mkdir()
+    again = tmp_path / "results" / "config.yaml"
+    again.write_text(dump_experiment(exp))
+    assert load_experiment(again).config_id == exp.config_id
 
 
 def test_config_id_follows_the_merged_values(tmp_path: Path) -> None:

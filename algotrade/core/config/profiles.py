@@ -108,6 +108,8 @@ def apply_profile(raw: dict[str, Any], experiment: Path | None, lines: dict[tupl
     where = f"{origins[key]}: " if key in origins else (f"{experiment}:{lines[key]}: " if key in lines else "")
     path, label = profile_path(risk["profile"], experiment, where)
     profile, profile_lines = read_profile(path, label)
+    if _is_path(risk["profile"]):  # as data.path: a run's config.yaml, read from elsewhere, finds it
+        risk["profile"] = str(path.resolve())
     added: list[tuple[str, ...]] = []
     for section in PROFILE_SECTIONS:
         if section not in profile:
