@@ -47,6 +47,7 @@ NOT_RUN: dict[str, str] = {  # a regular expression matching the whole command: 
 SMALLER: dict[str, list[str]] = {
     ".venv/bin/python bench/sweep_throughput.py": ["--rounds", "1", "--no-ray"],
     ".venv/bin/python bench/adapter_overhead.py": ["--runs", "1", "--only", "backtrader"],
+    ".venv/bin/python bench/risk_overhead.py": ["--runs", "1", "--sessions", "80", "--engines", "backtrader"],
     ".venv/bin/python bench/ib_latency.py": ["--sessions", "60"],
 }
 # commands that serve until stopped: the line they print once ready

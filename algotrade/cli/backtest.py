@@ -58,7 +58,7 @@ def compare(experiment: str, engines: str | None, out: str | None, overrides: Se
 @cli.command()
 @click.argument("experiment", type=click.Path(dir_okay=False))
 @click.option("--resolved", is_flag=True, help="Also print the resolved experiment: every default filled in, as a run's config.yaml.")
-@click.option("--explain", is_flag=True, help="Also print the documentation of every field.")
+@click.option("--explain", is_flag=True, help="Also print every merged value and who set it (default, profile, file line, --set).")
 @set_option
 def validate(experiment: str, resolved: bool, explain: bool, overrides: Sequence[str]) -> None:
     """Check an experiment file and its data without running it.
@@ -66,10 +66,11 @@ def validate(experiment: str, resolved: bool, explain: bool, overrides: Sequence
     \b
     Checks keys, types and strategy parameters, loads and validates the data, and prints one
     line: the config id, strategy, engine(s), symbols and the sessions a run would use.
-    --resolved adds the resolved experiment, --explain the documentation of every field.
+    --resolved adds the resolved experiment; --explain every merged value and where it came
+    from: default, profile NAME line N, file PATH line N, or the --set / --engine flag.
     """
     from algotrade.core.config import dump_experiment, load_experiment, symbols_text
-    from algotrade.core.config import explain as explain_fields
+    from algotrade.core.config.loading import explain_values
     from algotrade.core.data import load_market, snapped
 
     exp = load_experiment(experiment, tuple(overrides))
@@ -88,7 +89,11 @@ def validate(experiment: str, resolved: bool, explain: bool, overrides: Sequence
     if resolved:
         click.echo(dump_experiment(exp).rstrip())
     if explain:
-        click.echo("\nfields:\n" + explain_fields())
+        rows = explain_values(experiment, tuple(overrides))
+        wide = max(len(key) + len(value) for key, value, _ in rows) + 3
+        click.echo("\nvalues:")
+        for key, value, origin in rows:
+            click.echo(f"  {key} = {value}".ljust(wide + 2) + f"  # {origin}")
 
 
 @cli.command()

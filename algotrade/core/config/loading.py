@@ -3,6 +3,7 @@ the sweep's names included), and dump one back to YAML."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 
 from algotrade.core.config.experiment import Experiment
 from algotrade.core.config.messages import Origins, _where, format_validation_error
+from algotrade.core.config.profiles import apply_profile
 from algotrade.core.config.sections import StrategyRef
 from algotrade.core.config.yaml_io import _set_path, parse_override, read_yaml
 from algotrade.core.errors import ConfigError
@@ -49,7 +51,41 @@ def load_experiment(path: str | Path, overrides: tuple[str, ...] = (), engine: s
     ``overrides`` are ``--set field.path=value`` items; ``engine`` is ``--engine NAME`` (the run's
     one engine, replacing the file's engine or engines). A problem with either is blamed on the flag.
     """
-    path = Path(path)
+    return _load(Path(path), overrides, engine)[0]
+
+
+def explain_values(path: str | Path, overrides: tuple[str, ...] = (), engine: str | None = None) -> list[tuple[str, str, str]]:
+    """Each value of the merged experiment as (dotted key, value as YAML, who set it): ``default``,
+    ``profile NAME line N``, ``file PATH line N`` or the flag (``--set ...``)."""
+    exp, raw, lines, origins = _load(Path(path), overrides, engine)
+    rows: list[tuple[str, str, str]] = []
+
+    def origin(key: tuple[str, ...]) -> str:
+        node: Any = raw
+        for part in key:
+            if not isinstance(node, dict) or part not in node:
+                return "default"
+            node = node[part]
+        for k in range(len(key), 0, -1):
+            if key[:k] in origins:
+                return origins[key[:k]]
+            if key[:k] in lines:
+                return f"file {path} line {lines[key[:k]]}"
+        return "default"
+
+    def walk(node: Any, key: tuple[str, ...]) -> None:
+        if isinstance(node, dict) and node:
+            for name, value in node.items():
+                walk(value, (*key, str(name)))
+        else:
+            rows.append((".".join(key), json.dumps(node), origin(key)))
+
+    walk(exp.model_dump(mode="json"), ())
+    return rows
+
+
+def _load(path: Path, overrides: tuple[str, ...], engine: str | None
+          ) -> tuple[Experiment, dict[str, Any], dict[tuple[str, ...], int], Origins]:
     raw, lines = read_yaml(path)
     origins: Origins = {}
     for item in overrides:
@@ -58,11 +94,12 @@ def load_experiment(path: str | Path, overrides: tuple[str, ...] = (), engine: s
     if engine is not None:
         _set_path(raw, "engine", engine, f"--engine {engine}", origins)
         _set_path(raw, "engines", None, f"--engine {engine}", origins)
+    apply_profile(raw, path, lines, origins)
     exp = experiment_from_dict(raw, lines=lines, source=str(path), origins=origins)
     data = exp.data
     if data.path and not Path(data.path).is_absolute():
         data = data.model_copy(update={"path": str((path.parent / data.path).resolve())})
-    return exp.model_copy(update={"data": data})
+    return exp.model_copy(update={"data": data}), raw, lines, origins
 
 
 def experiment_from_dict(

@@ -202,11 +202,15 @@ class RiskConfig(Model):
     on_breach: Literal["resize", "refuse"] = Field(
         "resize", description="An order that would breach a limit: resize (largest size within every limit) or refuse.",
     )
+    profile: str | None = Field(
+        None, description="Overlay a risk profile under this file's keys (which win): conservative, moderate, "
+        "aggressive, or a profile .yaml path relative to the experiment file (docs/risk.md).",
+    )
 
     def identity(self) -> dict[str, Any]:
         """This section as the config id hashes it: the keys added with the portfolio limits count
         only when set, so the ids of experiments written before them stay what they were."""
-        out = self.model_dump(mode="json")
+        out = self.model_dump(mode="json", exclude={"profile"})  # its values count, merged in
         for key in ("max_positions", "max_net_exposure", "var", "on_breach"):
             if out[key] == RiskConfig.model_fields[key].default:
                 del out[key]
