@@ -22,6 +22,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from functools import cached_property
 from typing import Literal, Protocol
 
 from algotrade.core.config import RiskConfig
@@ -42,6 +43,16 @@ class RiskState:
     #: each symbol's closes so far (the value-at-risk limit reads its trailing returns up to ``index``)
     closes: Mapping[str, Sequence[float]] = field(default_factory=dict)
     index: int = -1
+
+    @cached_property
+    def exposure(self) -> tuple[dict[str, Decimal], Decimal, Decimal]:
+        """Each held position's signed value at ``prices``, and their gross and net sums, exactly
+        (computed once per state: every check and every resize step of one order reads them)."""
+        values = {s: EXACT.multiply(Decimal(q), exact(self.prices.get(s, 0.0))) for s, q in self.positions.items()}
+        gross = net = Decimal(0)
+        for v in values.values():
+            gross, net = EXACT.add(gross, abs(v)), EXACT.add(net, v)
+        return values, gross, net
 
 
 def _notional(quantity: int, price: float) -> Decimal:
@@ -104,12 +115,14 @@ def _increases(position: int, quantity: int) -> bool:
 
 def _gross(symbol: str, quantity: int, price: float, state: RiskState, signed: bool = False) -> Decimal:
     """Gross (or, ``signed``, net) position value after the order, exactly."""
-    total = Decimal(0)
-    for s, q in {**state.positions, symbol: state.positions.get(symbol, 0) + quantity}.items():
-        p = price if s == symbol else state.prices.get(s, 0.0)
-        v = EXACT.multiply(Decimal(q), exact(p))
-        total = EXACT.add(total, v if signed else abs(v))
-    return abs(total)
+    values, gross, net = state.exposure
+    old = values.get(symbol, Decimal(0))
+    new = EXACT.multiply(Decimal(state.positions.get(symbol, 0) + quantity), exact(price))
+    # the other positions' sum is exact (no rounding at EXACT's precision): take this symbol's
+    # value out and the value after the order in
+    if signed:
+        return abs(EXACT.add(EXACT.subtract(net, old), new))
+    return EXACT.add(EXACT.subtract(gross, abs(old)), abs(new))
 
 
 @dataclass(frozen=True)
