@@ -151,15 +151,14 @@ class LiveRunner(BrokerSide):
     def from_experiment(cls, exp: Experiment, broker: Broker, journal: Journal, run_id: str | None = None,
                         **kwargs: Any) -> LiveRunner:
         """A runner for an :class:`~algotrade.core.config.Experiment` (run id: its config id)."""
+        from algotrade.core import sizing
         from algotrade.core.registry import resolve_strategy
         from algotrade.core.risk import checks_from_config
-        from algotrade.core.sizing import resolve as resolve_sizing
-        from algotrade.core.sizing import run_stops
 
         cls_ = resolve_strategy(exp.strategy.name)
         strategy = cls_(cls_.config_class.model_validate(exp.strategy.params))
-        return cls(strategy, exp.data.symbols, broker, journal, run_id or exp.config_id, resolve_sizing(exp),
-                   checks_from_config(exp.risk), name=exp.strategy.name, stops=run_stops(exp), **kwargs)
+        return cls(strategy, exp.data.symbols, broker, journal, run_id or exp.config_id, sizing.resolve(exp),
+                   checks_from_config(exp.risk), name=exp.strategy.name, stops=sizing.run_stops(exp), **kwargs)
 
     # --- public ----------------------------------------------------------------------------------
     def run(self, stream: BarStream) -> StrategyHost:
@@ -392,7 +391,6 @@ class LiveRunner(BrokerSide):
         if not dates:
             return None
         return max(0.0, (self.bar_due(dates[-1]) - self.clock()).total_seconds())
-
 
 
 __all__ = [
