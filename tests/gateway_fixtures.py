@@ -17,7 +17,6 @@ import contextlib
 import fcntl
 import logging
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -239,13 +238,20 @@ def wait_output(proc: subprocess.Popen[str], pattern: str) -> re.Match[str]:
 
 
 def wait_started(pid: int, timeout: float = 30.0) -> None:
-    """Wait until the command ``pid`` runs its own first line: it catches SIGTERM (Linux: SigCgt in
-    /proc/PID/status; Python itself catches only SIGINT), so a stop signal from now on is the
-    command's to handle."""
+    """Wait until the command ``pid`` runs its own first line: its program is ours (it has
+    exec'd: before, /proc shows the handlers this process forked it with) and it catches every
+    stop signal (Linux: SigCgt in /proc/PID/status; Python itself catches only SIGINT), so a stop
+    signal from now on is the command's to handle."""
+    from algotrade.live.signals import STOP_SIGNALS
+
+    wanted = sum(1 << (sig - 1) for sig in STOP_SIGNALS)
+    own = Path("/proc/self/cmdline").read_bytes()
     deadline = time.monotonic() + timeout
-    while not int(_proc_status(pid).get("SigCgt", "0"), 16) >> (signal.SIGTERM - 1) & 1:
+    while Path(f"/proc/{pid}/cmdline").read_bytes() == own or \
+            int(_proc_status(pid).get("SigCgt", "0"), 16) & wanted != wanted:
         if time.monotonic() > deadline:
-            raise AssertionError(f"process {pid} did not catch SIGTERM within {timeout} s")
+            raise AssertionError(f"process {pid} did not catch {', '.join(s.name for s in STOP_SIGNALS)} "
+                                 f"within {timeout} s")
         threading.Event().wait(0.001)  # the interpreter is starting: nothing to wait on but its status
 
 

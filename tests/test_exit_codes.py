@@ -4,6 +4,7 @@ that list is exactly the set of codes the code uses; each one is what the CLI re
 from __future__ import annotations
 
 import ast
+import os
 import re
 import subprocess
 import sys
@@ -75,6 +76,39 @@ def test_an_interrupt_exits_130_without_a_traceback(monkeypatch: pytest.MonkeyPa
     result = CliRunner().invoke(cli, ["schema"])
     assert result.exit_code == 130
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+#: a command that catches a KeyboardInterrupt which left a string being run (a stop signal that
+#: landed while a dataclass or namedtuple was being made), then exits with its own code
+CAUGHT_IN_EXEC = """
+import sys, click
+from algotrade.cli import cli, main
+
+@cli.command()
+@click.argument("how")
+def probe(how):
+    try:
+        exec("raise KeyboardInterrupt")
+    except KeyboardInterrupt:
+        pass
+    if how == "uncaught":
+        exec("raise KeyboardInterrupt")
+    sys.exit(int(how))
+
+main()
+"""
+
+
+@pytest.mark.parametrize(("how", "code"), [("0", 0), ("2", 2), ("130", 130), ("uncaught", 130)])
+def test_an_interrupt_caught_anywhere_leaves_the_commands_exit_code(tmp_path: Path, how: str, code: int) -> None:
+    """Run as a module (``python -m``, as `python -m algotrade`), CPython would end such a process
+    by SIGINT (-2), whatever its exit code, had the command not made it forget
+    (algotrade.cli.forget_caught_interrupts)."""
+    (tmp_path / "probe_command.py").write_text(CAUGHT_IN_EXEC)
+    proc = subprocess.run([sys.executable, "-m", "probe_command", "probe", how], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == code, proc.stderr
+    assert "Traceback" not in proc.stderr
 
 
 @pytest.mark.parametrize(("error", "code"), [(errors.ConfigError, 2), (errors.DataError, 2), (errors.StrategyError, 4),

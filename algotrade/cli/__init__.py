@@ -42,8 +42,22 @@ def main(argv: Sequence[str] | None = None) -> None:
     if argv is None:  # the process's own command line (python -m algotrade did it already, first thing)
         hold_early(sys.argv[1:])
 
-    # click's own messages ("Usage: ...", "Try '... run -h' for help.") name the launcher too
-    cli.main(args=list(argv) if argv is not None else None, prog_name=shlex.join(launcher()))
+    try:  # click's own messages ("Usage: ...", "Try '... run -h' for help.") name the launcher too
+        cli.main(args=list(argv) if argv is not None else None, prog_name=shlex.join(launcher()))
+    finally:
+        forget_caught_interrupts()
+
+
+def forget_caught_interrupts() -> None:
+    """Lets the process end with the command's own exit code after a stop signal or Ctrl-C it
+    handled. CPython remembers a KeyboardInterrupt that left an ``exec`` or ``eval`` of a string
+    (a dataclass or a namedtuple being made while a module imports, say) even when the program
+    caught it further up, and then ends the process by SIGINT instead of by its exit code (an exit
+    0 or 130 seen as "killed by signal 2"); each such run of a string forgets what an earlier one
+    remembered (CPython's ``run_eval_code_obj``, ``Py_RunMain``). A stop signal may land anywhere,
+    so the command ends by running one string: a KeyboardInterrupt still uncaught after it
+    (``--debug``) is remembered as before."""
+    exec("pass")
 
 
 if __name__ == "__main__":  # pragma: no cover
