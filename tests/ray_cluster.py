@@ -73,6 +73,23 @@ def stop_nodes(nodes: list[RayNode], grace: float = 10.0) -> None:
     for node in nodes:  # the leader may be gone while a child of it lingers: the group is killed either way
         node.signal(signal.SIGKILL)
         node.proc.wait()
+    for node in nodes:  # killed members stay in the group until reaped (by init, the leader gone): wait for that
+        _wait_group_gone(node.proc.pid, grace)
+
+
+def _wait_group_gone(pgid: int, timeout: float) -> None:
+    """Until no process is left in group ``pgid`` (nothing to wait on but the kernel's answer)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return
+        except PermissionError:
+            return  # the id went to another user's group: ours is gone
+        if time.monotonic() > deadline:
+            raise AssertionError(f"process group {pgid} still has processes {timeout} s after SIGKILL")
+        threading.Event().wait(0.01)
 
 
 def _start_node(args: list[str], env: dict[str, str], log: Path) -> RayNode:
