@@ -25,7 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENT = ROOT / "experiments" / "regime_momentum.yaml"
 #: a smaller run than the shipped one (fewer bars, a shorter training window): same code paths
 SMALL = ("data.start=2006-01-03", "data.end=2010-12-31", "data.symbols=[SPX, IXIC]",
-         "strategy.params={lookback: 63, vol_window: 20, train_bars: 252, refit_every: 63, n_iter: 15, seed: 3}")
+         "strategy.params={lookback: 63, vol_window: 20, train_bars: 252, refit_every: 63, n_iter: 15, seed: 3, "
+         "enter_prob: 0.6, exit_prob: 0.4}")
 
 
 def _small(*more: str) -> Experiment:
@@ -39,7 +40,7 @@ def _strategy(host: object) -> RegimeMomentum:
 
 
 def _labels(host: object) -> dict[str, list[tuple[dt.date, int, float]]]:
-    return {s: [(r.date, r.label, r.turbulent) for r in rows] for s, rows in _strategy(host).labels.items()}
+    return {s: [(r.date, r.label, r.tradable) for r in rows] for s, rows in _strategy(host).labels.items()}
 
 
 def test_the_strategys_labels_are_the_recipes_on_both_engines() -> None:
@@ -51,7 +52,7 @@ def test_the_strategys_labels_are_the_recipes_on_both_engines() -> None:
     assert [(f.date, f.symbol, f.quantity, f.price) for f in bt.fills] == \
         [(f.date, f.symbol, f.quantity, f.price) for f in zl.fills]
     cfg = _strategy(bt).config
-    params = cfg.model_dump(exclude={"lookback", "max_regime"})
+    params = cfg.model_dump(exclude={"lookback", "max_regime", "enter_prob", "exit_prob"})
     first = cfg.first_label_bar
     for symbol, frame in market.frames.items():
         wf = walk_forward_regimes(frame["close"].to_numpy(), **params)
@@ -131,6 +132,8 @@ def test_paper_run_against_the_gateway_simulator_gives_the_backtests_trades(tmp_
     ("strategy.params.max_regime=2", ["strategy.params", "max_regime (2) must be below n_states (2)", "use max_regime: 0"]),
     ("strategy.params.refit_every=0", ["strategy.params.refit_every", "0", "greater than or equal to 1"]),
     ("strategy.params.covariance_type=spherical", ["strategy.params.covariance_type", "'spherical'", "'diag'"]),
+    ("strategy.params.exit_prob=0.8", ["strategy.params", "exit_prob (0.8) is above enter_prob (0.7)", "exit_prob: 0.3"]),
+    ("strategy.params.enter_prob=1", ["strategy.params.enter_prob", "less than 1"]),
     ("strategy.params.train_bars=40", ["strategy.params.train_bars", "40", "greater than or equal to 50"]),
     ("strategy.params.n_state=3", ["strategy.params.n_state", "did you mean 'n_states'"]),
 ])

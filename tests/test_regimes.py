@@ -133,14 +133,22 @@ def test_bad_inputs_to_the_fit_and_the_generator_are_refused() -> None:
         r03.trailing_return([1.0, 2.0], 0)
 
 
-def test_the_momentum_rule_trades_only_the_calm_regime_with_a_rising_trend() -> None:
-    assert r03.regime_momentum_position(0, 0.01) == 1
-    assert r03.regime_momentum_position(1, 0.01) == 0
-    assert r03.regime_momentum_position(1, 0.01, max_regime=1) == 1
-    assert r03.regime_momentum_position(-1, 0.5) == 0
-    assert r03.regime_momentum_position(0, -0.01) == 0 and r03.regime_momentum_position(0, float("nan")) == 0
+def test_the_momentum_rule_trades_only_a_likely_calm_regime_with_a_rising_trend() -> None:
+    rule = r03.regime_momentum_position
+    assert rule(0, 0.9, 0.01) == 1 and rule(0, 0.4, 0.01) == 0 and rule(0, 0.5, 0.01) == 0
+    assert rule(0, 0.9, -0.01) == 0 and rule(1, 0.9, -0.01) == 0  # the trend decides too
+    assert rule(0, float("nan"), 0.5) == 0 and rule(1, 0.9, float("nan")) == 0
+    # hysteresis: enter above 0.7, stay down to 0.3
+    assert rule(0, 0.6, 0.01, 0.7, 0.3) == 0 and rule(1, 0.6, 0.01, 0.7, 0.3) == 1
+    assert rule(1, 0.3, 0.01, 0.7, 0.3) == 1 and rule(1, 0.29, 0.01, 0.7, 0.3) == 0
+    assert r03.tradable_probability([0.2, 0.5, 0.3]) == pytest.approx(0.2)
+    assert r03.tradable_probability([0.2, 0.5, 0.3], max_regime=1) == pytest.approx(0.7)
+    assert np.isnan(r03.tradable_probability([np.nan, np.nan]))
     assert r03.trailing_return([100.0, 90.0, 110.0], 2) == pytest.approx(0.1)
     assert np.isnan(r03.trailing_return([100.0, 90.0], 2))
+    held = r03.positions([1.0, 2.0, 3.0, 4.0, 3.5, 5.0],
+                         [[0.9, 0.1], [0.9, 0.1], [0.6, 0.4], [0.4, 0.6], [0.9, 0.1], [0.9, 0.1]], 1, 0, 0.7, 0.3)
+    assert held.tolist() == [0, 1, 1, 1, 0, 1]
 
 
 def test_each_page_runs_and_shows_what_it_says(tmp_path: Path) -> None:
@@ -152,3 +160,4 @@ def test_each_page_runs_and_shows_what_it_says(tmp_path: Path) -> None:
     three = r03.main(tmp_path)
     assert three["regime_momentum"]["exposure"] < three["momentum"]["exposure"] < 1.0
     assert three["regime_momentum"]["volatility"] < three["momentum"]["volatility"] < three["buy_and_hold"]["volatility"]
+    assert three["regime_momentum_0.7/0.3"]["round_trips"] < three["regime_momentum"]["round_trips"]

@@ -1,4 +1,4 @@
-"""Long/flat momentum, traded only in the calm regime of a walk-forward Gaussian HMM.
+"""Long/flat momentum, traded only while a walk-forward Gaussian HMM says the market is calm.
 
 The ingredients are the chapter 13 recipes, imported rather than copied: the HMM, its features
 and its calm-first ordering (``r01``), the walk-forward labeller (``r02``: :class:`WalkForwardHMM`)
@@ -7,7 +7,8 @@ and the rule (``r03``: :func:`regime_momentum_position`).
 Causality, by construction. Each symbol has its own :class:`WalkForwardHMM`, stepped once per bar
 with the closes up to that bar. It refits every ``refit_every`` bars on the ``train_bars``
 observations before the refit bar (bars seen so far, never the current one), and labels each bar
-with the forward-filtered probabilities of the model fitted before it; the refit bars depend only
+with the forward-filtered probabilities of the model fitted before it (the position follows the
+probability of a tradable regime, with optional hysteresis: ``enter_prob`` / ``exit_prob``); the refit bars depend only
 on the bar's index. So the label of bar ``k``, and every order placed on it, is a function of the
 bars up to ``k`` alone, the same floats in the same order on every engine. Nothing trades before
 the first labelled bar (``vol_window + train_bars``): results count from there.
@@ -26,12 +27,20 @@ from pydantic import Field, model_validator
 
 from algotrade.core.strategy import Context, Strategy, StrategyConfig
 from recipes.ch13_regimes.r02_walk_forward_regimes import WalkForwardHMM
-from recipes.ch13_regimes.r03_regime_filtered_momentum import regime_momentum_position, trailing_return
+from recipes.ch13_regimes.r03_regime_filtered_momentum import (
+    regime_momentum_position,
+    tradable_probability,
+    trailing_return,
+)
 
 
 class RegimeMomentumConfig(StrategyConfig):
     lookback: int = Field(126, ge=1, le=1000, description="Momentum: long while the return over this many bars is positive.")
-    max_regime: int = Field(0, ge=0, description="Trade while the regime label is at most this (0: the calm regime only).")
+    max_regime: int = Field(0, ge=0, description="Tradable regimes: 0 .. this (0: the calm regime only).")
+    enter_prob: float = Field(0.5, gt=0, lt=1, description="Enter when the filtered probability of a tradable regime is above this.")
+    exit_prob: float | None = Field(
+        None, gt=0, lt=1, description="Exit when that probability falls below this (default: enter_prob); lower: hysteresis."
+    )
     n_states: int = Field(2, ge=2, le=5, description="Regimes of the HMM, ordered by volatility: 0 is the calmest.")
     vol_window: int = Field(20, ge=2, le=252, description="Bars in the rolling volatility the HMM observes.")
     train_bars: int = Field(504, ge=50, description="Observations each fit uses (all so far if expanding).")
@@ -47,6 +56,11 @@ class RegimeMomentumConfig(StrategyConfig):
             raise ValueError(
                 f"max_regime ({self.max_regime}) must be below n_states ({self.n_states}): regimes are 0 .. "
                 f"{self.n_states - 1}; use max_regime: {self.n_states - 2} or fewer to stand aside in the most turbulent"
+            )
+        if self.exit_prob is not None and self.exit_prob > self.enter_prob:
+            raise ValueError(
+                f"exit_prob ({self.exit_prob}) is above enter_prob ({self.enter_prob}); "
+                f"it must be at most the entry threshold, e.g. exit_prob: {round(1 - self.enter_prob, 6)}"
             )
         return self
 
@@ -67,8 +81,8 @@ class RegimeMomentumConfig(StrategyConfig):
 class RegimeLabel:
     bar: int
     date: dt.date
-    label: int
-    turbulent: float  # filtered probability of the most turbulent regime
+    label: int  # the most probable regime (0: the calmest)
+    tradable: float  # filtered probability of the regimes 0 .. max_regime
 
 
 class RegimeMomentum(Strategy[RegimeMomentumConfig]):
@@ -101,12 +115,13 @@ class RegimeMomentum(Strategy[RegimeMomentumConfig]):
             label = wf.step(ctx.history(symbol, "close", cfg.vol_window + 1))
             if label < 0:
                 continue
-            self.labels[symbol].append(RegimeLabel(k, ctx.date, label, wf.probs[-1][-1]))
+            tradable = tradable_probability(wf.probs[-1], cfg.max_regime)
+            self.labels[symbol].append(RegimeLabel(k, ctx.date, label, tradable))
             if ctx.has_open_orders(symbol):
                 continue
             momentum = trailing_return(ctx.history(symbol, "close", cfg.lookback + 1), cfg.lookback)
-            target = regime_momentum_position(label, momentum, cfg.max_regime)
             held = ctx.position(symbol) > 0
+            target = regime_momentum_position(int(held), tradable, momentum, cfg.enter_prob, cfg.exit_prob)
             if target and not held:
                 ctx.enter(symbol, weight)
             elif held and not target:
@@ -117,6 +132,7 @@ class RegimeMomentum(Strategy[RegimeMomentumConfig]):
             if not labels:
                 continue
             wf = self.labellers[symbol]
-            calm = sum(1 for r in labels if r.label <= self.config.max_regime)
-            ctx.log.info("%s: %d fits, labelled from %s (bar %d), tradable regime on %.0f%% of %d bars",
-                         symbol, len(wf.fits), labels[0].date, labels[0].bar, 100 * calm / len(labels), len(labels))
+            calm = sum(1 for r in labels if r.tradable > self.config.enter_prob)
+            ctx.log.info("%s: %d fits, labelled from %s (bar %d), tradable regime likelier than %.2f on %.0f%% of %d bars",
+                         symbol, len(wf.fits), labels[0].date, labels[0].bar, self.config.enter_prob, 100 * calm / len(labels),
+                         len(labels))
