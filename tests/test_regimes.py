@@ -161,3 +161,19 @@ def test_each_page_runs_and_shows_what_it_says(tmp_path: Path) -> None:
     assert three["regime_momentum"]["exposure"] < three["momentum"]["exposure"] < 1.0
     assert three["regime_momentum"]["volatility"] < three["momentum"]["volatility"] < three["buy_and_hold"]["volatility"]
     assert three["regime_momentum_0.7/0.3"]["round_trips"] < three["regime_momentum"]["round_trips"]
+
+
+def test_only_ems_rounding_wobble_is_kept_quiet() -> None:
+    """hmmlearn notes any fall of the log-likelihood; a fall below the fit's tol is rounding noise
+    (hmmlearn counts that fit as converged) and is dropped, a larger one still gets through."""
+    import logging
+
+    quiet = r01._QuietWobble(1e-4)
+
+    def record(message: str) -> logging.LogRecord:
+        return logging.LogRecord("hmmlearn.base", logging.WARNING, __file__, 0, message, None, None)
+
+    note = "Model is not converging.  Current: -359.4 is not greater than -359.3. Delta is {}"
+    assert not quiet.filter(record(note.format(-2.96e-05)))
+    assert quiet.filter(record(note.format(-0.02)))
+    assert quiet.filter(record("something else"))

@@ -38,6 +38,7 @@ long each lasts on average), and how much of 2008 the filter calls turbulent.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -142,6 +143,25 @@ class RegimeModel:
         return probs, prev
 
 
+class _QuietWobble(logging.Filter):
+    """Drops hmmlearn's "Model is not converging" note when the log-likelihood fell by less than
+    ``tol``: rounding noise at the end of EM, where hmmlearn itself counts the fit as converged.
+    A larger fall is still reported."""
+
+    def __init__(self, tol: float) -> None:
+        super().__init__()
+        self.tol = tol
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if not text.startswith("Model is not converging"):
+            return True
+        try:
+            return abs(float(text.rsplit("Delta is", 1)[1])) >= self.tol
+        except (IndexError, ValueError):
+            return True
+
+
 def volatility_order(hmm: GaussianHMM) -> np.ndarray:
     """HMM state numbers sorted by their return variance (ties: by mean volatility, then number)."""
     covars, means = np.asarray(hmm.covars_), np.asarray(hmm.means_)
@@ -168,8 +188,14 @@ def fit_regime_model(
                       random_state=seed)
     # one thread: the k-means start (scikit-learn, OpenMP) on a few hundred rows is ten times
     # faster without thread start-up, and does not vary with the machine's number of cores
-    with threadpool_limits(1):
-        hmm.fit(X)
+    quiet = _QuietWobble(tol)
+    log = logging.getLogger("hmmlearn.base")
+    log.addFilter(quiet)
+    try:
+        with threadpool_limits(1):
+            hmm.fit(X)
+    finally:
+        log.removeFilter(quiet)
     return RegimeModel(hmm, volatility_order(hmm))
 
 
