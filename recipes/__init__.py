@@ -106,4 +106,7 @@ INDEX: tuple[str, ...] = (
     "recipes.ch11_risk_sizing.r10_stop_loss",
     "recipes.ch11_risk_sizing.r11_take_profit",
     "recipes.ch11_risk_sizing.r12_trailing_stop",
+    "recipes.ch13_regimes.r01_gaussian_hmm",
+    "recipes.ch13_regimes.r02_walk_forward_regimes",
+    "recipes.ch13_regimes.r03_regime_filtered_momentum",
 )
