@@ -106,4 +106,6 @@ INDEX: tuple[str, ...] = (
     "recipes.ch11_risk_sizing.r10_stop_loss",
     "recipes.ch11_risk_sizing.r11_take_profit",
     "recipes.ch11_risk_sizing.r12_trailing_stop",
+    "recipes.ch14_meta_strategies.r01_thompson_sampling",
+    "recipes.ch14_meta_strategies.r02_bandit_allocation",
 )
