@@ -45,7 +45,9 @@ def trailing_returns(values: np.ndarray, i: int, window: int) -> np.ndarray:
     """The daily returns of each sub-portfolio (columns of ``values``, one row per session) over
     the last ``window`` sessions up to and including session ``i``: at most ``window`` rows."""
     lo = max(1, i + 1 - window)
-    return values[lo : i + 1] / values[lo - 1 : i] - 1.0
+    now, before = values[lo : i + 1], values[lo - 1 : i]
+    # a sub-portfolio that has lost everything stays at nothing: a return of zero, not 0/0
+    return np.divide(now, before, out=np.ones_like(now), where=before > 0) - 1.0
 
 
 def allocate(rewards: np.ndarray, selector: Selector, rng: np.random.Generator, draws: int,
