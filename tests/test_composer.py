@@ -4,6 +4,7 @@ meta-strategy (children on virtual sub-books, netted into real orders)."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -103,7 +104,8 @@ def test_combined_book_keeps_each_childs_dollars_between_rebalances() -> None:
     np.testing.assert_allclose(r02.combined_values(values, path, 100.0), [100.0, 150.0, 150.0, 150.0])
 
 
-def test_recipe_pages_run() -> None:
+def test_recipe_pages_run(tmp_path: Path) -> None:
     assert sum(r01.main()["plays"]) == 750
-    got = r02.main()
+    got = r02.main(tmp_path)
+    assert got["plot"] == tmp_path / "bandit_allocation.png" and got["plot"].stat().st_size > 10_000
     assert got["rebalances"] == math.ceil(2014 / 21)  # SPX sessions 2005-2012, every 21st
