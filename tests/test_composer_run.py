@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from algotrade.core.config import TargetPercentSizing, experiment_from_dict, loa
 from algotrade.core.data import Market, load_market
 from algotrade.core.errors import ConfigError
 from algotrade.core.host import StrategyHost
+from algotrade.core.strategy import Context, Fill, Strategy, StrategyConfig
 from algotrade.strategies.composer import Composer, ComposerConfig
 from tests.stubs import RecordingPort, simple_bars
 
@@ -81,6 +83,61 @@ def test_children_orders_are_netted_per_symbol_by_capital_share() -> None:
     assert _drive(composer, [100.0] * 8) == [(1, 5), (2, 3), (5, -5)]
     assert [b.positions["X"] for b in composer.books] == [0, 7]
     assert composer.allocations == [(dt.date(2020, 1, 1), [0.5, 0.5])]
+
+
+class RestingConfig(StrategyConfig):
+    limit: float = 95.0
+    stop: float = 90.0
+
+
+class Resting(Strategy[RestingConfig]):
+    """Bar 0: a limit buy of 10 at ``limit``; once filled, a stop sell of 10 at ``stop``."""
+
+    config_class = RestingConfig
+
+    def on_bar(self, ctx: Context) -> None:
+        if ctx.bar_index == 0:
+            ctx.order("X", 10, limit=self.config.limit)
+
+    def on_fill(self, ctx: Context, fill: Fill) -> None:
+        if fill.quantity > 0:
+            ctx.order("X", -10, stop=self.config.stop)
+
+
+class MonthlyConfig(StrategyConfig):
+    shares: int = 6
+
+
+class Monthly(Strategy[MonthlyConfig]):
+    """Holds ``shares`` from each month's first session, flat from its 10th (a scheduled callback)."""
+
+    config_class = MonthlyConfig
+
+    def on_start(self, ctx: Context) -> None:
+        ctx.schedule(lambda c: c.order_target_shares("X", self.config.shares), "month_start")
+
+    def on_bar(self, ctx: Context) -> None:
+        if ctx.date.day == 10:
+            ctx.exit("X")
+
+
+def test_resting_limit_and_stop_orders_of_a_child_fill_when_a_bar_reaches_them() -> None:
+    children = [{"name": "tests.test_composer_run:Resting"}, {"name": "tests.scripted:Scripted"}]
+    composer = Composer(ComposerConfig.model_validate({"children": children, "selector": "equal", "rebalance": 100}))
+    sent = _drive(composer, [100.0, 97.0, 94.0, 96.0, 91.0, 89.0, 92.0])
+    resting = composer.books[0]
+    assert [(f.date.day, f.quantity, f.price) for f in resting.fills] == [(3, 10, 94.0), (6, -10, 89.0)]
+    assert resting.cash == Decimal(100_000) + 10 * Decimal(89) - 10 * Decimal(94)
+    assert sent == [(2, 5), (5, -5)]  # half of each virtual fill, on the bar it happened
+
+
+def test_a_childs_schedule_runs_through_the_host_from_the_first_bar() -> None:
+    children = [{"name": "tests.test_composer_run:Monthly"}, {"name": "tests.scripted:Scripted"}]
+    composer = Composer(ComposerConfig.model_validate({"children": children, "selector": "equal", "rebalance": 100}))
+    sent = _drive(composer, [100.0] * 45)  # 2020-01-01 .. 2020-02-14, one bar a day
+    assert [(f.date, f.quantity) for f in composer.books[0].fills] == [
+        (dt.date(2020, 1, 1), 6), (dt.date(2020, 1, 10), -6), (dt.date(2020, 2, 1), 6), (dt.date(2020, 2, 10), -6)]
+    assert sent == [(0, 3), (9, -3), (31, 3), (40, -3)]
 
 
 def _scaled(market: Market, after: dt.date, seed: int) -> Market:

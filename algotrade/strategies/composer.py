@@ -42,7 +42,6 @@ from algotrade.core.strategy import (
     Schedule,
     Strategy,
     StrategyConfig,
-    schedule_hits,
 )
 from recipes.ch14_meta_strategies.r02_bandit_allocation import allocate, trailing_returns
 
@@ -146,9 +145,11 @@ class SubBook:
         self.orders: list[Order] = []
         self.open: list[Order] = []
         self.fills: list[Fill] = []
+        #: schedules the child asked for since the composer last moved them to the run's host
+        #: (which evaluates them, live too, and calls them through :meth:`scheduled`)
         self.schedules: list[tuple[Schedule, set[int]]] = []
         self.evaluation_start: int | None = None
-        self._scheduled_over = 0  # sessions the schedules' hits were computed over
+        self._rested_at = -1  # the bar resting orders were last filled against
         self.ctx = Context(self)
 
     # --- HostState: the run's bars, read through the parent (a live run appends to them) ---------
@@ -205,20 +206,34 @@ class SubBook:
             date: dt.date | str = self.bars.dates[self.i] if 0 <= self.i < len(self.bars) else "start"
             raise StrategyError(f"{type(exc).__name__}: {exc}", strategy=self.name, date=date, symbol="-") from exc
 
-    def run_bar(self) -> None:
-        """Fill resting orders against this bar, run the child's schedules and on_bar, then fill its
-        market orders at this bar's close."""
+    def fill_resting(self) -> None:
+        """Fill the limit and stop orders of earlier bars that this bar reaches (once per bar)."""
         i = self.i
+        if self._rested_at == i:
+            return
+        if self._rested_at < 0:  # the first bar: the sub-book starts with the account's value
+            self.cash = self.parent.account_value()
+        self._rested_at = i
         for order in [o for o in self.open if o.type != "market" and o.created < self.bars.dates[i]]:
             price = self._resting_price(order, i)
             if price is not None:
                 self._fill(order, price)
-        if len(self.bars) != self._scheduled_over:
-            self._scheduled_over = len(self.bars)
-            self.schedules[:] = [(s, schedule_hits(self.bars.dates, s.rule)) for s, _ in self.schedules]
-        for sched, hits in self.schedules:
-            if i in hits:
-                self.call(sched.callback)
+
+    def scheduled(self, callback: Any) -> Any:
+        """``callback`` as the run's host calls it on a scheduled bar: on the child's own context,
+        after the bar's resting orders filled (the host runs schedules before on_bar)."""
+
+        def run(_ctx: Context) -> None:
+            self.fill_resting()
+            self.call(callback)
+
+        return run
+
+    def run_bar(self) -> None:
+        """Fill resting orders against this bar, run the child's on_bar, then fill its market
+        orders (the scheduled callbacks' too) at this bar's close."""
+        i = self.i
+        self.fill_resting()
         self.call(self.strategy.on_bar)
         for order in [o for o in self.open if o.type == "market"]:
             self._fill(order, self.lists[order.symbol]["close"][i])
@@ -285,19 +300,26 @@ class Composer(Strategy[ComposerConfig]):
 
     def on_start(self, ctx: Context) -> None:
         host: HostState = ctx._host  # the run's host: the sub-books read its bars and indicators
-        # each sub-book starts with the account's value at the first bar (a live account may not
-        # be known yet at the start): a child trades as it would alone with the whole account
+        # each sub-book starts with the account's value at the first bar it trades (a live account
+        # may not be known yet at the start): a child trades as it would alone with the whole account
         self.books = [SubBook(host, child, self.labels[k], self._prefix(k), Decimal(0))
                       for k, child in enumerate(self.children)]
         for book in self.books:
             book.call(book.strategy.on_start)
+        self._forward_schedules(ctx)
+
+    def _forward_schedules(self, ctx: Context) -> None:
+        """Hand the schedules children asked for to the run's host, which decides their bars (a
+        live run re-decides them as sessions arrive) and calls them before this on_bar."""
+        for book in self.books:
+            while book.schedules:
+                sched, _hits = book.schedules.pop(0)
+                ctx.schedule(book.scheduled(sched.callback), sched.rule)
 
     def on_bar(self, ctx: Context) -> None:
-        if not self._values:
-            for book in self.books:
-                book.cash = exact(ctx.portfolio_value)
         for book in self.books:
             book.run_bar()
+        self._forward_schedules(ctx)
         self._values.append([book.account_value() for book in self.books])
         if (len(self._values) - 1) % self.config.rebalance == 0:
             self._rebalance(ctx)
