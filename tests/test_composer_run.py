@@ -204,7 +204,7 @@ def test_paper_run_against_the_gateway_simulator_reproduces_the_backtests_trades
     from algotrade.live.journal import Journal
     from algotrade.live.paper import simulated_stream
 
-    exp = load_experiment(EXPERIMENT, SHORT)
+    exp = load_experiment(EXPERIMENT, ("data.start=2010-01-04", "data.end=2010-12-31"))
     market = load_market(exp.data)
     sim = GatewaySimulator(market, exp.broker, start=0)
     with run_in_thread(sim, port=0) as (host, port):
