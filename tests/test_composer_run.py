@@ -218,3 +218,28 @@ def test_paper_run_against_the_gateway_simulator_reproduces_the_backtests_trades
     assert len(expected) >= 20 and ours == expected
     assert isinstance(paper.strategy, Composer) and isinstance(shadow.strategy, Composer)
     assert paper.strategy.allocations == shadow.strategy.allocations
+
+
+@pytest.mark.slow
+def test_every_registered_strategy_trades_as_a_child_identically_on_both_engines() -> None:
+    from algotrade.core.registry import STRATEGIES
+
+    small = {"xgb_walkforward": {"train_bars": 252, "test_bars": 63, "n_estimators": 20},
+             "momentum_rebalance": {"lookback": 60, "top_n": 2}}
+    children = [{"name": n, "params": small.get(n, {})} for n in sorted(STRATEGIES) if n != "composer"]
+    exp = experiment_from_dict({
+        "name": "all_children",
+        "data": {"source": "synthetic", "symbols": ["AAA", "BBB", "CCC", "DDD"], "start": "2012-01-03",
+                 "end": "2014-12-31", "synthetic": {"seed": 3}},
+        "strategy": {"name": "composer", "params": {"children": children, "rebalance": 10}},
+    })
+    market = load_market(exp.data)
+    hosts = {e: execute(exp, market, e)[0] for e in ("backtrader", "zipline")}
+    fills = {e: [(f.date, f.symbol, f.quantity, f.price) for f in h.fills] for e, h in hosts.items()}
+    assert fills["backtrader"] == fills["zipline"] and len(fills["backtrader"]) > 50
+    composers = [h.strategy for h in hosts.values()]
+    assert all(isinstance(c, Composer) for c in composers)
+    bt, zl = composers
+    assert isinstance(bt, Composer) and isinstance(zl, Composer)
+    assert bt.allocations == zl.allocations
+    assert all(book.fills for book in bt.books), [b.label for b in bt.books if not b.fills]
