@@ -183,7 +183,9 @@ def test_same_seed_same_allocations_and_trades_on_both_engines_and_in_the_report
     assert list(table.columns) == ["date", "sma_cross", "rsi_reversion"]
     assert len(table) == -(-1510 // 21) and np.allclose(table[["sma_cross", "rsi_reversion"]].sum(axis=1), 1.0)
     assert table["sma_cross"].nunique() > 10  # the draws move
-    assert "<h2>Allocations" in (runs["backtrader"].folder / "report.html").read_text()
+    page = (runs["backtrader"].folder / "report.html").read_text()
+    assert "<h2>Allocations" in page and 'alt="capital share of each child"' in page
+    assert "children=[{name: sma_cross, params: {fast: 10, slow: 30}}, {name: rsi_reversion" in page
     other = run_experiment(EXPERIMENT, out=tmp_path / "seed8", overrides=("strategy.params.seed=8",))
     assert (other.folder / "allocations.csv").read_text() != alloc["backtrader"]
     again = run_experiment(EXPERIMENT, out=tmp_path / "again")
