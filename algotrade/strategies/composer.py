@@ -14,6 +14,9 @@ The virtual fill rule, the same on every engine and live: a market order fills a
 bar it was placed on (the price the child decided on; no commission or slippage); a resting limit
 or stop order fills on a later bar whose range reaches it, at its level or at a better open. A
 virtual buy that would leave the sub-book's cash below zero is rejected, as the cash book does.
+A child's schedules are handed to the run's host (which decides their bars, live too); a child's
+``mark_evaluation_start`` stays its own: the composer's results count from the first bar.
+The allocations are a result table (``result_tables``): ``allocations.csv`` and the report's plot.
 """
 
 from __future__ import annotations
