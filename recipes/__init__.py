@@ -109,4 +109,6 @@ INDEX: tuple[str, ...] = (
     "recipes.ch13_regimes.r01_gaussian_hmm",
     "recipes.ch13_regimes.r02_walk_forward_regimes",
     "recipes.ch13_regimes.r03_regime_filtered_momentum",
+    "recipes.ch14_meta_strategies.r01_thompson_sampling",
+    "recipes.ch14_meta_strategies.r02_bandit_allocation",
 )

@@ -24,6 +24,7 @@ from algotrade.core.errors import ConfigError
 STRATEGIES: Mapping[str, str] = MappingProxyType(
     {
         "bollinger_breakout": "algotrade.strategies.bollinger_breakout:BollingerBreakout",
+        "composer": "algotrade.strategies.composer:Composer",
         "momentum_rebalance": "algotrade.strategies.momentum_rebalance:MomentumRebalance",
         "pfopt_rebalance": "algotrade.strategies.pfopt_rebalance:PfoptRebalance",
         "regime_momentum": "algotrade.strategies.regime_momentum:RegimeMomentum",

@@ -42,6 +42,8 @@ class Tables:
     risk: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=RISK_COLUMNS))
     #: how ``risk``'s VaR was estimated: the run's ``risk.var`` model, else the default one
     var_model: VarModel = field(default_factory=VarModel)
+    #: tables a strategy adds to the results (``result_tables()``; e.g. the composer's allocations), by file stem
+    extra: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
 def risk_events_frame(host: StrategyHost) -> pd.DataFrame:
@@ -71,7 +73,14 @@ def tables(host: StrategyHost) -> Tables:
     equity["date"] = equity["date"].astype(str)
     events = risk_events_frame(host)
     model = next((c.model for c in host.risk_checks if isinstance(c, VarLimit)), VarModel())
-    return Tables(trades, orders, equity, host.evaluation_start or 0, events, risk_series(host, model), model)
+    return Tables(trades, orders, equity, host.evaluation_start or 0, events, risk_series(host, model), model,
+                  strategy_tables(host))
+
+
+def strategy_tables(host: StrategyHost) -> dict[str, pd.DataFrame]:
+    """The strategy's own tables, if it has any: ``result_tables()`` -> {stem: (columns, rows)}."""
+    made = getattr(host.strategy, "result_tables", None)
+    return {stem: pd.DataFrame(rows, columns=columns) for stem, (columns, rows) in made().items()} if made else {}
 
 
 def risk_series(host: StrategyHost, model: VarModel) -> pd.DataFrame:
@@ -204,4 +213,6 @@ def write(tbl: Tables, stats: dict[str, Any], folder: Path) -> None:
     tbl.equity.to_csv(folder / "equity.csv", index=False)
     tbl.risk_events.to_csv(folder / "risk_events.csv", index=False)
     tbl.risk.to_csv(folder / "risk.csv", index=False)
+    for stem, frame in tbl.extra.items():
+        frame.to_csv(folder / f"{stem}.csv", index=False)
     (folder / "metrics.json").write_text(json.dumps(stats, indent=2) + "\n")

@@ -121,6 +121,8 @@ def param(x: Any) -> str:
         return format(Decimal(repr(float(f"{x:.4g}"))), "f")
     if isinstance(x, list | tuple):
         return "[" + ", ".join(param(v) for v in x) + "]"
+    if isinstance(x, dict):  # a nested parameter (the composer's children): as in the YAML file
+        return "{" + ", ".join(f"{k}: {param(v)}" for k, v in x.items()) + "}"
     return str(x)
 
 

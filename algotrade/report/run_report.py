@@ -114,6 +114,23 @@ def _price_figures(market: Market, tbl: Tables, limit: int = 4) -> list[Any]:
     return figs
 
 
+def _allocation_figures(tbl: Tables) -> list[Any]:
+    """A strategy's allocations table (the composer's ``allocations.csv``): each child's capital
+    share, held from one rebalance to the next, stacked; none when the run has no such table."""
+    alloc = tbl.extra.get("allocations")
+    if alloc is None or alloc.empty:
+        return []
+    children = [c for c in alloc.columns if c != "date"]
+    x = [*pd.to_datetime(alloc["date"]), pd.Timestamp(tbl.equity["date"].iloc[-1])]
+    fig, ax = _figure(2.6)
+    ax.stackplot(x, *[[*alloc[c], alloc[c].iloc[-1]] for c in children], labels=children, step="post", alpha=0.75)
+    ax.set_ylim(0, 1)
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    time_axis(ax, x)
+    _header(ax, f"Capital share of each child ({len(alloc)} draws)")
+    return [fig]
+
+
 def _signed_amount(x: float) -> str:
     """A difference of money: ``+250.00``, or ``+4e-4`` when it is real but below a cent."""
     return fmt.signed_money(x) if abs(x) >= 0.005 else ("+" if x > 0 else "-") + fmt.sci(abs(x))
@@ -277,9 +294,14 @@ def _strip(stats: dict[str, Any]) -> str:
 
 
 def render(exp: Experiment, market: Market, tbl: Tables, stats: dict[str, Any], engine: str) -> str:
-    figs = _equity_figures(tbl) + risk_figures([("", tbl.risk)], tbl.var_model.describe()) + _price_figures(market, tbl)
+    alloc_figs = _allocation_figures(tbl)
+    figs = (_equity_figures(tbl) + risk_figures([("", tbl.risk)], tbl.var_model.describe()) + _price_figures(market, tbl)
+            + alloc_figs)
     imgs = aligned_pngs(figs, ["equity curve", "drawdown", *RISK_ALTS,
-                               *(f"{s} close with fills" for s in list(market.frames)[:4])])
+                               *(f"{s} close with fills" for s in list(market.frames)[:4]),
+                               *["capital share of each child"] * len(alloc_figs)])
+    alloc_imgs = imgs[len(imgs) - len(alloc_figs):]
+    imgs = imgs[:len(imgs) - len(alloc_figs)]
     equity_img, dd_img, exposure_img, var_img, price_imgs = imgs[0], imgs[1], imgs[2], imgs[3], imgs[4:]
     if len(market.frames) > 4:
         price_imgs.append(f"<p class=sub>{len(market.frames) - 4} more symbols not plotted.</p>")
@@ -293,6 +315,7 @@ def render(exp: Experiment, market: Market, tbl: Tables, stats: dict[str, Any], 
 {_strip(stats)}
 <h2>Equity</h2>{equity_img}
 <h2>Drawdown</h2>{dd_img}
+{"<h2>Allocations</h2>" + "".join(alloc_imgs) if alloc_imgs else ""}
 <h2>Exposure</h2>{exposure_img}
 <h2>Value at risk</h2>{var_img}
 <h2>Risk events ({len(tbl.risk_events)})</h2>{events_table(tbl.risk_events)}

@@ -42,6 +42,8 @@ def _model_at(path: tuple[str | int, ...], model: type[BaseModel]) -> type[BaseM
         if owner is not None:
             candidates = _types_in(owner.model_fields[str(part)].annotation)
             continue
+        if isinstance(part, int):  # an item of a list or tuple of models: its types are the candidates
+            continue
         dicts = [c for c in candidates if getattr(c, "__origin__", None) is dict]
         if not dicts:
             return None
