@@ -54,6 +54,15 @@ def test_independent_symbols_are_uncorrelated_with_the_rest() -> None:
         assert abs(r.corr().loc[a, b]) < 0.1
 
 
+def test_an_independent_x_carries_its_planted_y_with_it() -> None:
+    cfg = SyntheticConfig(seed=3, correlation=0.8, pairs=(PlantedPair(**PAIR),), independent=("X",))
+    frames = generate(("Y", "X", "C"), SESSIONS, cfg)
+    r = pd.DataFrame({s: np.diff(np.log(f["close"].to_numpy())) for s, f in frames.items()})
+    assert abs(r.corr().loc["X", "C"]) < 0.1 and r.corr().loc["Y", "X"] > 0.5
+    spread = frames["Y"]["close"].to_numpy() - 10.0 - 1.5 * frames["X"]["close"].to_numpy()
+    assert np.abs(spread).max() < 15
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2, 11, 12345])
 def test_planted_bars_are_deterministic_and_valid(seed: int) -> None:
     cfg = _cfg(seed, beta=0.7, alpha=40.0, half_life=3.0, spread_vol=2.5)
@@ -81,7 +90,8 @@ def test_a_planted_y_that_would_go_below_a_cent_is_refused_with_the_alpha_that_f
     ({"pairs": [{"y": "Y", "x": "Y"}]}, ["data.synthetic.pairs", "'Y'", "two different symbols"]),
     ({"pairs": [{"y": "Y", "x": "Q"}]}, ["data.synthetic", "pairs[0].x", "'Q'", "not in data.symbols"]),
     ({"pairs": [{"y": "Y", "x": "X"}, {"y": "A", "x": "X"}]}, ["pairs[1].x", "'X'", "already pairs[0].x"]),
-    ({"pairs": [{"y": "Y", "x": "X"}], "independent": ["X"]}, ["independent", "'X'", "already pairs[0].x"]),
+    ({"pairs": [{"y": "Y", "x": "X"}], "independent": ["Y"]}, ["independent", "'Y'", "already pairs[0].y"]),
+    ({"independent": ["A", "A"]}, ["independent", "'A'", "twice"]),
     ({"independent": ["Z"]}, ["independent[0]", "'Z'", "not in data.symbols"]),
     ({"pairs": [{"y": "Y", "x": "X", "half_life": 0}]}, ["data.synthetic.pairs.0.half_life", "0"]),
     ({"pairs": [{"y": "Y", "x": "X", "beta": -1}]}, ["data.synthetic.pairs.0.beta", "-1"]),

@@ -55,7 +55,7 @@ class SyntheticConfig(Model):
         (), description="Cointegrated pairs to plant: [{y: A, x: B, beta: 1.5, alpha: 10, half_life: 10, spread_vol: 1}]."
     )
     independent: tuple[str, ...] = Field(
-        (), description="Symbols whose returns are independent of every other symbol's (controls: not cointegrated with anything)."
+        (), description="Symbols whose returns are independent of every other symbol's and have no regime drift (controls: cointegrated with nothing; a pair's x may be one)."
     )
 
     @model_validator(mode="after")
@@ -66,16 +66,18 @@ class SyntheticConfig(Model):
                 symbol = getattr(pair, side)
                 if symbol in roles:
                     raise ValueError(
-                        f"pairs[{i}].{side} {symbol!r} is already {roles[symbol]}; give each symbol one role "
-                        "(one pair, or independent)"
+                        f"pairs[{i}].{side} {symbol!r} is already {roles[symbol]}; give each symbol one place "
+                        "in the pairs"
                     )
                 roles[symbol] = f"pairs[{i}].{side}"
-        for symbol in self.independent:
-            if symbol in roles:
+        for symbol in self.independent:  # a pair's x may be independent too: y is then tied to x alone
+            if symbol in roles and not roles[symbol].endswith(".x"):
                 raise ValueError(
-                    f"independent {symbol!r} is already {roles[symbol]}; give each symbol one role (one pair, or independent)"
+                    f"independent {symbol!r} is already {roles[symbol]}; a planted y follows its x, so it "
+                    "cannot be independent too (list x there instead)"
                 )
-            roles[symbol] = "independent"
+            if self.independent.count(symbol) > 1:
+                raise ValueError(f"independent lists {symbol!r} twice; list each symbol once")
         return self
 
     def check_symbols(self, symbols: tuple[str, ...]) -> None:
