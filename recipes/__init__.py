@@ -106,4 +106,11 @@ INDEX: tuple[str, ...] = (
     "recipes.ch11_risk_sizing.r10_stop_loss",
     "recipes.ch11_risk_sizing.r11_take_profit",
     "recipes.ch11_risk_sizing.r12_trailing_stop",
+    "recipes.ch12_pairs_trading.r01_engle_granger",
+    "recipes.ch12_pairs_trading.r02_johansen",
+    "recipes.ch12_pairs_trading.r03_half_life",
+    "recipes.ch12_pairs_trading.r04_rolling_ols",
+    "recipes.ch12_pairs_trading.r05_kalman_hedge",
+    "recipes.ch12_pairs_trading.r06_zscore_rules",
+    "recipes.ch12_pairs_trading.r07_pair_selection",
 )
