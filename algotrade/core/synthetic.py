@@ -5,6 +5,11 @@ Prices are rounded to cents and OHLC is made consistent after rounding, so the b
 validation as they are, for every setting the config accepts: a close that would fall below one
 cent is reflected at that floor (the path moves on from it with the same returns, as a price that
 cannot go below a tick does), and no open or low is written below it either.
+
+Planted pairs (``data.synthetic.pairs``) replace the close of each pair's ``y`` by
+``alpha + beta * x + s`` with ``s`` an AR(1) spread of the asked half-life, and symbols listed as
+``independent`` get shocks of their own and no regime drift: random walks tied to nothing. Both draw from a second stream
+of the same seed, so the other symbols' bars are exactly what they are without them.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from algotrade.core.config import SyntheticConfig
+from algotrade.core.config import PlantedPair, SyntheticConfig
 from algotrade.core.errors import ConfigError
 
 #: the smallest price the generator writes (prices are in cents)
@@ -28,6 +33,31 @@ def _closes(start_price: float, log_ret: np.ndarray, floor: float) -> np.ndarray
     return np.where(shortfall > 0, np.exp(log_path + shortfall), start_price * np.exp(cum))
 
 
+def ar1_spread(n: int, half_life: float, shock_vol: float, rng: np.random.Generator) -> np.ndarray:
+    """An AR(1) path ``s[t] = phi * s[t-1] + shock_vol * e[t]`` from ``s[0] = 0``, with
+    ``phi = 0.5 ** (1 / half_life)``: the discretely sampled Ornstein-Uhlenbeck spread."""
+    phi = 0.5 ** (1.0 / half_life)
+    shocks = shock_vol * rng.standard_normal(n)
+    out = np.zeros(n)
+    for t in range(1, n):
+        out[t] = phi * out[t - 1] + shocks[t]
+    return out
+
+
+def _plant(pair: PlantedPair, where: str, x_close: np.ndarray, spread: np.ndarray, sessions: pd.DatetimeIndex) -> np.ndarray:
+    """The closes of a planted ``y``: ``alpha + beta * x + spread``, refused when one falls below a tick."""
+    y = pair.alpha + pair.beta * x_close + spread
+    low = int(np.argmin(y))
+    if y[low] < TICK:
+        lift = float(np.ceil(TICK - y[low]))
+        raise ConfigError(
+            f"data.synthetic.{where}: the planted close of {pair.y} falls to {y[low]:.2f} on "
+            f"{sessions[low].date()} (prices must stay above 0); raise its alpha to {pair.alpha + lift:g} "
+            "or more, or lower its spread_vol"
+        )
+    return y
+
+
 def generate(symbols: tuple[str, ...], sessions: pd.DatetimeIndex, cfg: SyntheticConfig) -> dict[str, pd.DataFrame]:
     n, k = len(sessions), len(symbols)
     if n == 0:
@@ -37,6 +67,7 @@ def generate(symbols: tuple[str, ...], sessions: pd.DatetimeIndex, cfg: Syntheti
         )
     try:
         cfg.check_symbol_count(k)
+        cfg.check_symbols(symbols)
     except ValueError as exc:
         raise ConfigError(f"data.synthetic: {exc}") from None
     rng = np.random.default_rng(cfg.seed)
@@ -49,8 +80,16 @@ def generate(symbols: tuple[str, ...], sessions: pd.DatetimeIndex, cfg: Syntheti
     drift = np.where(regime % 2 == 0, 0.15, -0.10) / 252
     shocks = rng.standard_normal((n, k)) @ chol.T
     log_ret = drift[:, None] - 0.5 * daily_vol**2 + daily_vol * shocks
+    planted = np.random.default_rng([cfg.seed, 1])  # the pairs' own stream: other symbols unchanged
+    column = {symbol: j for j, symbol in enumerate(symbols)}
+    for symbol in cfg.independent:
+        # no regime drift either: a shared trend would tie independent walks together
+        log_ret[:, column[symbol]] = -0.5 * daily_vol**2 + daily_vol * planted.standard_normal(n)
     log_ret[0] = 0.0
     closes = _closes(cfg.start_price, log_ret, TICK)
+    for i, pair in enumerate(cfg.pairs):
+        spread = ar1_spread(n, pair.half_life, pair.spread_vol, planted)
+        closes[:, column[pair.y]] = _plant(pair, f"pairs[{i}]", closes[:, column[pair.x]], spread, sessions)
     gaps = np.exp(0.25 * daily_vol * rng.standard_normal((n, k)))
     wicks = np.abs(0.5 * daily_vol * rng.standard_normal((2, n, k)))
     volume = np.round(rng.lognormal(np.log(1_000_000), 0.4, (n, k)))

@@ -12,7 +12,7 @@ Every name is importable from here, as it was from the one module.
 """
 
 from algotrade.core.config.base import Model, symbols_text
-from algotrade.core.config.data_section import DataConfig, SyntheticConfig, correlation_possible
+from algotrade.core.config.data_section import DataConfig, PlantedPair, SyntheticConfig, correlation_possible
 from algotrade.core.config.experiment import (
     NOT_SWEPT,
     RANK_METRICS,
@@ -80,6 +80,7 @@ __all__ = [
     "OutputConfig",
     "PerShareCommission",
     "PercentCommission",
+    "PlantedPair",
     "RandomRange",
     "RiskConfig",
     "Sizing",

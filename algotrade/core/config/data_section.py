@@ -11,6 +11,27 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from algotrade.core.config.base import Model
 
 
+class PlantedPair(Model):
+    """A cointegrated pair the generator plants: ``y = alpha + beta * x + s``, where ``x`` is the
+    generator's ordinary price path and ``s`` an AR(1) (discretely sampled Ornstein-Uhlenbeck)
+    spread in dollars that starts at 0 and decays halfway back to 0 in ``half_life`` sessions."""
+
+    y: str = Field(description="The dependent symbol, written from x and the spread (one of data.symbols).")
+    x: str = Field(description="The independent symbol, an ordinary generated price path (one of data.symbols).")
+    beta: float = Field(1.0, gt=0, le=100, description="Hedge ratio: shares of x per share of y.")
+    alpha: float = Field(0.0, ge=-1_000_000, le=1_000_000, description="Intercept of y on x, in dollars.")
+    half_life: float = Field(
+        10.0, gt=0, le=1000, description="Sessions the spread takes to decay halfway back to 0 (AR(1) phi = 0.5**(1/half_life))."
+    )
+    spread_vol: float = Field(1.0, gt=0, le=10_000, description="Daily standard deviation of the spread's shocks, in dollars.")
+
+    @model_validator(mode="after")
+    def _two_symbols(self) -> PlantedPair:
+        if self.y == self.x:
+            raise ValueError(f"y and x are both {self.y!r}; a pair needs two different symbols")
+        return self
+
+
 class SyntheticConfig(Model):
     """Parameters of the deterministic multi-asset generator (``source: synthetic``)."""
 
@@ -30,6 +51,45 @@ class SyntheticConfig(Model):
         description="First close of every symbol, in dollars (prices are written in cents; none falls below 0.01).",
     )
     annual_vol: float = Field(0.2, gt=0, le=2.0, description="Annualised volatility of returns.")
+    pairs: tuple[PlantedPair, ...] = Field(
+        (), description="Cointegrated pairs to plant: [{y: A, x: B, beta: 1.5, alpha: 10, half_life: 10, spread_vol: 1}]."
+    )
+    independent: tuple[str, ...] = Field(
+        (), description="Symbols whose returns are independent of every other symbol's and have no regime drift (controls: cointegrated with nothing; a pair's x may be one)."
+    )
+
+    @model_validator(mode="after")
+    def _each_symbol_one_role(self) -> SyntheticConfig:
+        roles: dict[str, str] = {}
+        for i, pair in enumerate(self.pairs):
+            for side in ("y", "x"):
+                symbol = getattr(pair, side)
+                if symbol in roles:
+                    raise ValueError(
+                        f"pairs[{i}].{side} {symbol!r} is already {roles[symbol]}; give each symbol one place "
+                        "in the pairs"
+                    )
+                roles[symbol] = f"pairs[{i}].{side}"
+        for symbol in self.independent:  # a pair's x may be independent too: y is then tied to x alone
+            if symbol in roles and not roles[symbol].endswith(".x"):
+                raise ValueError(
+                    f"independent {symbol!r} is already {roles[symbol]}; a planted y follows its x, so it "
+                    "cannot be independent too (list x there instead)"
+                )
+            if self.independent.count(symbol) > 1:
+                raise ValueError(f"independent lists {symbol!r} twice; list each symbol once")
+        return self
+
+    def check_symbols(self, symbols: tuple[str, ...]) -> None:
+        """Every symbol the pairs and independent lists name must be one of ``symbols``."""
+        for where, symbol in self.named_symbols():
+            if symbol not in symbols:
+                raise ValueError(f"{where} {symbol!r} is not in data.symbols ({', '.join(symbols)}); add it there or fix the name")
+
+    def named_symbols(self) -> list[tuple[str, str]]:
+        """(where, symbol) for every symbol the pairs and independent lists name."""
+        named = [(f"pairs[{i}].{side}", getattr(p, side)) for i, p in enumerate(self.pairs) for side in ("y", "x")]
+        return named + [(f"independent[{i}]", s) for i, s in enumerate(self.independent)]
 
     @field_validator("start_price")
     @classmethod
@@ -122,6 +182,7 @@ class DataConfig(Model):
     def _synthetic_possible(cls, value: SyntheticConfig, info: ValidationInfo) -> SyntheticConfig:
         if info.data.get("source") == "synthetic" and "symbols" in info.data:
             value.check_symbol_count(len(info.data["symbols"]))
+            value.check_symbols(info.data["symbols"])
         return value
 
     @model_validator(mode="after")

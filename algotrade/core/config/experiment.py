@@ -293,6 +293,9 @@ class Experiment(Model):
             exclude.add("stops")  # likewise for experiments without stops
         payload = self.model_dump(mode="json", exclude=exclude)
         payload["risk"] = self.risk.identity()
+        for key in ("pairs", "independent"):  # ids of synthetic data without planted pairs stay the same
+            if not payload["data"]["synthetic"][key]:
+                del payload["data"]["synthetic"][key]
         if self.strategy.sizing is None:
             del payload["strategy"]["sizing"]  # ids of experiments without a strategy sizing stay the same
         text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
