@@ -200,23 +200,12 @@ def test_equal_selector_gives_every_child_the_same_share(tmp_path: Path) -> None
 
 
 def test_paper_run_against_the_gateway_simulator_reproduces_the_backtests_trades(tmp_path: Path) -> None:
-    from adapters.ib.broker import IbBroker
-    from adapters.ib.gateway import GatewaySimulator, run_in_thread
-    from algotrade.live.broker import LiveRunner
-    from algotrade.live.journal import Journal
-    from algotrade.live.paper import simulated_stream
+    from tests.rehearsal import fills, rehearse
 
     exp = load_experiment(EXPERIMENT, ("data.start=2010-01-04", "data.end=2010-12-31"))
     market = load_market(exp.data)
-    sim = GatewaySimulator(market, exp.broker, start=0)
-    with run_in_thread(sim, port=0) as (host, port):
-        broker = IbBroker(host, port, client_id=29, account=sim.account_id)
-        paper = LiveRunner.from_experiment(exp, broker, Journal(tmp_path / "journal.sqlite")).run(
-            simulated_stream(broker, sim, exp.data.symbols))
-        broker.disconnect()
-    shadow, _ = execute(exp, market, "backtrader")
-    ours = [(f.date, f.symbol, f.quantity, f.price) for f in paper.fills]
-    expected = [(f.date, f.symbol, f.quantity, f.price) for f in shadow.fills]
+    paper, shadow = rehearse(exp, market, tmp_path / "journal.sqlite", client_id=29)
+    ours, expected = fills(paper), fills(shadow)
     assert len(expected) >= 20 and ours == expected
     assert isinstance(paper.strategy, Composer) and isinstance(shadow.strategy, Composer)
     assert paper.strategy.allocations == shadow.strategy.allocations

@@ -107,24 +107,13 @@ def test_the_same_seed_gives_the_same_trades_and_labels() -> None:
 
 
 def test_paper_run_against_the_gateway_simulator_gives_the_backtests_trades(tmp_path: Path) -> None:
-    from adapters.ib.broker import IbBroker
-    from adapters.ib.gateway import GatewaySimulator, run_in_thread
-    from algotrade.live.broker import LiveRunner
-    from algotrade.live.journal import Journal
-    from algotrade.live.paper import simulated_stream
+    from tests.rehearsal import fills, rehearse
 
     exp = _small("data.start=2008-01-02", "data.end=2009-06-30", "data.symbols=[SPX]",
                  "strategy.params={lookback: 20, vol_window: 10, train_bars: 100, refit_every: 40, n_iter: 15, seed: 3}")
     market = load_market(exp.data)
-    sim = GatewaySimulator(market, exp.broker, start=0)
-    with run_in_thread(sim, port=0) as (host, port):
-        broker = IbBroker(host, port, client_id=29, account=sim.account_id)
-        paper = LiveRunner.from_experiment(exp, broker, Journal(tmp_path / "journal.sqlite")).run(
-            simulated_stream(broker, sim, exp.data.symbols))
-        broker.disconnect()
-    shadow, _ = execute(exp, market, "backtrader")
-    ours = [(f.date, f.symbol, f.quantity, f.price) for f in paper.fills]
-    expected = [(f.date, f.symbol, f.quantity, f.price) for f in shadow.fills]
+    paper, shadow = rehearse(exp, market, tmp_path / "journal.sqlite", client_id=29)
+    ours, expected = fills(paper), fills(shadow)
     assert len(expected) >= 4 and ours == expected
 
 

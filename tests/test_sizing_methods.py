@@ -216,12 +216,8 @@ def test_per_symbol_naming_a_symbol_outside_the_data_is_an_error() -> None:
 def test_paper_run_against_the_gateway_simulator_gives_the_backtests_sized_trades(method: str, tmp_path: Path) -> None:
     """The live runner sizes with the experiment's method (the strategy's when it has one): a
     paper run against the simulator fills exactly the backtest's orders."""
-    from adapters.ib.broker import IbBroker
-    from adapters.ib.gateway import GatewaySimulator, run_in_thread
     from algotrade.core.config import load_experiment
-    from algotrade.live.broker import LiveRunner
-    from algotrade.live.journal import Journal
-    from algotrade.live.paper import simulated_stream
+    from tests.rehearsal import fills, rehearse
     from tests.test_paper import PAPER, SHORT
 
     sizing = {"vol_target": "sizing={vol_target: {annual: 0.1, window: 20, max_leverage: 0.9}}",
@@ -229,15 +225,8 @@ def test_paper_run_against_the_gateway_simulator_gives_the_backtests_sized_trade
               "per_strategy_kelly": "strategy.sizing={kelly: {fraction: 0.5, window: 30, cap: 0.8}}"}[method]
     exp = load_experiment(PAPER, (*SHORT, sizing))
     market = load_market(exp.data)
-    sim = GatewaySimulator(market, exp.broker, start=0)
-    with run_in_thread(sim, port=0) as (host, port):
-        broker = IbBroker(host, port, client_id=23, account=sim.account_id)
-        paper = LiveRunner.from_experiment(exp, broker, Journal(tmp_path / "journal.sqlite")).run(
-            simulated_stream(broker, sim, exp.data.symbols))
-        broker.disconnect()
-    shadow, _ = execute(exp, market, "backtrader")
-    ours = [(f.date, f.symbol, f.quantity, f.price) for f in paper.fills]
-    expected = [(f.date, f.symbol, f.quantity, f.price) for f in shadow.fills]
+    paper, shadow = rehearse(exp, market, tmp_path / "journal.sqlite", client_id=23)
+    ours, expected = fills(paper), fills(shadow)
     assert len(expected) >= 4 and ours == expected
     baseline, _ = execute(load_experiment(PAPER, SHORT), market, "backtrader")
     assert [f.quantity for f in baseline.fills] != [f.quantity for f in shadow.fills]  # the sizing took effect
