@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from recipes.ch12_pairs_trading import out_dir
 from recipes.ch12_pairs_trading.r01_engle_granger import planted_closes
 from recipes.ch12_pairs_trading.r05_kalman_hedge import kalman_hedge
 
@@ -85,6 +86,28 @@ def positions(z: ArrayLike, entry: float, exit: float, stop: float) -> np.ndarra
     return np.array(out, dtype=int)
 
 
+def plot_zscore(z: np.ndarray, pos: np.ndarray, entry: float, exit: float, stop: float, path: Path) -> Path:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(10, 4))
+    ax = fig.add_subplot()
+    days = np.arange(len(z))
+    ax.plot(days, z, color="black", linewidth=0.8, label="z-score of the Kalman spread")
+    for level, style, name in ((entry, "--", "entry"), (exit, ":", "exit"), (stop, "-.", "stop")):
+        ax.axhline(level, color="grey", linestyle=style, linewidth=0.8, label=f"±{name} {level:g}")
+        ax.axhline(-level, color="grey", linestyle=style, linewidth=0.8)
+    ax.fill_between(days, 0, 1, where=pos > 0, transform=ax.get_xaxis_transform(), color="tab:green",
+                    alpha=0.2, linewidth=0, label="long spread")
+    ax.fill_between(days, 0, 1, where=pos < 0, transform=ax.get_xaxis_transform(), color="tab:red",
+                    alpha=0.2, linewidth=0, label="short spread")
+    ax.set_xlabel("day")
+    ax.set_title("Z-score rules on the planted pair")
+    ax.legend(loc="upper left", fontsize="small", ncol=3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return path
+
+
 def main(out: Path | None = None) -> dict[str, Any]:
     closes = planted_closes(n=750)
     beta, alpha = kalman_hedge(closes["Y"], closes["X"])
@@ -94,7 +117,8 @@ def main(out: Path | None = None) -> dict[str, Any]:
     opens = int(np.sum((pos != 0) & (np.concatenate([[0], pos[:-1]]) != pos)))
     print(f"z-score rules (entry 2, exit 0.5, stop 4) on 750 days: {opens} trades, "
           f"in a trade {np.mean(pos != 0):.0%} of the days, long {np.sum(pos > 0)} / short {np.sum(pos < 0)} days")
-    return {"trades": opens, "positions": pos, "z": z}
+    png = plot_zscore(z, pos, 2.0, 0.5, 4.0, out_dir(out) / "pairs_zscore.png")
+    return {"trades": opens, "positions": pos, "z": z, "plot": str(png)}
 
 
 if __name__ == "__main__":
