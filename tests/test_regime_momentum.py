@@ -20,6 +20,7 @@ from algotrade.core.data import Market, load_market
 from algotrade.core.errors import ConfigError
 from algotrade.strategies.regime_momentum import RegimeMomentum
 from recipes.ch13_regimes.r02_walk_forward_regimes import walk_forward_regimes
+from tests.rehearsal import fills, rehearse
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENT = ROOT / "experiments" / "regime_momentum.yaml"
@@ -49,8 +50,7 @@ def test_the_strategys_labels_are_the_recipes_on_both_engines() -> None:
     bt, _ = execute(exp, market, "backtrader")
     zl, _ = execute(exp, market, "zipline")
     assert _labels(bt) == _labels(zl)
-    assert [(f.date, f.symbol, f.quantity, f.price) for f in bt.fills] == \
-        [(f.date, f.symbol, f.quantity, f.price) for f in zl.fills]
+    assert fills(bt) == fills(zl)
     cfg = _strategy(bt).config
     params = cfg.model_dump(exclude={"lookback", "max_regime", "enter_prob", "exit_prob"})
     first = cfg.first_label_bar
@@ -107,8 +107,6 @@ def test_the_same_seed_gives_the_same_trades_and_labels() -> None:
 
 
 def test_paper_run_against_the_gateway_simulator_gives_the_backtests_trades(tmp_path: Path) -> None:
-    from tests.rehearsal import fills, rehearse
-
     exp = _small("data.start=2008-01-02", "data.end=2009-06-30", "data.symbols=[SPX]",
                  "strategy.params={lookback: 20, vol_window: 10, train_bars: 100, refit_every: 40, n_iter: 15, seed: 3}")
     market = load_market(exp.data)

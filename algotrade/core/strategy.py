@@ -226,6 +226,13 @@ class Context:
         self.log = host.log
         self.symbols: tuple[str, ...] = host.bars.symbols
 
+    @property
+    def host(self) -> HostState:
+        """The run's host (its bars, indicators, schedules and orders): for a meta-strategy that
+        runs other strategies inside its own run (the composer's sub-books); a plain strategy
+        needs only this context."""
+        return self._host
+
     # --- time and data ---------------------------------------------------------------------
     @property
     def date(self) -> dt.date:

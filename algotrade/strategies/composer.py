@@ -302,7 +302,7 @@ class Composer(Strategy[ComposerConfig]):
                 for name, spec in child.indicators().items()}
 
     def on_start(self, ctx: Context) -> None:
-        host: HostState = ctx._host  # the run's host: the sub-books read its bars and indicators
+        host = ctx.host  # the run's host: the sub-books read its bars and indicators
         # each sub-book starts with the account's value at the first bar it trades (a live account
         # may not be known yet at the start): a child trades as it would alone with the whole account
         self.books = [SubBook(host, child, self.labels[k], self._prefix(k), Decimal(0))
