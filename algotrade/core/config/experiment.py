@@ -293,6 +293,9 @@ class Experiment(Model):
             exclude.add("stops")  # likewise for experiments without stops
         payload = self.model_dump(mode="json", exclude=exclude)
         payload["risk"] = self.risk.identity()
+        for key, default in (("short_margin", None), ("borrow_fee_bps", 0.0)):  # ids without shorts' costs stay the same
+            if payload["broker"][key] == default:
+                del payload["broker"][key]
         if self.strategy.sizing is None:
             del payload["strategy"]["sizing"]  # ids of experiments without a strategy sizing stay the same
         text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
