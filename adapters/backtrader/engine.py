@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections import deque
+from decimal import Decimal
 from typing import Any
 
 import backtrader as bt
@@ -55,6 +56,10 @@ class _Broker(bt.brokers.BackBroker):
     exits: dict[int, Order]
     slip: float = 0.0
     pending: deque[Any]
+    #: Backtrader order ref -> the user's symbol (the cash book keeps positions by it)
+    symbols: dict[int, str]
+    #: Backtrader order ref -> why the cash book refused its fill
+    refusals: dict[int, str]
 
     def next(self) -> None:
         if self.exits and self.pending:  # exits fill before the bar's other orders
@@ -77,7 +82,8 @@ class _Broker(bt.brokers.BackBroker):
                  position: Any = None, dtcoc: Any = None) -> Any:
         if ago is None or price is None:  # a pseudo-execution, or no price: Backtrader's own path
             return super()._execute(order, ago, price, cash, position, dtcoc)
-        if not self.book.pay(round(order.executed.remsize), price):
+        if not self.book.pay(round(order.executed.remsize), price, self.symbols[order.ref]):
+            self.refusals[order.ref] = self.book.refusal
             order.margin()  # what Backtrader does when cash is short
             self.notify(order)
             return None
@@ -145,6 +151,12 @@ class _Port:
     def value(self) -> float:
         return float(self.broker.getvalue())
 
+    def charge(self, fee: Decimal) -> None:
+        """The cash book charged a fee at the close (the shorts' borrow fee): Backtrader's cash is
+        set to the book's and its portfolio value recomputed, as after a fill."""
+        self.broker.cash = self.broker.book.cash
+        self.broker._get_value()
+
     def submit(self, order: Order) -> None:
         data = self.bridge.datas[self.index[order.symbol]]
         exectype = getattr(bt.Order, EXECTYPE[(self.fill, order.type)])
@@ -155,6 +167,7 @@ class _Port:
         bt_order = place(data=data, size=abs(order.quantity), exectype=exectype, price=price)
         if order.type == "exit":
             self.broker.exits[bt_order.ref] = order
+        self.broker.symbols[bt_order.ref] = order.symbol
         self.refs[bt_order.ref] = order.id
         self.live[order.id] = bt_order
 
@@ -191,6 +204,7 @@ class _Bridge(bt.Strategy):  # type: ignore[misc]
                     self.host.on_fill(oid, when, round(bit.size), float(bit.price), float(fee))
         elif status in STATUS:
             mapped, reason = STATUS[status]
+            reason = self.broker.refusals.pop(order.ref, reason)
             self.host.on_order_closed(oid, mapped, reason)
 
     def next(self) -> None:
@@ -216,6 +230,8 @@ class BacktraderEngine:
         cerebro.broker.setcash(broker.cash)
         cerebro.broker.book = CashBook(broker)
         cerebro.broker.exits = {}
+        cerebro.broker.symbols = {}
+        cerebro.broker.refusals = {}
         cerebro.broker.set_checksubmit(False)  # one cash rule: checked at fill time only
         slip = slippage_fraction(broker)
         cerebro.broker.slip = slip

@@ -67,9 +67,9 @@ def _blotter_class() -> type:
                 else:
                     price = slipped(run.prices[symbol][i], amount, run.slip)
                 fee = commission(run.broker, amount, price)
-                if not run.book.pay(amount, price):  # the one cash rule, exact: never negative
+                if not run.book.pay(amount, price, symbol):  # the one cash rule and short margin, exact
                     rejected.append(order)
-                    run.host.on_order_closed(oid, "rejected", "insufficient cash at fill time")
+                    run.host.on_order_closed(oid, "rejected", run.book.refusal)
                     continue
                 txn = create_transaction(order, bar_data.current_dt, price, amount)
                 if fee > 0:

@@ -259,6 +259,10 @@ def compare_text(result: CompareResult) -> str:
         lines.append(f"  {run.snapped}")
     for engine in s["engines"]:
         lines.append(f"  {engine:<11} trades {s['trades'][engine]:>5}   final equity {s['final_equity'][engine]:,.2f}")
+    if any(r.metrics.get("total_borrow_fees") for r in result.runs):
+        for r in result.runs:
+            lines.append(f"  {r.engine:<11} commission {r.metrics['total_commission']:,.2f}   "
+                         f"borrow fees {r.metrics.get('total_borrow_fees', 0.0):,.2f}")
     lines.append(f"  final equity relative difference {s['final_equity_rel_diff']:.2e} (tolerance {s['tolerance']['equity_rtol']:g})")
     if s["differences_by_category"]:
         cats = ", ".join(f"{k} x{v}" for k, v in sorted(s["differences_by_category"].items()))
@@ -308,6 +312,8 @@ def summary_text(result: RunResult) -> str:
         f"  trades {m['trade_count']}   round trips {m['round_trips']}   win rate "
         f"{'n/a' if m['win_rate'] is None else format(m['win_rate'], '.0%')}   exposure {m['exposure']:.0%}",
     ]
+    if m.get("total_borrow_fees"):
+        lines.append(f"  costs          commission {m['total_commission']:,.2f}   borrow fees {m['total_borrow_fees']:,.2f}")
     if m["orders_blocked"] or m["orders_rejected"]:
         lines.append(f"  orders blocked by risk checks {m['orders_blocked']}, rejected {m['orders_rejected']} (see orders.csv)")
     lines.append(f"  results  {result.folder}/")

@@ -10,8 +10,10 @@ the cash rule and every share count are decided on it (docs/engine-parity.md, "C
 
 from __future__ import annotations
 
+import datetime as dt
 import decimal
 import math
+from collections.abc import Mapping
 from decimal import Decimal
 
 from algotrade.core.config import BpsSlippage, BrokerConfig, PercentCommission, PerShareCommission
@@ -89,6 +91,10 @@ def exact_commission(broker: BrokerConfig, size: int, price: float) -> Decimal:
     return Decimal(0)
 
 
+#: the borrow fee's day count: a year of 252 sessions, accrued at each session's close
+BORROW_DAYS = 252
+
+
 class CashBook:
     """The account's cash in exact decimal arithmetic: the one cash rule of every backtest engine.
 
@@ -98,11 +104,25 @@ class CashBook:
     1,010.0 on the other. Every decision that depends on cash (share counts, the cash rule at fill
     time, risk limits) is taken from this book instead, which both engines pay every fill through
     (:meth:`pay`), so those decisions are the exact-arithmetic ones, identical on every engine.
+
+    The book also holds the positions it paid for and a mark per symbol (the last fill price, or
+    the last session close given to :meth:`close_session`), for the two rules of shorts
+    (docs/engine-parity.md, "Shorts"): ``broker.short_margin`` refuses a fill that opens or
+    enlarges a short when equity after it would be below margin x gross short value, and
+    ``broker.borrow_fee_bps`` charges each session's close |short market value| x bps/10000/252.
     """
 
     def __init__(self, broker: BrokerConfig) -> None:
         self.broker = broker
         self._cash = exact(broker.cash)
+        self.margin = None if broker.short_margin is None else exact(broker.short_margin)
+        self.borrow_rate = EXACT.divide(exact(broker.borrow_fee_bps), Decimal(10_000 * BORROW_DAYS))
+        self.positions: dict[str, int] = {}
+        self.marks: dict[str, Decimal] = {}
+        #: every borrow fee charged: (session, fee)
+        self.borrow_fees: list[tuple[dt.date, Decimal]] = []
+        #: why the last refused fill was refused (the reason its order is rejected with)
+        self.refusal = ""
 
     @property
     def exact_cash(self) -> Decimal:
@@ -112,13 +132,55 @@ class CashBook:
     def cash(self) -> float:
         return float(self._cash)
 
-    def pay(self, quantity: int, price: float) -> bool:
-        """Book a fill of ``quantity`` shares (signed) at ``price`` with its commission, unless it
-        is a buy the cash cannot pay for (the cash rule: cash never goes below zero). Returns
-        whether the fill may happen; a refused fill changes nothing."""
+    def equity_and_shorts(self, positions: dict[str, int], marks: dict[str, Decimal]) -> tuple[Decimal, Decimal]:
+        """Cash plus positions at ``marks``, and the gross value of the short positions, exactly."""
+        with decimal.localcontext(EXACT):
+            held = sum((Decimal(q) * marks[s] for s, q in positions.items() if q), Decimal(0))
+            shorts = sum((Decimal(-q) * marks[s] for s, q in positions.items() if q < 0), Decimal(0))
+            return self._cash + held, shorts
+
+    def pay(self, quantity: int, price: float, symbol: str = "") -> bool:
+        """Book a fill of ``quantity`` shares (signed) of ``symbol`` at ``price`` with its
+        commission, unless it is a buy the cash cannot pay for (the cash rule: cash never goes
+        below zero) or a sale that opens or enlarges a short the margin does not cover. Returns
+        whether the fill may happen; a refused fill changes nothing but :attr:`refusal`."""
         cost = EXACT.multiply(Decimal(quantity), exact(price))
         after = EXACT.subtract(EXACT.subtract(self._cash, cost), exact_commission(self.broker, quantity, price))
         if quantity > 0 and after < 0:
+            self.refusal = "insufficient cash at fill time"
             return False
+        held = self.positions.get(symbol, 0) + quantity
+        if self.margin is not None and quantity < 0 and held < 0:
+            positions = {**self.positions, symbol: held}
+            marks = {**self.marks, symbol: exact(price)}
+            before, self._cash = self._cash, after
+            equity, shorts = self.equity_and_shorts(positions, marks)
+            self._cash = before
+            required = EXACT.multiply(self.margin, shorts)
+            if equity < required:
+                self.refusal = (
+                    f"short margin: equity {equity:.2f} after the sale would be below broker.short_margin "
+                    f"{self.broker.short_margin} x gross short value {shorts:.2f} = {required:.2f}"
+                )
+                return False
         self._cash = after
+        self.positions[symbol] = held
+        self.marks[symbol] = exact(price)
         return True
+
+    def close_session(self, date: dt.date, closes: Mapping[str, float]) -> Decimal:
+        """Mark the positions at the session's ``closes`` and charge the borrow fee of the shorts
+        held at the close: |short market value| x broker.borrow_fee_bps / 10000 / 252, exactly.
+        Returns the fee charged (0 without shorts or without a fee)."""
+        for s in self.positions:
+            if s in closes:
+                self.marks[s] = exact(closes[s])
+        if not self.borrow_rate:
+            return Decimal(0)
+        _, shorts = self.equity_and_shorts(self.positions, self.marks)
+        if not shorts:
+            return Decimal(0)
+        fee = EXACT.multiply(shorts, self.borrow_rate)
+        self._cash = EXACT.subtract(self._cash, fee)
+        self.borrow_fees.append((date, fee))
+        return fee

@@ -141,6 +141,11 @@ class StrategyHost:
     def on_bar(self, i: int) -> None:
         self.i = i
         port = self.port
+        if self.book is not None and self.book.positions:  # marks and the shorts' borrow fee, at the close
+            fee = self.book.close_session(self.bars.dates[i], {s: self.lists[s]["close"][i] for s in self.book.positions})
+            charge = getattr(port, "charge", None)  # an engine whose own ledger must pay the fee too
+            if fee and charge is not None:
+                charge(fee)
         self.equity.append((self.bars.dates[i], port.cash(), port.value()))
         self.holdings.append({s: q for s, q in self.positions.items() if q})
         if i < self.live_from:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,8 @@ class Tables:
     var_model: VarModel = field(default_factory=VarModel)
     #: tables a strategy adds to the results (``result_tables()``; e.g. the composer's allocations), by file stem
     extra: dict[str, pd.DataFrame] = field(default_factory=dict)
+    #: each session's borrow fee of the shorts held at its close: (date, fee), exact (core/costs.py CashBook)
+    borrow_fees: tuple[tuple[str, Decimal], ...] = ()
 
 
 def risk_events_frame(host: StrategyHost) -> pd.DataFrame:
@@ -73,8 +76,9 @@ def tables(host: StrategyHost) -> Tables:
     equity["date"] = equity["date"].astype(str)
     events = risk_events_frame(host)
     model = next((c.model for c in host.risk_checks if isinstance(c, VarLimit)), VarModel())
+    fees = tuple((str(d), f) for d, f in host.book.borrow_fees) if host.book is not None else ()
     return Tables(trades, orders, equity, host.evaluation_start or 0, events, risk_series(host, model), model,
-                  strategy_tables(host))
+                  strategy_tables(host), fees)
 
 
 def strategy_tables(host: StrategyHost) -> dict[str, pd.DataFrame]:
@@ -140,7 +144,8 @@ def metrics(tbl: Tables, cash: float, benchmark: pd.Series | None = None) -> dic
         evaluated = tbl.equity.iloc[warmup:]
         first = evaluated["date"].iloc[0]
         tbl = Tables(tbl.trades[tbl.trades["date"] >= first], tbl.orders, evaluated, 0,
-                     tbl.risk_events[tbl.risk_events["date"] >= first], tbl.risk.iloc[warmup:], tbl.var_model)
+                     tbl.risk_events[tbl.risk_events["date"] >= first], tbl.risk.iloc[warmup:], tbl.var_model,
+                     tbl.extra, tuple(f for f in tbl.borrow_fees if f[0] >= first))
     equity = tbl.equity.set_index(pd.to_datetime(tbl.equity["date"]))["equity"]
     returns = equity.pct_change().fillna(equity.iloc[0] / cash - 1 if len(equity) else 0.0)
     wealth = equity / equity.cummax()
@@ -176,6 +181,7 @@ def metrics(tbl: Tables, cash: float, benchmark: pd.Series | None = None) -> dic
         "turnover_annual": notional / float(equity.mean()) / years if len(equity) else 0.0,
         "exposure": float((tbl.equity["positions_value"].abs() / tbl.equity["equity"]).mean()) if len(equity) else 0.0,
         "total_commission": float(tbl.trades["commission"].sum()) if len(tbl.trades) else 0.0,
+        "total_borrow_fees": float(sum((f for _, f in tbl.borrow_fees), Decimal(0))),
         "orders_blocked": int((tbl.orders["status"] == "blocked").sum()),
         "orders_rejected": int((tbl.orders["status"] == "rejected").sum()),
         "risk_events": len(tbl.risk_events),

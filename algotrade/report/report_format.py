@@ -25,12 +25,13 @@ LABELS = {
     "max_drawdown_duration_sessions": "Longest drawdown (sessions)", "trade_count": "Fills",
     "round_trips": "Round trips", "win_rate": "Win rate (round trips)", "turnover_annual": "Turnover per year",
     "exposure": "Exposure (mean invested)", "total_commission": "Commission paid",
+    "total_borrow_fees": "Borrow fees paid (shorts)",
     "orders_blocked": "Orders blocked (risk)", "orders_rejected": "Orders rejected", "alpha": "Alpha (annual)",
     "beta": "Beta", "risk_events": "Risk events", "risk_events_resized": "Risk events: orders resized",
     "risk_events_refused": "Risk events: orders refused", "risk_events_halted": "Risk events: halts",
     "max_var": "Max 1-day VaR", "max_gross_exposure": "Max gross exposure", "var_model": "VaR model",
 }
-_MONEY = {"initial_cash", "final_equity", "total_commission"}
+_MONEY = {"initial_cash", "final_equity", "total_commission", "total_borrow_fees"}
 _SIGNED_PCT = {"total_return", "annual_return", "max_drawdown", "alpha"}
 _PCT = {"annual_volatility", "win_rate", "exposure", "max_var"}
 _RATIO = {"sharpe", "sortino", "calmar", "beta"}

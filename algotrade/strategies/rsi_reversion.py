@@ -1,4 +1,5 @@
-"""Long-only mean reversion on the RSI: buy oversold, sell overbought.
+"""Mean reversion on the RSI: buy oversold, sell overbought (long-only), or also short overbought
+(``long_only: false``, algotrade/strategies/_sides.py).
 
 The decision rule is the cookbook's: ``recipes/ch03_vectorized/r05_oscillator_signals.py``
 (:func:`rsi_reversion_signal`), called here on each bar's RSI.
@@ -10,6 +11,7 @@ from pydantic import Field, model_validator
 
 from algotrade.core.indicators import RSI, Indicator
 from algotrade.core.strategy import Context, Strategy, StrategyConfig
+from algotrade.strategies._sides import LONG_ONLY, follow
 from recipes.ch03_vectorized.r05_oscillator_signals import rsi_reversion_signal
 
 
@@ -17,6 +19,7 @@ class RsiReversionConfig(StrategyConfig):
     period: int = Field(14, ge=2, description="RSI period (Wilder).")
     oversold: float = Field(30.0, gt=0, lt=100, description="Enter when the RSI falls below this.")
     overbought: float = Field(70.0, gt=0, lt=100, description="Exit when the RSI rises above this.")
+    long_only: bool = LONG_ONLY
 
     @model_validator(mode="after")
     def _levels(self) -> RsiReversionConfig:
@@ -42,8 +45,4 @@ class RsiReversion(Strategy[RsiReversionConfig]):
             if ctx.has_open_orders(symbol):
                 continue
             signal = rsi_reversion_signal(ctx.indicator(symbol, "rsi"), oversold, overbought)
-            position = ctx.position(symbol)
-            if position == 0 and signal > 0:
-                ctx.enter(symbol, weight)
-            elif position > 0 and signal < 0:
-                ctx.exit(symbol)
+            follow(ctx, symbol, signal, weight, self.config.long_only)

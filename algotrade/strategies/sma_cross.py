@@ -1,4 +1,5 @@
-"""Long-only crossover of a fast and a slow simple moving average of the close.
+"""Crossover of a fast and a slow simple moving average of the close: long-only, or long/short
+with ``long_only: false`` (algotrade/strategies/_sides.py).
 
 The decision rule is the cookbook's: ``recipes/ch03_vectorized/r01_ma_crossover_signals.py``
 (:func:`crossover`), called here on each bar's floats.
@@ -10,12 +11,14 @@ from pydantic import Field, model_validator
 
 from algotrade.core.indicators import SMA, Indicator
 from algotrade.core.strategy import Context, Strategy, StrategyConfig
+from algotrade.strategies._sides import LONG_ONLY, follow
 from recipes.ch03_vectorized.r01_ma_crossover_signals import crossover
 
 
 class SmaCrossConfig(StrategyConfig):
     fast: int = Field(10, ge=1, description="Fast SMA period; 1 means the close itself.")
     slow: int = Field(30, ge=2, description="Slow SMA period.")
+    long_only: bool = LONG_ONLY
 
     @model_validator(mode="after")
     def _fast_below_slow(self) -> SmaCrossConfig:
@@ -41,8 +44,4 @@ class SmaCross(Strategy[SmaCrossConfig]):
             fast_prev, slow_prev = ctx.indicator(symbol, "fast", 1), ctx.indicator(symbol, "slow", 1)
             # +1 cross up, -1 cross down, 0 otherwise (and during warm-up, while values are NaN)
             signal = crossover(fast, slow, fast_prev, slow_prev)
-            position = ctx.position(symbol)
-            if position == 0 and signal > 0:
-                ctx.enter(symbol, weight)
-            elif position > 0 and signal < 0:
-                ctx.exit(symbol)
+            follow(ctx, symbol, signal, weight, self.config.long_only)

@@ -296,6 +296,9 @@ class Experiment(Model):
         for key in ("pairs", "independent"):  # ids of synthetic data without planted pairs stay the same
             if not payload["data"]["synthetic"][key]:
                 del payload["data"]["synthetic"][key]
+        for key, default in (("short_margin", None), ("borrow_fee_bps", 0.0)):  # ids without shorts' costs stay the same
+            if payload["broker"][key] == default:
+                del payload["broker"][key]
         if self.strategy.sizing is None:
             del payload["strategy"]["sizing"]  # ids of experiments without a strategy sizing stay the same
         text = json.dumps(payload, sort_keys=True, separators=(",", ":"))

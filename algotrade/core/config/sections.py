@@ -158,6 +158,16 @@ class BrokerConfig(Model):
         "none", description="none, {per_share: 0.005, minimum: 1.0} or {percent: 0.001}."
     )
     slippage: Slippage = Field("none", description="none or {bps: 5}.")
+    short_margin: float | None = Field(
+        None, gt=0, le=10.0,
+        description="Reg T initial margin of shorts, a fraction of their value (0.5): a fill that opens or enlarges "
+        "a short is refused when equity after it is below short_margin x gross short value. None: no short margin.",
+    )
+    borrow_fee_bps: float = Field(
+        0.0, ge=0, le=10_000,
+        description="Stock borrow fee of shorts, bps per year: each session's close accrues "
+        "|short market value| x bps / 10000 / 252.",
+    )
 
 
 class VarLimitConfig(Model):
