@@ -118,4 +118,5 @@ INDEX: tuple[str, ...] = (
     "recipes.ch13_regimes.r03_regime_filtered_momentum",
     "recipes.ch14_meta_strategies.r01_thompson_sampling",
     "recipes.ch14_meta_strategies.r02_bandit_allocation",
+    "recipes.ch14_meta_strategies.r03_regime_allocation",
 )

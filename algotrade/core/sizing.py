@@ -11,6 +11,9 @@ send the same orders. The formulas are the cookbook's (recipes/ch11_risk_sizing 
 * risk_per_trade: ``floor(equity * risk * weight / (atr_mult * ATR(atr_window)))`` shares, capped at
   ``equity * max_leverage / close``; its stop is ``close - atr_mult * ATR`` (:func:`stop_level`)
 
+A short (negative weight) is the mirror image of a long: the same size, negated (Kelly on the
+short's negated returns), its risk_per_trade stop above the entry.
+
 Dollars become shares with :func:`algotrade.core.strategy.shares_for_value` at the decision bar's close.
 """
 
@@ -87,7 +90,18 @@ class Entry:
 
 def entry_size(method: SizingMethod, entry: Entry, weight: float) -> int | Decimal:
     """Shares (an ``int``) for the methods that give shares, else the dollars to hold (a ``Decimal``,
-    made shares by ``shares_for_value`` at the decision bar's close)."""
+    made shares by ``shares_for_value`` at the decision bar's close).
+
+    A short (``weight < 0``) is sized as the mirror of a long of ``|weight|``, negated: the same
+    shares or dollars for fixed_shares, fixed_cash, target_percent, vol_target and risk_per_trade
+    (whose stop then rests above the entry, :func:`stop_level`), and Kelly on the short's own
+    returns (the negated ones: a rising market gives a short no stake)."""
+    side = -1 if weight < 0 else 1
+    size = _unsigned_size(method, entry, abs(weight), side)
+    return -size if side < 0 else size
+
+
+def _unsigned_size(method: SizingMethod, entry: Entry, weight: float, side: int) -> int | Decimal:
     if isinstance(method, FixedSharesSizing):
         return fixed_shares(method.fixed_shares, weight)
     if isinstance(method, FixedCashSizing):
@@ -103,17 +117,18 @@ def entry_size(method: SizingMethod, entry: Entry, weight: float) -> int | Decim
         fraction = vol_target_fraction(entry.seen(entry.close, v.window + 1), v.window, v.annual, v.max_leverage)
     else:
         k = method.kelly
-        fraction = kelly_fraction(entry.seen(entry.close, k.window + 1), k.window, k.fraction, k.cap)
+        fraction = kelly_fraction(entry.seen(entry.close, k.window + 1), k.window, k.fraction, k.cap, side)
     return EXACT.multiply(EXACT.multiply(exact(fraction), exact(weight)), entry.equity)
 
 
-def stop_level(method: SizingMethod, entry: Entry) -> float | None:
-    """The protective stop a risk_per_trade entry implies (``close - atr_mult * ATR``), else None.
-    The stops part attaches the exit at this level."""
+def stop_level(method: SizingMethod, entry: Entry, side: int = 1) -> float | None:
+    """The protective stop a risk_per_trade entry implies (``close - atr_mult * ATR`` for a long,
+    ``close + atr_mult * ATR`` for a short, ``side=-1``), else None. The stops part attaches the
+    exit at this level (algotrade/core/exits.py, which takes the side from the position)."""
     if not isinstance(method, RiskPerTradeSizing):
         return None
     p = method.risk_per_trade
-    return atr_stop_level(entry.close[entry.i], entry.atr(p.atr_window), p.atr_mult)
+    return atr_stop_level(entry.close[entry.i], entry.atr(p.atr_window), p.atr_mult, side)
 
 
 

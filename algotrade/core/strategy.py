@@ -310,7 +310,8 @@ class Context:
         return self.order_target_value(symbol, value, limit, stop)
 
     def enter(self, symbol: str, weight: float = 1.0) -> Order | None:
-        """Enter long with the run's sizing for ``symbol`` (:mod:`algotrade.core.sizing`), scaled by ``weight``."""
+        """Enter long (``weight`` > 0) or short (< 0) with the run's sizing for ``symbol`` (:mod:`algotrade.core.sizing`),
+        scaled by ``|weight|``: a short is the mirror of the long of the same weight."""
         a = self._host.lists[symbol]
         entry = Entry(a["high"], a["low"], a["close"], self._host.i, self._host.account_value())
         size = entry_size(method_for(self._host.sizing, symbol), entry, weight)

@@ -120,14 +120,20 @@ def _allocation_figures(tbl: Tables) -> list[Any]:
     alloc = tbl.extra.get("allocations")
     if alloc is None or alloc.empty:
         return []
-    children = [c for c in alloc.columns if c != "date"]
+    children = [c for c in alloc.columns if c not in ("date", "regime")]
     x = [*pd.to_datetime(alloc["date"]), pd.Timestamp(tbl.equity["date"].iloc[-1])]
     fig, ax = _figure(2.6)
     ax.stackplot(x, *[[*alloc[c], alloc[c].iloc[-1]] for c in children], labels=children, step="post", alpha=0.75)
     ax.set_ylim(0, 1)
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     time_axis(ax, x)
-    _header(ax, f"Capital share of each child ({len(alloc)} draws)")
+    title = f"Capital share of each child ({len(alloc)} draws)"
+    if "regime" in alloc.columns:  # a regime selector: hatch the draws made in a turbulent regime
+        for k, regime in enumerate(alloc["regime"]):
+            if regime > 0:
+                ax.axvspan(x[k], x[k + 1], facecolor="none", edgecolor="0.2", hatch="//", lw=0)
+        title += "; hatched: drawn in a turbulent regime"
+    _header(ax, title)
     return [fig]
 
 

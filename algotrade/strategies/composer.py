@@ -5,7 +5,10 @@ Each child is any registered strategy with its own validated parameters. It runs
 positions, so it trades exactly as it would alone with the whole account. Every ``rebalance``
 sessions the composer draws each child's capital share from the last ``window`` daily returns of
 the sub-books (``recipes/ch14_meta_strategies/r02_bandit_allocation.py``: Thompson sampling on a
-Normal-Inverse-Gamma posterior, or equal shares), and fixes, per child, the real dollars it stands
+Normal-Inverse-Gamma posterior, or equal shares) or by the market's regime (``r03_regime_allocation``:
+a walk-forward HMM, chapter 13, on one of the run's symbols labels every session from past closes
+only; ``regime`` takes the shares of ``regime_shares``' row for today's regime, ``regime_thompson``
+draws from the trailing returns of the sessions in today's regime), and fixes, per child, the real dollars it stands
 for per virtual dollar. The real book then holds, per symbol, the sum over children of each child's
 virtual position times its scale (truncated toward zero): the children's orders are netted per
 symbol into one real order whenever that sum changes.
@@ -22,31 +25,25 @@ The allocations are a result table (``result_tables``): ``allocations.csv`` and 
 from __future__ import annotations
 
 import datetime as dt
-import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from decimal import ROUND_DOWN, Decimal, localcontext
 from typing import Any, Literal
 
 import numpy as np
 from pydantic import Field, ValidationError, model_validator
 
-from algotrade.core.config import AnySizing
 from algotrade.core.costs import EXACT, exact
-from algotrade.core.errors import AlgotradeError, ConfigError, StrategyError
+from algotrade.core.errors import ConfigError
 from algotrade.core.indicators import Indicator
 from algotrade.core.registry import resolve_strategy
-from algotrade.core.strategy import (
-    Bars,
-    Context,
-    Fill,
-    HostState,
-    Order,
-    OrderType,
-    Schedule,
-    Strategy,
-    StrategyConfig,
-)
+from algotrade.core.strategy import Context, Strategy, StrategyConfig
+from algotrade.strategies._regimes import HmmConfig
+from algotrade.strategies._subbook import SubBook
+from recipes.ch13_regimes.r02_walk_forward_regimes import WalkForwardHMM
 from recipes.ch14_meta_strategies.r02_bandit_allocation import allocate, trailing_returns
+from recipes.ch14_meta_strategies.r03_regime_allocation import allocate_by_regime, check_table
+
+REGIME_SELECTORS = ("regime", "regime_thompson")
 
 
 class ChildSpec(StrategyConfig):
@@ -78,12 +75,27 @@ class ChildSpec(StrategyConfig):
         return {"name": name, "params": cfg.model_dump()}
 
 
+class RegimeSpec(HmmConfig):
+    symbol: str | None = Field(None, description="The market series the HMM reads (one of data.symbols; default: the first).")
+
+
+def _unset(v: Any) -> bool:
+    return v is None
+
+
 class ComposerConfig(StrategyConfig):
     children: tuple[ChildSpec, ...] = Field(
         default_factory=lambda: tuple(ChildSpec.model_validate({"name": n}) for n in ("sma_cross", "rsi_reversion")),
         description="The strategies to allot capital among, two or more: [{name: sma_cross, params: {...}}, ...].")
-    selector: Literal["thompson", "equal"] = Field(
-        "thompson", description="thompson: shares from Thompson draws on trailing returns; equal: 1/K each.")
+    selector: Literal["thompson", "equal", "regime", "regime_thompson"] = Field(
+        "thompson", description="thompson: shares from Thompson draws on trailing returns; equal: 1/K each; "
+        "regime: regime_shares' row for today's regime; regime_thompson: Thompson draws on the same-regime sessions.")
+    regime: RegimeSpec | None = Field(
+        None, exclude_if=_unset, description="The regime selectors' walk-forward HMM: {symbol, n_states, train_bars, "
+        "refit_every, ...} (defaults: the first symbol, 2 regimes).")
+    regime_shares: tuple[tuple[float, ...], ...] | None = Field(
+        None, exclude_if=_unset, description="selector regime: one row of shares per regime (calm first), a share "
+        "per child, each row summing to 1: [[0.8, 0.2], [0.2, 0.8]].")
     seed: int = Field(7, description="Seed of the one random generator the Thompson draws come from.")
     rebalance: int = Field(21, ge=1, description="Sessions between allocation draws (the first is on the first session).")
     window: int = Field(63, ge=2, description="Trailing daily returns of each child's sub-book the posterior is built on.")
@@ -94,7 +106,25 @@ class ComposerConfig(StrategyConfig):
         if len(self.children) < 2:
             raise ValueError(f"needs two or more children, got {len(self.children)}; "
                              "e.g. children: [{name: sma_cross}, {name: rsi_reversion}]")
+        if self.selector == "regime":
+            if self.regime_shares is None:
+                raise ValueError("selector regime needs regime_shares: one row per regime (calm first), a share per "
+                                 f"child; e.g. regime_shares: {[[1.0] + [0.0] * (len(self.children) - 1)] * 2}")
+            try:
+                check_table(self.regime_shares, self.hmm.n_states, len(self.children))
+            except ValueError as exc:
+                raise ValueError(f"regime_shares: {exc}") from None
+        elif self.regime_shares is not None:
+            raise ValueError(f"regime_shares is read by selector regime only (selector is {self.selector}); "
+                             "drop it or set selector: regime")
+        if self.regime is not None and self.selector not in REGIME_SELECTORS:
+            raise ValueError(f"regime is read by the regime selectors only (selector is {self.selector}); "
+                             "drop it or set selector: regime or regime_thompson")
         return self
+
+    @property
+    def hmm(self) -> RegimeSpec:
+        return self.regime if self.regime is not None else RegimeSpec.model_validate({})
 
     def labels(self) -> list[str]:
         """A unique label per child: its name, with #2, #3 ... for repeats."""
@@ -103,174 +133,6 @@ class ComposerConfig(StrategyConfig):
             n = sum(1 for c in out if c.split("#")[0] == child.name)
             out.append(child.name if n == 0 else f"{child.name}#{n + 1}")
         return out
-
-
-class _Prefixed(Mapping[str, list[float]]):
-    """One symbol's indicators of one child, stored in the run's indicators under ``prefix``."""
-
-    def __init__(self, values: Mapping[str, list[float]], prefix: str) -> None:
-        self._values, self._prefix = values, prefix
-
-    def __getitem__(self, name: str) -> list[float]:
-        return self._values[self._prefix + name]
-
-    def __iter__(self) -> Iterator[str]:
-        return (k[len(self._prefix):] for k in self._values if k.startswith(self._prefix))
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self)
-
-
-class _ChildIndicators(Mapping[str, Mapping[str, list[float]]]):
-    def __init__(self, parent: HostState, prefix: str) -> None:
-        self._parent, self._prefix = parent, prefix
-
-    def __getitem__(self, symbol: str) -> Mapping[str, list[float]]:
-        return _Prefixed(self._parent.ind[symbol], self._prefix)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._parent.ind)
-
-    def __len__(self) -> int:
-        return len(self._parent.ind)
-
-
-class SubBook:
-    """A child's virtual account over the run's host: what its :class:`Context` reads and calls."""
-
-    def __init__(self, parent: HostState, strategy: Strategy[Any], label: str, prefix: str, cash: Decimal) -> None:
-        self.parent, self.strategy, self.label = parent, strategy, label
-        self.name = f"{parent.name}/{label}"
-        self.log = logging.getLogger(f"algotrade.strategy.{self.name}")
-        self.ind = _ChildIndicators(parent, prefix)
-        self.cash = cash
-        self.positions: dict[str, int] = {}
-        self.orders: list[Order] = []
-        self.open: list[Order] = []
-        self.fills: list[Fill] = []
-        #: schedules the child asked for since the composer last moved them to the run's host
-        #: (which evaluates them, live too, and calls them through :meth:`scheduled`)
-        self.schedules: list[tuple[Schedule, set[int]]] = []
-        self.evaluation_start: int | None = None
-        self._rested_at = -1  # the bar resting orders were last filled against
-        self.ctx = Context(self)
-
-    # --- HostState: the run's bars, read through the parent (a live run appends to them) ---------
-    @property
-    def bars(self) -> Bars:
-        return self.parent.bars
-
-    @property
-    def i(self) -> int:
-        return self.parent.i
-
-    @property
-    def lists(self) -> Mapping[str, Mapping[str, list[float]]]:
-        return self.parent.lists
-
-    @property
-    def sizing(self) -> AnySizing:
-        return self.parent.sizing
-
-    def account_cash(self) -> float:
-        return float(self.cash)
-
-    def account_value(self) -> Decimal:
-        i = self.i
-        with localcontext(EXACT):
-            return self.cash + sum((Decimal(q) * exact(self.lists[s]["close"][i]) for s, q in self.positions.items() if q),
-                                   Decimal(0))
-
-    def new_order(self, symbol: str, quantity: int, limit: float | None, stop: float | None) -> Order | None:
-        if symbol not in self.lists:
-            raise StrategyError(f"unknown symbol {symbol!r}", strategy=self.name, date=self.bars.dates[self.i], symbol=symbol)
-        if quantity == 0:
-            return None
-        kind: OrderType = "limit" if limit is not None else "stop" if stop is not None else "market"
-        order = Order(len(self.orders) + 1, symbol, quantity, kind, self.bars.dates[self.i], limit, stop)
-        self.orders.append(order)
-        self.open.append(order)
-        return order
-
-    def cancel(self, order: Order) -> None:
-        if order.is_open:
-            order.status = "cancelled"
-            order.reason = "cancelled by strategy"
-            self.open.remove(order)
-
-    # --- driven by the composer -------------------------------------------------------------------
-    def call(self, hook: Any, *args: Any) -> None:
-        """A hook of the child's, with its errors named after the child (and the bar)."""
-        try:
-            hook(self.ctx, *args)
-        except AlgotradeError:
-            raise
-        except Exception as exc:
-            date: dt.date | str = self.bars.dates[self.i] if 0 <= self.i < len(self.bars) else "start"
-            raise StrategyError(f"{type(exc).__name__}: {exc}", strategy=self.name, date=date, symbol="-") from exc
-
-    def fill_resting(self) -> None:
-        """Fill the limit and stop orders of earlier bars that this bar reaches (once per bar)."""
-        i = self.i
-        if self._rested_at == i:
-            return
-        if self._rested_at < 0:  # the first bar: the sub-book starts with the account's value
-            self.cash = self.parent.account_value()
-        self._rested_at = i
-        for order in [o for o in self.open if o.type != "market" and o.created < self.bars.dates[i]]:
-            price = self._resting_price(order, i)
-            if price is not None:
-                self._fill(order, price)
-
-    def scheduled(self, callback: Any) -> Any:
-        """``callback`` as the run's host calls it on a scheduled bar: on the child's own context,
-        after the bar's resting orders filled (the host runs schedules before on_bar)."""
-
-        def run(_ctx: Context) -> None:
-            self.fill_resting()
-            self.call(callback)
-
-        return run
-
-    def run_bar(self) -> None:
-        """Fill resting orders against this bar, run the child's on_bar, then fill its market
-        orders (the scheduled callbacks' too) at this bar's close."""
-        i = self.i
-        self.fill_resting()
-        self.call(self.strategy.on_bar)
-        for order in [o for o in self.open if o.type == "market"]:
-            self._fill(order, self.lists[order.symbol]["close"][i])
-
-    def _resting_price(self, order: Order, i: int) -> float | None:
-        a = self.lists[order.symbol]
-        o, h, low = a["open"][i], a["high"][i], a["low"][i]
-        buy = order.quantity > 0
-        if order.type == "limit" and order.limit is not None:
-            if buy and low <= order.limit:
-                return min(o, order.limit)
-            if not buy and h >= order.limit:
-                return max(o, order.limit)
-        if order.type == "stop" and order.stop is not None:
-            if buy and h >= order.stop:
-                return max(o, order.stop)
-            if not buy and low <= order.stop:
-                return min(o, order.stop)
-        return None
-
-    def _fill(self, order: Order, price: float) -> None:
-        with localcontext(EXACT):
-            cash = self.cash - Decimal(order.quantity) * exact(price)
-        self.open.remove(order)
-        if order.quantity > 0 and cash < 0:
-            order.status, order.reason = "rejected", "not enough cash in the child's sub-book"
-            return
-        self.cash = cash
-        date = self.bars.dates[self.i]
-        order.status, order.filled, order.fill_price, order.fill_date = "filled", order.quantity, price, date
-        self.positions[order.symbol] = self.positions.get(order.symbol, 0) + order.quantity
-        fill = Fill(order.id, date, order.symbol, order.quantity, price, 0.0)
-        self.fills.append(fill)
-        self.call(self.strategy.on_fill, fill)
 
 
 class Composer(Strategy[ComposerConfig]):
@@ -292,6 +154,11 @@ class Composer(Strategy[ComposerConfig]):
         self._scale: list[Decimal] = [Decimal(0)] * len(self.children)
         self._target: dict[str, int] = {}
         self._rng = np.random.default_rng(self.config.seed)
+        #: the regime selectors: the market series' labeller, each session's label, each draw's label
+        self._labeller: WalkForwardHMM | None = None
+        self._regime_symbol = ""
+        self.regimes: list[int] = []
+        self.allocation_regimes: list[int] = []
 
     def _prefix(self, k: int) -> str:
         return f"{self.labels[k]}."
@@ -307,6 +174,13 @@ class Composer(Strategy[ComposerConfig]):
         # may not be known yet at the start): a child trades as it would alone with the whole account
         self.books = [SubBook(host, child, self.labels[k], self._prefix(k), Decimal(0))
                       for k, child in enumerate(self.children)]
+        if self.config.selector in REGIME_SELECTORS:
+            symbol = self.config.hmm.symbol or ctx.symbols[0]
+            if symbol not in ctx.symbols:
+                raise ConfigError(f"strategy.params.regime.symbol: {symbol!r} is not one of data.symbols "
+                                  f"({', '.join(ctx.symbols)}); name the market series the regime is read from")
+            self._labeller, self._regime_symbol = self.config.hmm.labeller(), symbol
+            self.regimes, self.allocation_regimes = [], []
         for book in self.books:
             book.call(book.strategy.on_start)
         self._forward_schedules(ctx)
@@ -324,6 +198,9 @@ class Composer(Strategy[ComposerConfig]):
             book.run_bar()
         self._forward_schedules(ctx)
         self._values.append([book.account_value() for book in self.books])
+        if self._labeller is not None:  # every session's label, from the closes up to it
+            self.regimes.append(self._labeller.step(ctx.history(self._regime_symbol, "close",
+                                                                self._labeller.vol_window + 1)))
         if (len(self._values) - 1) % self.config.rebalance == 0:
             self._rebalance(ctx)
         self._net_orders(ctx)
@@ -335,7 +212,13 @@ class Composer(Strategy[ComposerConfig]):
     def _rebalance(self, ctx: Context) -> None:
         values = np.array(self._values, dtype=float)
         rewards = trailing_returns(values, len(values) - 1, self.config.window)
-        shares = allocate(rewards, self.config.selector, self._rng, self.config.draws)
+        cfg = self.config
+        if cfg.selector == "regime" or cfg.selector == "regime_thompson":
+            i = len(values) - 1
+            shares = allocate_by_regime(rewards, self.regimes, i, cfg.selector, self._rng, cfg.draws, cfg.regime_shares)
+            self.allocation_regimes.append(self.regimes[i])
+        else:
+            shares = allocate(rewards, cfg.selector, self._rng, cfg.draws)
         real = exact(ctx.portfolio_value)
         with localcontext(EXACT):
             self._scale = [exact(float(s)) * real / v if v > 0 else Decimal(0)
@@ -354,5 +237,9 @@ class Composer(Strategy[ComposerConfig]):
                 ctx.order_target_shares(symbol, target)
 
     def result_tables(self) -> dict[str, tuple[list[str], list[tuple[Any, ...]]]]:
-        """allocations.csv: each rebalance's session and every child's capital share."""
-        return {"allocations": (["date", *self.labels], [(str(d), *s) for d, s in self.allocations])}
+        """allocations.csv: each rebalance's session and every child's capital share (and, with a
+        regime selector, the session's regime: -1 before the HMM's first fit, 0 the calmest)."""
+        if self._labeller is None:
+            return {"allocations": (["date", *self.labels], [(str(d), *s) for d, s in self.allocations])}
+        rows = [(str(d), *s, r) for (d, s), r in zip(self.allocations, self.allocation_regimes, strict=True)]
+        return {"allocations": (["date", *self.labels, "regime"], rows)}

@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Literal
 
 from pydantic import Field, model_validator
 
-from algotrade.core.strategy import Context, Strategy, StrategyConfig
+from algotrade.core.strategy import Context, Strategy
+from algotrade.strategies._regimes import HmmConfig
 from recipes.ch13_regimes.r02_walk_forward_regimes import WalkForwardHMM
 from recipes.ch13_regimes.r03_regime_filtered_momentum import (
     regime_momentum_position,
@@ -34,21 +34,13 @@ from recipes.ch13_regimes.r03_regime_filtered_momentum import (
 )
 
 
-class RegimeMomentumConfig(StrategyConfig):
+class RegimeMomentumConfig(HmmConfig):
     lookback: int = Field(126, ge=1, le=1000, description="Momentum: long while the return over this many bars is positive.")
     max_regime: int = Field(0, ge=0, description="Tradable regimes: 0 .. this (0: the calm regime only).")
     enter_prob: float = Field(0.5, gt=0, lt=1, description="Enter when the filtered probability of a tradable regime is above this.")
     exit_prob: float | None = Field(
         None, gt=0, lt=1, description="Exit when that probability falls below this (default: enter_prob); lower: hysteresis."
     )
-    n_states: int = Field(2, ge=2, le=5, description="Regimes of the HMM, ordered by volatility: 0 is the calmest.")
-    vol_window: int = Field(20, ge=2, le=252, description="Bars in the rolling volatility the HMM observes.")
-    train_bars: int = Field(504, ge=50, description="Observations each fit uses (all so far if expanding).")
-    refit_every: int = Field(126, ge=1, description="Bars between refits; each refit is the run's main cost.")
-    expanding: bool = Field(False, description="Fit on every observation so far instead of a rolling window.")
-    n_iter: int = Field(20, ge=1, le=1000, description="EM iterations per fit at most.")
-    covariance_type: Literal["diag", "full"] = Field("diag", description="The regimes' Gaussian covariances.")
-    seed: int = Field(0, ge=0, description="The HMM's random_state: the same seed gives the same labels and trades.")
 
     @model_validator(mode="after")
     def _check(self) -> RegimeMomentumConfig:
@@ -63,18 +55,6 @@ class RegimeMomentumConfig(StrategyConfig):
                 f"it must be at most the entry threshold, e.g. exit_prob: {round(1 - self.enter_prob, 6)}"
             )
         return self
-
-    @property
-    def first_label_bar(self) -> int:
-        """The first bar with a regime label: ``vol_window + train_bars``."""
-        return self.vol_window + self.train_bars
-
-    def labeller(self) -> WalkForwardHMM:
-        return WalkForwardHMM(
-            vol_window=self.vol_window, train_bars=self.train_bars, refit_every=self.refit_every,
-            expanding=self.expanding, n_states=self.n_states, seed=self.seed, n_iter=self.n_iter,
-            covariance_type=self.covariance_type,
-        )
 
 
 @dataclass(frozen=True)

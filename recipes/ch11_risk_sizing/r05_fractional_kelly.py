@@ -34,12 +34,15 @@ def kelly_raw(closes: ArrayLike, window: int) -> float:
     return float(np.mean(r)) / var if var > 0 else float("nan")
 
 
-def kelly_fraction(closes: ArrayLike, window: int, fraction: float = 0.5, cap: float = 1.0) -> float:
-    """The fraction of equity to hold: ``fraction * kelly_raw`` clipped to ``[0, cap]``; 0 when unknown."""
+def kelly_fraction(closes: ArrayLike, window: int, fraction: float = 0.5, cap: float = 1.0, side: int = 1) -> float:
+    """The fraction of equity to hold: ``fraction * kelly_raw`` clipped to ``[0, cap]``; 0 when unknown.
+
+    A short (``side=-1``) earns the negated returns: its edge is ``-mean(r)`` over the same
+    variance, so a market drifting up gives a short no Kelly stake at all."""
     raw = kelly_raw(closes, window)
     if raw != raw:  # NaN
         return 0.0
-    return min(max(fraction * raw, 0.0), cap)
+    return min(max(fraction * side * raw, 0.0), cap)
 
 
 def main(out: Path | None = None) -> dict[str, Any]:
