@@ -63,6 +63,35 @@ def test_an_independent_x_carries_its_planted_y_with_it() -> None:
     assert np.abs(spread).max() < 15
 
 
+@pytest.mark.parametrize("seed", [0, 4, 7, 21, 99, 2024])
+def test_controls_are_clear_negatives_on_every_seed_and_length(seed: int) -> None:
+    from recipes.ch12_pairs_trading.r01_engle_granger import engle_granger
+    from recipes.ch12_pairs_trading.r02_johansen import johansen_rank
+
+    for n in (250, 600):
+        frames = generate(("X", "A", "B"), SESSIONS[:n], SyntheticConfig(seed=seed, independent=("X", "A", "B")))
+        c = {s: f["close"].to_numpy() for s, f in frames.items()}
+        for a, b in (("A", "B"), ("X", "A"), ("X", "B")):
+            assert engle_granger(c[a], c[b]).pvalue > 0.1 and engle_granger(c[b], c[a]).pvalue > 0.1, (seed, n, a, b)
+            assert johansen_rank(np.column_stack([c[a], c[b]])) == 0, (seed, n, a, b)
+
+
+def test_redrawing_controls_leaves_runs_without_two_of_them_as_they_were() -> None:
+    """One independent symbol (or a range under CONTROL_MIN_SESSIONS) is never redrawn: the same
+    first draw as before the rule, whatever the tests would say of it."""
+    from algotrade.core.synthetic import CONTROL_MIN_SESSIONS
+
+    daily_vol = SyntheticConfig(seed=3).annual_vol / np.sqrt(252)
+    for symbols, independent, n in ((("C", "A"), ("A",), 600), (("A", "B"), ("A", "B"), CONTROL_MIN_SESSIONS - 1)):
+        rng = np.random.default_rng([3, 1])
+        frames = generate(symbols, SESSIONS[:n], SyntheticConfig(seed=3, independent=independent))
+        first = rng.standard_normal(n)
+        log_ret = -0.5 * daily_vol**2 + daily_vol * first
+        log_ret[0] = 0.0
+        expected = np.round(SyntheticConfig(seed=3).start_price * np.exp(np.cumsum(log_ret)), 2)
+        np.testing.assert_allclose(frames["A"]["close"].to_numpy(), expected, atol=0.006)
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2, 11, 12345])
 def test_planted_bars_are_deterministic_and_valid(seed: int) -> None:
     cfg = _cfg(seed, beta=0.7, alpha=40.0, half_life=3.0, spread_vol=2.5)

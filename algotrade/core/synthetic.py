@@ -10,6 +10,13 @@ Planted pairs (``data.synthetic.pairs``) replace the close of each pair's ``y`` 
 ``alpha + beta * x + s`` with ``s`` an AR(1) spread of the asked half-life, and symbols listed as
 ``independent`` get shocks of their own and no regime drift: random walks tied to nothing. Both draw from a second stream
 of the same seed, so the other symbols' bars are exactly what they are without them.
+
+Controls are clear negatives by construction. Under the null a test of cointegration rejects at
+its size: one pair of independent walks in ten has an Engle-Granger p-value below 0.1 by chance.
+A control that looks cointegrated teaches nothing, so on a range of ``CONTROL_MIN_SESSIONS`` or
+more the independent walks are redrawn (from the same second stream, so still a function of the
+seed) until no two of them are cointegrated: Engle-Granger p > 0.1 in both directions and a
+Johansen trace rank of 0 at 95% (the chapter 12 recipes' own tests, on the written closes).
 """
 
 from __future__ import annotations
@@ -22,6 +29,27 @@ from algotrade.core.errors import ConfigError
 
 #: the smallest price the generator writes (prices are in cents)
 TICK = 0.01
+#: the shortest range on which independent controls are made clear negatives (see above)
+CONTROL_MIN_SESSIONS = 250
+#: the most draws of the controls (each passes with probability ~0.75 per pair of them)
+CONTROL_DRAWS = 200
+
+
+def clear_negatives(closes: np.ndarray) -> bool:
+    """True when no two columns of ``closes`` look cointegrated: Engle-Granger p > 0.1 both ways
+    and a Johansen trace rank of 0 at 95% (recipes/ch12_pairs_trading r01 and r02)."""
+    from recipes.ch12_pairs_trading.r01_engle_granger import engle_granger
+    from recipes.ch12_pairs_trading.r02_johansen import johansen_rank
+
+    k = closes.shape[1]
+    for a in range(k):
+        for b in range(a + 1, k):
+            ya, yb = closes[:, a], closes[:, b]
+            if engle_granger(ya, yb).pvalue <= 0.1 or engle_granger(yb, ya).pvalue <= 0.1:
+                return False
+            if johansen_rank(np.column_stack([ya, yb])) != 0:
+                return False
+    return True
 
 
 def _closes(start_price: float, log_ret: np.ndarray, floor: float) -> np.ndarray:
@@ -82,11 +110,17 @@ def generate(symbols: tuple[str, ...], sessions: pd.DatetimeIndex, cfg: Syntheti
     log_ret = drift[:, None] - 0.5 * daily_vol**2 + daily_vol * shocks
     planted = np.random.default_rng([cfg.seed, 1])  # the pairs' own stream: other symbols unchanged
     column = {symbol: j for j, symbol in enumerate(symbols)}
-    for symbol in cfg.independent:
-        # no regime drift either: a shared trend would tie independent walks together
-        log_ret[:, column[symbol]] = -0.5 * daily_vol**2 + daily_vol * planted.standard_normal(n)
-    log_ret[0] = 0.0
-    closes = _closes(cfg.start_price, log_ret, TICK)
+    controls = [column[symbol] for symbol in cfg.independent]
+    for _ in range(CONTROL_DRAWS):
+        for j in controls:
+            # no regime drift either: a shared trend would tie independent walks together
+            log_ret[:, j] = -0.5 * daily_vol**2 + daily_vol * planted.standard_normal(n)
+        log_ret[0] = 0.0
+        closes = _closes(cfg.start_price, log_ret, TICK)
+        if len(controls) < 2 or n < CONTROL_MIN_SESSIONS:
+            break
+        if clear_negatives(np.maximum(np.round(closes[:, controls], 2), TICK)):
+            break
     for i, pair in enumerate(cfg.pairs):
         spread = ar1_spread(n, pair.half_life, pair.spread_vol, planted)
         closes[:, column[pair.y]] = _plant(pair, f"pairs[{i}]", closes[:, column[pair.x]], spread, sessions)
