@@ -136,7 +136,7 @@ class ComposerConfig(StrategyConfig):
 
 
 class Composer(Strategy[ComposerConfig]):
-    """Run several strategies on virtual sub-books; allot capital by Thompson sampling (or equally)."""
+    """Run several strategies on virtual sub-books; allot capital by Thompson sampling, equally or by the market's regime."""
 
     config_class = ComposerConfig
 
