@@ -168,6 +168,9 @@ def test_an_engine_from_its_own_distribution_is_listed_and_runs_an_experiment(tm
     reference = algotrade(site, "run", *common, "--engine", "backtrader")
     assert reference.returncode == 0, reference.stderr
     assert trades(folder) == trades(folder.parent / "backtrader") and len(trades(folder)) > 10
+    # it books fills without their symbol (CashBook.pay(quantity, price)): the shorts' rules are refused, not skipped
+    shorts = algotrade(site, "run", *common, "--engine", "toy", "--set", "broker.short_margin=0.5")
+    assert shorts.returncode == 2 and "broker.short_margin / broker.borrow_fee_bps" in shorts.stderr, shorts.stderr
 
     # without the distribution on the path, the name is unknown again: nothing was left in algotrade/
     alone = subprocess.run([str(ROOT / "bin" / "algotrade"), "run", *common, "--engine", "toy"], cwd=ROOT,

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 
 from algotrade.core.config import BpsSlippage, BrokerConfig, PercentCommission, PerShareCommission
+from algotrade.core.errors import ConfigError
 
 
 def per_share_commission(size: float, per_share: float, minimum: float) -> float:
@@ -149,6 +150,15 @@ class CashBook:
         if quantity > 0 and after < 0:
             self.refusal = "insufficient cash at fill time"
             return False
+        if not symbol:  # an engine that books fills without their symbol: the cash rule alone
+            if self.margin is not None or self.borrow_rate:
+                raise ConfigError(
+                    "broker.short_margin / broker.borrow_fee_bps: this engine books fills without their symbol "
+                    "(CashBook.pay(quantity, price)), so the shorts' rules cannot see its positions; "
+                    "run on backtrader or zipline, or drop both keys"
+                )
+            self._cash = after
+            return True
         held = self.positions.get(symbol, 0) + quantity
         if self.margin is not None and quantity < 0 and held < 0:
             positions = {**self.positions, symbol: held}
