@@ -22,7 +22,7 @@ from algotrade.core.config import BrokerConfig
 from algotrade.core.costs import CashBook
 from algotrade.core.data import Market
 from algotrade.core.exits import exit_fill
-from algotrade.core.host import StrategyHost
+from algotrade.core.host import StrategyHost, fill_priority
 from algotrade.core.strategy import Bar, Order
 from algotrade.core.symbols import map_symbols
 
@@ -62,8 +62,10 @@ class _Broker(bt.brokers.BackBroker):
     refusals: dict[int, str]
 
     def next(self) -> None:
-        if self.exits and self.pending:  # exits fill before the bar's other orders
-            self.pending = deque(sorted(self.pending, key=lambda o: o.ref not in self.exits))
+        if len(self.pending) > 1:  # exits, then position-reducing orders, then sales, then as placed
+            held = self.book.positions
+            self.pending = deque(sorted(self.pending, key=lambda o: (
+                o.ref not in self.exits, *fill_priority(held.get(self.symbols.get(o.ref, ""), 0), round(o.size)), o.ref)))
         super().next()
 
     def _try_exec(self, order: Any) -> None:

@@ -28,7 +28,7 @@ from algotrade.core.costs import CashBook, commission, slippage_fraction, slippe
 from algotrade.core.data import Market
 from algotrade.core.errors import ConfigError
 from algotrade.core.exits import exit_fill
-from algotrade.core.host import StrategyHost
+from algotrade.core.host import StrategyHost, fill_priority
 from algotrade.core.strategy import Bar, Order
 
 log = logging.getLogger("algotrade.zipline")
@@ -51,8 +51,11 @@ def _blotter_class() -> type:
             if not pending:
                 return [], [], []
             i = run.index[bar_data.current_session]
-            # protective exits first, then position-reducing orders, then in the order they were placed
-            pending.sort(key=lambda o: (run.host.by_id[run.ids[o.id]].type != "exit", o.amount > 0, run.sequence[o.id]))
+            # protective exits first, then position-reducing orders, then sales, then in the order placed
+            held = run.book.positions
+            pending.sort(key=lambda o: (run.host.by_id[run.ids[o.id]].type != "exit",
+                                        *fill_priority(held.get(run.host.by_id[run.ids[o.id]].symbol, 0), o.amount),
+                                        run.sequence[o.id]))
             txns, comms, closed, rejected = [], [], [], []
             for order in pending:
                 oid = run.ids[order.id]

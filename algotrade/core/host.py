@@ -274,8 +274,9 @@ class StrategyHost:
             modify(order)
 
     def _flush(self, value: Decimal) -> None:
-        """Risk-check and send this bar's orders, position-reducing ones first."""
-        intents = sorted(self._intents, key=lambda o: not _reduces(self.positions.get(o.symbol, 0), o.quantity))
+        """Risk-check and send this bar's orders in :func:`fill_priority` order: position-reducing
+        ones first, then sales, then buys."""
+        intents = sorted(self._intents, key=lambda o: fill_priority(self.positions.get(o.symbol, 0), o.quantity))
         self._intents = []
         projected = dict(self.positions)
         i = self.i
@@ -311,3 +312,11 @@ class StrategyHost:
 
 def _reduces(position: int, quantity: int) -> bool:
     return abs(position + quantity) < abs(position)
+
+
+def fill_priority(position: int, quantity: int) -> tuple[bool, bool]:
+    """Where an order goes among one bar's orders, the same on every engine and broker (after the
+    protective exits): orders that reduce their symbol's ``position`` first, then sales, then buys,
+    each group in the order placed. Sales before buys, so the proceeds of a short leg are in the
+    cash book before the long leg of the same bar asks for them (docs/engine-parity.md, "Shorts")."""
+    return not _reduces(position, quantity), quantity > 0
