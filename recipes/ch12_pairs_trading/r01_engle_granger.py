@@ -39,7 +39,7 @@ def planted_closes(seed: int = 3, n: int = 2520, pairs: tuple[dict[str, Any], ..
     from algotrade.core.synthetic import generate
 
     symbols = tuple(dict.fromkeys([s for p in pairs for s in (p["y"], p["x"])] + list(independent)))
-    cfg = SyntheticConfig(seed=seed, pairs=tuple(PlantedPair(**p) for p in pairs), independent=independent)
+    cfg = SyntheticConfig.model_validate({"seed": seed, "pairs": [PlantedPair(**p) for p in pairs], "independent": independent})
     frames = generate(symbols, pd.bdate_range("2015-01-02", periods=n), cfg)
     return pd.DataFrame({s: f["close"] for s, f in frames.items()})
 
