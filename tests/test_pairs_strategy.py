@@ -189,7 +189,7 @@ def test_paper_run_of_the_experiment_as_shipped_gives_the_backtests_fills(tmp_pa
     ("strategy.params={pairs: [[Y, Y]]}", ["strategy.params", "pairs[0] is [Y, Y]", "two different symbols"]),
     ("strategy.params={pairs: [[Y, X], [A, X]]}", ["strategy.params", "pairs[1]: 'X' is already in pairs[0]"]),
     ("strategy.params={pairs: [[Y]]}", ["strategy.params.pairs", "pairs[0] is ['Y']", "[Y, X]"]),
-    ("strategy.params.pairs=[[Y, X]]", ["strategy.params", "either pairs or select: true", "select True"]),
+    ("strategy.params.pairs=[[Y, X]]", ["strategy.params", "either pairs or select: true", "select: true)"]),
     ("strategy.params={select: false}", ["strategy.params", "either pairs or select: true", "e.g. pairs: [[Y, X]]"]),
     ("strategy.params.capital=0", ["strategy.params.capital", "0", "greater than 0"]),
     ("strategy.params.correction=holm", ["strategy.params.correction", "'holm'", "'fdr_bh'"]),

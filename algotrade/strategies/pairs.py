@@ -12,8 +12,8 @@ Per pair ``[Y, X]`` and bar ``k``: the hedge line ``(beta, alpha)`` from the clo
 spread ``s = Y - alpha - beta * X``, its z-score over the last ``z_window`` spreads, and r06's
 position: ``+1`` long the spread (long Y, short X), ``-1`` short it (short Y, long X), ``0`` flat.
 Spreads count from the bar the hedge is ready (rolling OLS: its first full window; Kalman: after
-``warmup`` bars, while the wide prior settles). With ``select: true`` the pairs are chosen on the
-bar ``formation_bars - 1`` from the closes of bars ``0 .. formation_bars - 1`` (greedily by
+``warmup`` bars, while the wide prior settles). Selecting (``select: true``, or no ``pairs``), the
+pairs are chosen on the bar ``formation_bars - 1`` from the closes of bars ``0 .. formation_bars - 1`` (greedily by
 corrected p-value, each symbol in one pair at most); their hedges are then replayed over those
 past bars, so a selected pair's state is the one it would have had if configured, and nothing
 trades before bar ``formation_bars``. Every estimate, z-score and order on bar ``k`` is thus a
@@ -50,7 +50,9 @@ class PairsConfig(StrategyConfig):
     pairs: tuple[tuple[str, str], ...] = Field(
         (), description="The pairs to trade, [[Y, X], ...]: Y is regressed on X (each symbol in one pair at most)."
     )
-    select: bool = Field(False, description="Choose the pairs from data.symbols on the formation window instead (r07).")
+    select: bool | None = Field(
+        None, description="Choose the pairs from data.symbols on the formation window (r07); unset: when pairs is empty."
+    )
     formation_bars: int = Field(252, ge=50, le=5000, description="select: the first bars the selection tests; trading starts after them.")
     correction: Literal["bonferroni", "fdr_bh"] = Field("bonferroni", description="select: the multiple-testing correction.")
     level: float = Field(0.01, gt=0, lt=1, description="select: keep pairs whose corrected p-value is at most this.")
@@ -79,10 +81,10 @@ class PairsConfig(StrategyConfig):
     @model_validator(mode="after")
     def _check(self) -> PairsConfig:
         check_bands(self.entry_z, self.exit_z, self.stop_z)
-        if self.select == bool(self.pairs):
+        if self.select is not None and self.select == bool(self.pairs):
             raise ValueError(
-                f"give either pairs or select: true (got pairs {[list(p) for p in self.pairs]} and select {self.select}); "
-                "e.g. pairs: [[Y, X]], or select: true to choose them from data.symbols"
+                f"give either pairs or select: true (got pairs {[list(p) for p in self.pairs]} and select: "
+                f"{str(self.select).lower()}); e.g. pairs: [[Y, X]], or select: true to choose them from data.symbols"
             )
         seen: dict[str, int] = {}
         for i, (y, x) in enumerate(self.pairs):
@@ -104,7 +106,12 @@ class PairsConfig(StrategyConfig):
     def first_trade_bar(self) -> int:
         """The first bar that can order: the first z-score (and, with select, the first bar after formation)."""
         first_z = self.ready_bar + self.z_window - 1
-        return max(first_z, self.formation_bars) if self.select else first_z
+        return max(first_z, self.formation_bars) if self.selecting else first_z
+
+    @property
+    def selecting(self) -> bool:
+        """Whether the pairs are chosen from the data (select: true, or no pairs given)."""
+        return not self.pairs if self.select is None else self.select
 
 
 @dataclass(frozen=True)
@@ -179,7 +186,7 @@ class Pairs(Strategy[PairsConfig]):
         if missing:
             raise ConfigError(f"strategy.params.pairs: {missing[0]!r} is not in data.symbols "
                               f"({', '.join(ctx.symbols)}); add it there or pair symbols of the data")
-        if cfg.select and len(ctx.symbols) < 2:
+        if cfg.selecting and len(ctx.symbols) < 2:
             raise ConfigError(f"strategy.params.select: data.symbols has {len(ctx.symbols)} symbol; "
                               "selection needs at least 2 to pair: add symbols")
         self.pairs = [_Pair(y, x, cfg) for y, x in cfg.pairs]
@@ -200,7 +207,7 @@ class Pairs(Strategy[PairsConfig]):
     def on_bar(self, ctx: Context) -> None:
         cfg = self.config
         k = ctx.bar_index
-        if cfg.select and k == cfg.formation_bars - 1:
+        if cfg.selecting and k == cfg.formation_bars - 1:
             self._select(ctx)
         if k >= cfg.first_trade_bar:
             ctx.mark_evaluation_start()
