@@ -228,3 +228,32 @@ def test_selection_keeps_the_planted_pairs_and_no_control() -> None:
     assert {(y, x) for y, x, _ in chosen} == {("Y1", "X1"), ("Y2", "X2"), ("Y3", "X3")}
     assert all(p <= 0.01 for _, _, p in chosen)
     assert [(y, x) for y, x, _ in choose_pairs(closes, cfg.model_copy(update={"max_pairs": 1}))] == [chosen[0][:2]]
+
+
+def test_the_sale_is_placed_first_so_a_buy_it_pays_for_fills_alike_on_both_engines() -> None:
+    """capital 1.5, no short margin: the long leg costs more than the cash, the short leg's proceeds pay for it."""
+    exp = load_experiment(EXPERIMENT, (*CONFIGURED, "strategy.params.capital=1.5", "broker.short_margin=null"))
+    market = load_market(exp.data)
+    bt, _ = execute(exp, market, "backtrader")
+    zl, _ = execute(exp, market, "zipline")
+    assert _by_order(bt) == _by_order(zl) and _orders(bt) == _orders(zl)
+    first_buy = next(f for f in bt.fills if f.quantity > 0)
+    assert first_buy.quantity * first_buy.price > exp.broker.cash  # more than the cash: the sale paid for it
+    assert all(o.status != "rejected" for o in bt.orders)
+
+
+def test_a_leg_refused_by_the_short_margin_closes_the_other_on_the_next_bar() -> None:
+    exp = load_experiment(EXPERIMENT, (*CONFIGURED, "broker.short_margin=3"))
+    market = load_market(exp.data)
+    bt, _ = execute(exp, market, "backtrader")
+    zl, _ = execute(exp, market, "zipline")
+    assert _by_order(bt) == _by_order(zl) and _orders(bt) == _orders(zl)
+    refused = [o for o in bt.orders if o.status == "rejected"]
+    assert refused and all(o.quantity < 0 for o in refused)  # the margin rule refuses sales only
+    dates = [d.date() for d in market.dates]
+    for order in refused:
+        fill_day = dates.index(order.created) + 1  # next_close: the refusal is on the next session
+        if fill_day + 1 >= len(dates):
+            continue  # refused on the last session: no bar is left to close on
+        closing = [o for o in bt.orders if o.created == dates[fill_day] and o.status == "filled"]
+        assert [o.symbol for o in closing] and {o.symbol for o in closing} != {order.symbol}, order

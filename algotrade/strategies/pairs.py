@@ -24,7 +24,8 @@ portfolio value (whole shares of Y at the close) and the X leg is ``beta`` times
 (``neutral: beta``: the spread itself, the hedge the z-score measures) or the same dollar value
 (``neutral: dollar``); no entry while ``beta <= 0``. An exit closes both legs. A book that lost a leg
 (e.g. a short refused by ``broker.short_margin``) is closed on the next bar. No order for a pair
-while one of its legs has an order pending.
+while one of its legs has an order pending. The sale is placed before the buy, so both engines
+fill it first and its proceeds count for the buy's cash check alike.
 """
 
 from __future__ import annotations
@@ -169,6 +170,13 @@ def choose_pairs(closes: pd.DataFrame, cfg: PairsConfig) -> list[tuple[str, str,
     return chosen
 
 
+def _order_legs(ctx: Context, targets: dict[str, int]) -> None:
+    """Order both legs to their target shares on this bar, the sale first: every engine then fills
+    the sale before the buy it may pay for (Zipline fills sales first whatever the order placed)."""
+    for symbol in sorted(targets, key=lambda s: targets[s] - ctx.position(s) > 0):
+        ctx.order_target_shares(symbol, targets[symbol])
+
+
 class Pairs(Strategy[PairsConfig]):
     """Trade the z-score of each pair's hedged spread: both legs together, in and out (r04-r07)."""
 
@@ -221,8 +229,7 @@ class Pairs(Strategy[PairsConfig]):
         held_y, held_x = ctx.position(pair.y), ctx.position(pair.x)
         book = 0 if held_y == held_x == 0 else 1 if held_y > 0 > held_x else -1 if held_y < 0 < held_x else None
         if book is None or (book != 0 and book != pair.target):  # a lost leg, or the rules say out
-            ctx.exit(pair.y)
-            ctx.exit(pair.x)
+            _order_legs(ctx, {pair.y: 0, pair.x: 0})
             return
         if book != 0 or pair.target == 0:
             return
@@ -232,8 +239,7 @@ class Pairs(Strategy[PairsConfig]):
         shares_x = round(row.beta * shares_y) if self.config.neutral == "beta" else int(shares_y * py / px)
         if not row.beta > 0 or shares_y <= 0 or shares_x <= 0:
             return  # no hedge to put on: a non-positive beta, or too little money for a share
-        ctx.order_target_shares(pair.y, pair.target * shares_y)
-        ctx.order_target_shares(pair.x, -pair.target * shares_x)
+        _order_legs(ctx, {pair.y: pair.target * shares_y, pair.x: -pair.target * shares_x})
 
     def on_stop(self, ctx: Context) -> None:
         for pair in self.pairs:
