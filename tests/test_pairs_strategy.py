@@ -207,7 +207,8 @@ def test_bad_parameters_are_one_line_naming_the_field(override: str, words: list
 
 
 @pytest.mark.parametrize(("params", "words"), [
-    ("{pairs: [[Y, Q]]}", ["strategy.params.pairs", "'Q' is not in data.symbols", "Y, X, A, B"]),
+    ("{pairs: [[Y, Q]]}", ["strategy.params.pairs", "'Q' is not in data.symbols", "Y, X, A, B", "as data.symbols spells"]),
+    ("{pairs: [[y, X]]}", ["strategy.params.pairs", "'y' is not in data.symbols", "did you mean 'Y'?"]),
 ])
 def test_a_pair_outside_the_data_is_refused_when_the_run_starts(params: str, words: list[str], tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["run", str(EXPERIMENT), "--out", str(tmp_path), "--set",
@@ -257,3 +258,17 @@ def test_a_leg_refused_by_the_short_margin_closes_the_other_on_the_next_bar() ->
             continue  # refused on the last session: no bar is left to close on
         closing = [o for o in bt.orders if o.created == dates[fill_day] and o.status == "filled"]
         assert [o.symbol for o in closing] and {o.symbol for o in closing} != {order.symbol}, order
+
+
+@pytest.mark.parametrize(("y", "x"), [("brk.b", "BRK_B"), ("^GSPC", "EUR=X"), ("日経", "nvda")])
+def test_a_pair_of_any_spelling_trades_alike_on_both_engines(y: str, x: str) -> None:
+    """Symbols that Zipline upper-cases, splits or renames: the fills carry the user's spelling on both."""
+    exp = load_experiment(EXPERIMENT, (
+        "data.start=2015-01-02", "data.end=2016-06-30", f"data.symbols=['{y}', '{x}']",
+        f"data.synthetic.pairs=[{{y: '{y}', x: '{x}', beta: 1.5, alpha: 10, half_life: 5}}]",
+        f"data.synthetic.independent=['{x}']", f"strategy.params={{pairs: [['{y}', '{x}']], warmup: 40}}"))
+    market = load_market(exp.data)
+    bt, _ = execute(exp, market, "backtrader")
+    zl, _ = execute(exp, market, "zipline")
+    assert _by_order(bt) == _by_order(zl) and len(bt.fills) >= 6
+    assert {f.symbol for f in bt.fills} == {y, x} and any(f.quantity < 0 for f in bt.fills)

@@ -31,6 +31,7 @@ fill it first and its proceeds count for the buy's cash check alike.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import math
 from dataclasses import dataclass
 from typing import Literal
@@ -192,8 +193,11 @@ class Pairs(Strategy[PairsConfig]):
         self.selected = []
         missing = sorted({s for p in cfg.pairs for s in p} - set(ctx.symbols))
         if missing:
+            close = [s for s in ctx.symbols if s.casefold() == missing[0].casefold()]
+            close = close or difflib.get_close_matches(missing[0], ctx.symbols, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
             raise ConfigError(f"strategy.params.pairs: {missing[0]!r} is not in data.symbols "
-                              f"({', '.join(ctx.symbols)}); add it there or pair symbols of the data")
+                              f"({', '.join(ctx.symbols)}); {hint}pairs name symbols as data.symbols spells them")
         if cfg.selecting and len(ctx.symbols) < 2:
             raise ConfigError(f"strategy.params.select: data.symbols has {len(ctx.symbols)} symbol; "
                               "selection needs at least 2 to pair: add symbols")
