@@ -83,9 +83,12 @@ def test_the_shipped_experiment_is_the_same_on_both_engines_with_short_legs() ->
     assert min(f.date for f in bt.fills) > market.dates[503].date()  # nothing trades in the formation window
 
 
-def test_both_legs_are_ordered_on_the_same_bar_hedged_by_that_bars_beta() -> None:
-    exp = load_experiment(EXPERIMENT, CONFIGURED)
-    host, _ = execute(exp, load_market(exp.data), "backtrader")
+@pytest.mark.parametrize("neutral", ["beta", "dollar"])
+def test_both_legs_are_ordered_on_the_same_bar_hedged_by_that_bars_beta(neutral: str) -> None:
+    exp = load_experiment(EXPERIMENT, (*CONFIGURED, f"strategy.params.neutral={neutral}"))
+    market = load_market(exp.data)
+    host, _ = execute(exp, market, "backtrader")
+    close = {s: dict(zip((d.date() for d in f.index), f["close"], strict=True)) for s, f in market.frames.items()}
     rows = {r.date: r for r in _rows(host)["Y~X"]}
     by_day: dict[dt.date, dict[str, int]] = defaultdict(dict)
     for o in host.orders:
@@ -97,9 +100,12 @@ def test_both_legs_are_ordered_on_the_same_bar_hedged_by_that_bars_beta() -> Non
         after = {s: position[s] + legs[s] for s in legs}
         if after == {"Y": 0, "X": 0}:  # an exit closes both
             pass
-        else:  # an entry: opposite sides, X = round(beta x Y shares) of the bar's beta
+        else:  # an entry: opposite sides; X = round(beta x Y shares) of the bar's beta, or Y's dollars in X
             assert position == {"Y": 0, "X": 0} and after["Y"] * after["X"] < 0
-            assert abs(after["X"]) == round(rows[day].beta * abs(after["Y"]))
+            if neutral == "beta":
+                assert abs(after["X"]) == round(rows[day].beta * abs(after["Y"]))
+            else:
+                assert abs(after["X"]) == int(abs(after["Y"]) * close["Y"][day] / close["X"][day])
             assert np.sign(after["Y"]) == rows[day].target
         position = after
     assert all(isinstance(f.quantity, int) for f in host.fills)
