@@ -23,6 +23,7 @@ BARS = MARKET.bars()
 SMALL = {
     "sma_cross": {"fast": 5, "slow": 20},
     "momentum_rebalance": {"lookback": 20, "top_n": 1},
+    "pairs": {"pairs": [["SPX", "IXIC"]], "hedge": "rolling_ols", "window": 30, "z_window": 10},
     "xgb_walkforward": {"train_bars": 252, "test_bars": 42, "n_estimators": 30},
 }
 

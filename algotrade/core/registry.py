@@ -26,6 +26,7 @@ STRATEGIES: Mapping[str, str] = MappingProxyType(
         "bollinger_breakout": "algotrade.strategies.bollinger_breakout:BollingerBreakout",
         "composer": "algotrade.strategies.composer:Composer",
         "momentum_rebalance": "algotrade.strategies.momentum_rebalance:MomentumRebalance",
+        "pairs": "algotrade.strategies.pairs:Pairs",
         "pfopt_rebalance": "algotrade.strategies.pfopt_rebalance:PfoptRebalance",
         "regime_momentum": "algotrade.strategies.regime_momentum:RegimeMomentum",
         "rsi_reversion": "algotrade.strategies.rsi_reversion:RsiReversion",
