@@ -242,3 +242,42 @@ def test_a_paper_run_stopped_while_short_restarts_with_the_short_and_the_same_fi
     assert fills(result) == fills(backtest)
     assert [f for f in fills(result) if f[0] > when] and round(result.equity[-1][2], 2) == round(
         backtest.equity[-1][2], 2)
+
+
+def test_a_short_the_margin_refuses_is_rejected_through_ib_with_the_backtests_reason(tmp_path: Path) -> None:
+    import exchange_calendars as xcals
+
+    from algotrade.core.config import experiment_from_dict
+    from tests.rehearsal import rehearse
+    from tests.stubs import write_csv
+
+    sessions = xcals.get_calendar("XNYS").sessions_in_range("2021-03-01", "2021-04-30")[:12]
+    csv = write_csv(tmp_path / "x.csv", [(str(d.date()), 10.0, 10.0, 10.0, 10.0, 1000.0) for d in sessions])
+    exp = experiment_from_dict({
+        "name": "short_refused",
+        "data": {"source": "csv", "symbols": ["X"], "path": str(csv), "calendar": "XNYS"},
+        # at the limit, one share past it (refused), a cover, a short the margin admits again
+        "strategy": {"name": "tests.scripted:Scripted",
+                     "params": {"steps": [[1, "X", "order", -200], [4, "X", "order", -1], [6, "X", "order", 100],
+                                          [8, "X", "order", -50]]}},
+        "broker": {"cash": 1000.0, "short_margin": 0.5, "borrow_fee_bps": 50},
+    })
+    paper, shadow = rehearse(exp, load_market(exp.data), tmp_path / "journal.sqlite", client_id=45)
+
+    def orders(host: Any) -> list[tuple[Any, ...]]:
+        return [(o.symbol, o.quantity, o.status, o.reason, o.filled) for o in host.orders]
+
+    assert orders(paper) == orders(shadow)
+    assert [o[2] for o in orders(paper)] == ["filled", "rejected", "filled", "filled"]
+    assert orders(paper)[1][3].startswith("short margin: equity 999.88 after the sale")  # 1,000 less 3 sessions of fee
+    assert fills(paper) == fills(shadow)
+    assert [round(e[2], 2) for e in paper.equity] == [round(e[2], 2) for e in shadow.equity]
+    assert paper.equity[-1][2] < 1000.0  # the borrow fee, as the broker's account shows it
+    from algotrade.live.burnin_report import render_burnin
+    from algotrade.live.burnin_verdict import burnin_report
+
+    verdict = burnin_report(exp, paper, shadow, disconnects=0, missed_bars=0, unreconciled=0, mode="paper")
+    assert verdict["positions"] == {"paper": {"X": -150}, "backtest": {"X": -150}}
+    assert verdict["borrow_fees_backtest"] == float(sum(f for _, f in shadow.book.borrow_fees)) > 0
+    page = render_burnin(exp, verdict, paper, shadow, tmp_path)
+    assert "positions at the end, paper</td><td>X -150<" in page
