@@ -99,11 +99,12 @@ class InMemoryBroker:
     (:meth:`on_bar`, or :meth:`feed` around a bar stream); then ``fill_rule`` decides what fills
     and at what price, in the order the orders were placed, with ``config``'s commission and
     slippage and the backtest's cash rule (a buy the cash cannot pay for at fill time is
-    rejected) and rules of shorts, by the cash book's functions (:mod:`algotrade.core.costs`): a
-    sale that opens or enlarges a short ``broker.short_margin`` does not cover is rejected at fill
-    time, and each bar's close debits cash with the borrow fee (``broker.borrow_fee_bps``) of the
-    shorts held at it (the total so far in :attr:`borrow_fees`). Events reach the client only while it is connected; a new connection starts with
-    an empty event queue, as a real one does, so a restarted client must reconcile.
+    rejected) and its two rules of shorts, by the cash book's functions (:mod:`algotrade.core.costs`):
+    a sale that opens or enlarges a short ``broker.short_margin`` does not cover is rejected at
+    fill time, and each bar's close debits cash with the borrow fee (``broker.borrow_fee_bps``) of
+    the shorts held at it (the total so far in :attr:`borrow_fees`). Events reach the client only
+    while it is connected; a new connection starts with an empty event queue, as a real one
+    does, so a restarted client must reconcile.
     """
 
     def __init__(
