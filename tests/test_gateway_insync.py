@@ -40,7 +40,8 @@ CLIENT = Path(__file__).resolve().parent / "insync" / "client.py"
 ROOT = Path(__file__).resolve().parents[1]
 IB_MODULES = ("tests/test_gateway.py", "tests/test_gateway_cli.py", "tests/test_gateway_faults.py",
               "tests/test_ib_resilience.py", "tests/test_paper.py", "tests/test_paper_gateway.py",
-              "tests/test_paper_faults.py", "tests/test_live_stops.py", "tests/test_paper_stops.py")
+              "tests/test_paper_faults.py", "tests/test_live_stops.py", "tests/test_paper_stops.py",
+              "tests/test_shorts_live.py")
 
 
 #: sh runs the re-run with its output in files and writes its exit code next to them when it ends,

@@ -65,3 +65,16 @@ def test_zipline_tables() -> None:
     assert refuse_order_type("market") is None
     assert "not supported on the zipline engine" in (refuse_order_type("limit") or "")
     assert bundle_name("abc123", "XNYS", ["SPX"]).startswith("algotrade-")
+
+
+def test_an_ib_rejection_reason_is_the_brokers_own_words() -> None:
+    from adapters.ib.mapping import rejection_reason
+
+    log = [(0, ""), (201, "Error 201, reqId 7: Order rejected - reason:short margin: equity 1.00 x")]
+    assert rejection_reason(log) == "short margin: equity 1.00 x"
+    assert rejection_reason([(201, "Error 201, reqId 7: Order rejected - reason:insufficient cash at fill time, "
+                                   "contract: Stock(conId=1, symbol='X')")]) == "insufficient cash at fill time"
+    assert rejection_reason([(110, "Error 110, reqId 3: The price does not conform")]) == (
+        "IB 110: The price does not conform")
+    assert rejection_reason([(202, "Error 202, reqId 3: Order Canceled - reason:")]) is None  # our own cancel
+    assert rejection_reason([]) is None

@@ -223,3 +223,43 @@ def test_how_a_sweep_ran_is_a_sentence_not_json() -> None:
     assert line == "local executor, 2 workers: ran 137, resumed 0 in 10.65 s (12.86 runs/s)"
     assert _how_it_ran({"executor": "ray", "workers": 4, "ran": 0, "resumed": 22, "run_seconds": None,
                         "runs_per_s": None}) == "ray executor, 4 workers: ran 0, resumed 22"
+
+
+def _positions_text(page: str) -> str:
+    section = page[page.index("Positions at the end"):]
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", section[:section.index("<h2>", 30)]))
+
+
+def test_positions_at_the_end_show_shorts_negative_with_gross_and_net_exposure() -> None:
+    from algotrade.core.data import Market
+    from algotrade.core.results import TRADE_COLUMNS, Tables
+
+    dates = pd.bdate_range("2021-03-01", periods=3)
+    frames = {s: pd.DataFrame({"open": c, "high": c, "low": c, "close": c, "volume": 1e3}, index=dates)
+              for s, c in (("LONGCO", [9.0, 10.0, 11.0]), ("SHORTCO", [21.0, 20.0, 19.0]), ("FLAT", [5.0] * 3))}
+    trades = pd.DataFrame([("2021-03-01", "LONGCO", 100, 9.0, 0.0, 1), ("2021-03-01", "SHORTCO", -60, 21.0, 0.0, 2),
+                           ("2021-03-01", "FLAT", 10, 5.0, 0.0, 3), ("2021-03-02", "FLAT", -10, 5.0, 0.0, 4)],
+                          columns=TRADE_COLUMNS)
+    equity = pd.DataFrame({"date": [str(d.date()) for d in dates], "cash": 1_000.0,
+                           "positions_value": 0.0, "equity": [2_000.0, 2_000.0, 2_000.0]})
+    text = _positions_text("<h2>Positions at the end</h2>" + report.positions_table(
+        Market(frames, "XNYS"), Tables(trades, pd.DataFrame(), equity)) + "<h2>next</h2>")
+    # at the last close: long 100 x 11 = 1,100, short 60 x 19 = 1,140 of equity 2,000; FLAT is closed
+    assert "LONGCO long +100 11.00 1,100.00 +55.0%" in text
+    assert "SHORTCO short -60 19.00 -1,140.00 -57.0%" in text
+    assert "FLAT" not in text
+    assert "gross 112.0%, net -2.0% of equity (long 1,100.00, short 1,140.00)" in text
+
+
+def test_the_report_of_a_run_ending_short_lists_the_short_and_its_borrow_fees(tmp_path: Path) -> None:
+    from algotrade.backtest.run import run_experiment
+
+    result = run_experiment(ROOT / "experiments" / "longshort_sma.yaml", out=tmp_path,
+                            overrides=("data.start=2008-01-02", "data.end=2008-11-28"))
+    held = int(result.tables.trades["quantity"].sum())
+    assert held < 0
+    page = (result.folder / "report.html").read_text()
+    text = _positions_text(page)
+    assert f"SPX short {held:+,} " in text and "net -" in text
+    fees = result.metrics["total_borrow_fees"]
+    assert fees > 0 and f"Borrow fees paid (shorts) {fees:,.2f}" in re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page))

@@ -20,7 +20,15 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from adapters.ib.client import ib_module
-from adapters.ib.mapping import ORDER_REJECTIONS, ORDER_TYPE, SYMBOLS, action, signed, status_of
+from adapters.ib.mapping import (
+    ORDER_REJECTIONS,
+    ORDER_TYPE,
+    SYMBOLS,
+    action,
+    rejection_reason,
+    signed,
+    status_of,
+)
 from algotrade.core.errors import BrokerError, TransientBrokerError
 from algotrade.core.symbols import map_symbols
 from algotrade.live.broker import (
@@ -301,8 +309,10 @@ class IbBroker:
                 if any(status_of(t.orderStatus.status) in (None, "filled") for t in legs):
                     return  # the other leg works on, or filled (OCA cancelled this one)
                 broker_id = bracket_id([str(t.order.orderId) for t in legs])
-            reason = self._reasons.get(order.orderId, trade.orderStatus.status)
-            self._events.append(StatusEvent(order.orderRef, broker_id, status, reason))
+            # a rejection's error comes before its status (ib_async, ib_insync): it is in the log
+            rejected = rejection_reason((e.errorCode, e.message) for e in trade.log)
+            reason = rejected or self._reasons.get(order.orderId, trade.orderStatus.status)
+            self._events.append(StatusEvent(order.orderRef, broker_id, "rejected" if rejected else status, reason))
 
     def _on_error(self, req_id: int, code: int, message: str, *args: Any) -> None:
         if code in ORDER_REJECTIONS:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from algotrade.core.symbols import SymbolRule
 
@@ -33,6 +34,19 @@ CONNECTIVITY = {1100: "lost", 1101: "restored, data lost", 1102: "restored, data
 ORDER_REJECTIONS = frozenset({103, 104, 105, 106, 107, 109, 110, 111, 113, 116, 117, 118, 119, 120, 121, 122,
                               123, 124, 125, 126, 129, 131, 132, 133, 134, 135, 136, 137, 138, 139, 140, 141,
                               201, 202, 203})
+
+
+def rejection_reason(entries: Iterable[tuple[int, str]]) -> str | None:
+    """Why IB rejected an order, from its log's (errorCode, message) entries: the text after
+    "reason:" of the last rejecting error (``Error 201, reqId 7: Order rejected - reason:X`` ->
+    ``X``, the broker's own words, as the backtest gives them), else ``IB code: message``; None
+    when no error ended it (202 is IB's confirmation of a cancel, not a rejection)."""
+    for code, message in reversed(list(entries)):
+        if code in ORDER_REJECTIONS and code != 202:
+            text = re.sub(r", contract: \w+\(.*$", "", re.sub(r"^(?:Error|Warning) -?\d+, reqId -?\d+: ", "", message))
+            why = re.split(r"reason:", text, maxsplit=1, flags=re.IGNORECASE)
+            return why[1].strip() if len(why) == 2 and why[1].strip() else f"IB {code}: {text}"
+    return None
 
 
 def action(quantity: int) -> str:

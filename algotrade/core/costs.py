@@ -96,6 +96,55 @@ def exact_commission(broker: BrokerConfig, size: int, price: float) -> Decimal:
 BORROW_DAYS = 252
 
 
+def equity_and_shorts(cash: Decimal, positions: Mapping[str, int], marks: Mapping[str, Decimal]) -> tuple[Decimal, Decimal]:
+    """Cash plus positions at ``marks``, and the gross value of the short positions, exactly."""
+    with decimal.localcontext(EXACT):
+        held = sum((Decimal(q) * marks[s] for s, q in positions.items() if q), Decimal(0))
+        shorts = sum((Decimal(-q) * marks[s] for s, q in positions.items() if q < 0), Decimal(0))
+        return cash + held, shorts
+
+
+def cash_after_fill(broker: BrokerConfig, cash: Decimal, quantity: int, price: float) -> Decimal:
+    """The cash after a fill of ``quantity`` shares (signed) at ``price`` and its commission, exactly."""
+    cost = EXACT.multiply(Decimal(quantity), exact(price))
+    return EXACT.subtract(EXACT.subtract(cash, cost), exact_commission(broker, quantity, price))
+
+
+def short_margin_refusal(broker: BrokerConfig, cash: Decimal, positions: Mapping[str, int],
+                         marks: Mapping[str, Decimal], symbol: str, quantity: int, price: float) -> str:
+    """Why ``broker.short_margin`` refuses a fill of ``quantity`` (signed) of ``symbol`` at ``price``
+    for an account holding ``cash`` and ``positions`` marked at ``marks``: "" when it admits it.
+
+    Only a sale that opens or enlarges a short (leaves the position below zero) is ruled; it is
+    refused when equity after the fill (the fill's symbol marked at its price) is below
+    margin x gross short value after it. Exactly at the limit it is admitted."""
+    held = positions.get(symbol, 0) + quantity
+    if broker.short_margin is None or quantity >= 0 or held >= 0:
+        return ""
+    after = cash_after_fill(broker, cash, quantity, price)
+    equity, shorts = equity_and_shorts(after, {**positions, symbol: held}, {**marks, symbol: exact(price)})
+    required = EXACT.multiply(exact(broker.short_margin), shorts)
+    if equity >= required:
+        return ""
+    return (f"short margin: equity {equity:.2f} after the sale would be below broker.short_margin "
+            f"{broker.short_margin} x gross short value {shorts:.2f} = {required:.2f}")
+
+
+def borrow_rate(broker: BrokerConfig) -> Decimal:
+    """The borrow fee per session as a fraction of the short value: bps / 10000 / 252, exactly."""
+    return EXACT.divide(exact(broker.borrow_fee_bps), Decimal(10_000 * BORROW_DAYS))
+
+
+def borrow_fee(broker: BrokerConfig, positions: Mapping[str, int], marks: Mapping[str, Decimal]) -> Decimal:
+    """One session's borrow fee of the shorts in ``positions`` at ``marks`` (the session's closes):
+    |short market value| x broker.borrow_fee_bps / 10000 / 252, exactly (0 without either)."""
+    rate = borrow_rate(broker)
+    if not rate:
+        return Decimal(0)
+    _, shorts = equity_and_shorts(Decimal(0), positions, marks)
+    return EXACT.multiply(shorts, rate) if shorts else Decimal(0)
+
+
 class CashBook:
     """The account's cash in exact decimal arithmetic: the one cash rule of every backtest engine.
 
@@ -116,8 +165,6 @@ class CashBook:
     def __init__(self, broker: BrokerConfig) -> None:
         self.broker = broker
         self._cash = exact(broker.cash)
-        self.margin = None if broker.short_margin is None else exact(broker.short_margin)
-        self.borrow_rate = EXACT.divide(exact(broker.borrow_fee_bps), Decimal(10_000 * BORROW_DAYS))
         self.positions: dict[str, int] = {}
         self.marks: dict[str, Decimal] = {}
         #: every borrow fee charged: (session, fee)
@@ -133,25 +180,17 @@ class CashBook:
     def cash(self) -> float:
         return float(self._cash)
 
-    def equity_and_shorts(self, positions: dict[str, int], marks: dict[str, Decimal]) -> tuple[Decimal, Decimal]:
-        """Cash plus positions at ``marks``, and the gross value of the short positions, exactly."""
-        with decimal.localcontext(EXACT):
-            held = sum((Decimal(q) * marks[s] for s, q in positions.items() if q), Decimal(0))
-            shorts = sum((Decimal(-q) * marks[s] for s, q in positions.items() if q < 0), Decimal(0))
-            return self._cash + held, shorts
-
     def pay(self, quantity: int, price: float, symbol: str = "") -> bool:
         """Book a fill of ``quantity`` shares (signed) of ``symbol`` at ``price`` with its
         commission, unless it is a buy the cash cannot pay for (the cash rule: cash never goes
         below zero) or a sale that opens or enlarges a short the margin does not cover. Returns
         whether the fill may happen; a refused fill changes nothing but :attr:`refusal`."""
-        cost = EXACT.multiply(Decimal(quantity), exact(price))
-        after = EXACT.subtract(EXACT.subtract(self._cash, cost), exact_commission(self.broker, quantity, price))
+        after = cash_after_fill(self.broker, self._cash, quantity, price)
         if quantity > 0 and after < 0:
             self.refusal = "insufficient cash at fill time"
             return False
         if not symbol:  # an engine that books fills without their symbol: the cash rule alone
-            if self.margin is not None or self.borrow_rate:
+            if self.broker.short_margin is not None or self.broker.borrow_fee_bps:
                 raise ConfigError(
                     "broker.short_margin / broker.borrow_fee_bps: this engine books fills without their symbol "
                     "(CashBook.pay(quantity, price)), so the shorts' rules cannot see its positions; "
@@ -159,22 +198,12 @@ class CashBook:
                 )
             self._cash = after
             return True
-        held = self.positions.get(symbol, 0) + quantity
-        if self.margin is not None and quantity < 0 and held < 0:
-            positions = {**self.positions, symbol: held}
-            marks = {**self.marks, symbol: exact(price)}
-            before, self._cash = self._cash, after
-            equity, shorts = self.equity_and_shorts(positions, marks)
-            self._cash = before
-            required = EXACT.multiply(self.margin, shorts)
-            if equity < required:
-                self.refusal = (
-                    f"short margin: equity {equity:.2f} after the sale would be below broker.short_margin "
-                    f"{self.broker.short_margin} x gross short value {shorts:.2f} = {required:.2f}"
-                )
-                return False
+        refusal = short_margin_refusal(self.broker, self._cash, self.positions, self.marks, symbol, quantity, price)
+        if refusal:
+            self.refusal = refusal
+            return False
         self._cash = after
-        self.positions[symbol] = held
+        self.positions[symbol] = self.positions.get(symbol, 0) + quantity
         self.marks[symbol] = exact(price)
         return True
 
@@ -185,12 +214,9 @@ class CashBook:
         for s in self.positions:
             if s in closes:
                 self.marks[s] = exact(closes[s])
-        if not self.borrow_rate:
+        fee = borrow_fee(self.broker, self.positions, self.marks)
+        if not fee:
             return Decimal(0)
-        _, shorts = self.equity_and_shorts(self.positions, self.marks)
-        if not shorts:
-            return Decimal(0)
-        fee = EXACT.multiply(shorts, self.borrow_rate)
         self._cash = EXACT.subtract(self._cash, fee)
         self.borrow_fees.append((date, fee))
         return fee

@@ -177,6 +177,10 @@ def render_burnin(exp: Experiment, result: dict[str, Any], paper: StrategyHost, 
          f"no, first difference at fill {result.get('first_difference')}"),
         ("final equity, paper", fmt.money(final.get("paper"))),
         ("final equity, backtest", fmt.money(final.get("backtest"))),
+        *[(f"positions at the end, {side}", ", ".join(f"{sym} {fmt.count(q, signed=True)}" for sym, q in held.items())
+           or "none") for side, held in result.get("positions", {}).items()],
+        *([("borrow fees, backtest (the paper's are in its cash)", fmt.money(result["borrow_fees_backtest"]))]
+          if exp.broker.borrow_fee_bps else []),
         ("rejects", fmt.count(result["rejects"])),
         ("cancels", fmt.count(result["cancels"])),
         ("disconnects", fmt.count(result["disconnects"])),

@@ -22,6 +22,10 @@ def _fills(host: StrategyHost) -> list[tuple[str, str, int, float]]:
     return [(str(f.date), f.symbol, f.quantity, f.price) for f in host.fills]
 
 
+def _held(host: StrategyHost) -> dict[str, int]:
+    return {s: q for s, q in sorted(host.positions.items()) if q}
+
+
 def burnin_report(exp: Experiment, paper: StrategyHost, shadow: StrategyHost, *, disconnects: int, missed_bars: int,
                   unreconciled: int, mode: str, restarts: int = 0, reconnects: int = 0,
                   outages: int = 0) -> dict[str, Any]:
@@ -52,6 +56,10 @@ def burnin_report(exp: Experiment, paper: StrategyHost, shadow: StrategyHost, *,
                                  else min(len(paper_fills), len(shadow_fills)) + 1),
         "final_equity": {"paper": paper_eq[-1] if paper_eq else None, "backtest": shadow_eq[-1] if shadow_eq else None},
         "orders": statuses,
+        # a short with its negative quantity; the broker debits a short's borrow fee from the paper
+        # cash (so it is in the paper equity), the backtest's cash book counts it
+        "positions": {"paper": _held(paper), "backtest": _held(shadow)},
+        "borrow_fees_backtest": float(sum(f for _, f in shadow.book.borrow_fees)) if shadow.book is not None else 0.0,
         "rejects": statuses.get("rejected", 0),
         "cancels": statuses.get("cancelled", 0),
         "disconnects": disconnects,

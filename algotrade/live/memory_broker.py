@@ -9,9 +9,17 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 
 from algotrade.core.config import BrokerConfig
-from algotrade.core.costs import commission, slippage_fraction, slipped
+from algotrade.core.costs import (
+    borrow_fee,
+    commission,
+    exact,
+    short_margin_refusal,
+    slippage_fraction,
+    slipped,
+)
 from algotrade.core.errors import BrokerError, TransientBrokerError
 from algotrade.core.exits import exit_fill
 from algotrade.core.strategy import FIELDS, Bar, Bars, Order
@@ -91,8 +99,12 @@ class InMemoryBroker:
     (:meth:`on_bar`, or :meth:`feed` around a bar stream); then ``fill_rule`` decides what fills
     and at what price, in the order the orders were placed, with ``config``'s commission and
     slippage and the backtest's cash rule (a buy the cash cannot pay for at fill time is
-    rejected). Events reach the client only while it is connected; a new connection starts with
-    an empty event queue, as a real one does, so a restarted client must reconcile.
+    rejected) and its two rules of shorts, by the cash book's functions (:mod:`algotrade.core.costs`):
+    a sale that opens or enlarges a short ``broker.short_margin`` does not cover is rejected at
+    fill time, and each bar's close debits cash with the borrow fee (``broker.borrow_fee_bps``) of
+    the shorts held at it (the total so far in :attr:`borrow_fees`). Events reach the client only
+    while it is connected; a new connection starts with an empty event queue, as a real one
+    does, so a restarted client must reconcile.
     """
 
     def __init__(
@@ -108,6 +120,8 @@ class InMemoryBroker:
         self.account_id = account_id
         self.holdings: dict[str, int] = {}
         self.marks: dict[str, float] = {}
+        #: the borrow fees debited at the closes so far
+        self.borrow_fees = 0.0
         self.orders: list[SimOrder] = []
         self.execs: list[Execution] = []
         self.last_date: dt.date | None = None
@@ -246,8 +260,13 @@ class InMemoryBroker:
             if qty > 0 and after < 0.0:  # the one cash rule: checked at fill time
                 self._close(order, "rejected", "insufficient cash at fill time")
                 continue
+            margin = short_margin_refusal(self.config, exact(self.cash), *self._exact(), r.symbol, qty, price)
+            if margin:
+                self._close(order, "rejected", margin)
+                continue
             self.cash = after
             self.holdings[r.symbol] = self.holdings.get(r.symbol, 0) + qty
+            self.marks[r.symbol] = price  # the margin of a later fill counts this one at its price
             order.filled += qty
             ex = Execution(f"E{len(self.execs) + 1}", r.order_ref, order.broker_id, r.symbol, qty,
                            float(price), float(fee), date.isoformat())
@@ -258,7 +277,15 @@ class InMemoryBroker:
                 self._emit(StatusEvent(r.order_ref, order.broker_id, "filled"))
         for sym, f in fields.items():
             self.marks[sym] = f["close"]
+        fee = float(borrow_fee(self.config, *self._exact())) if self.config.borrow_fee_bps else 0.0
+        self.cash -= fee
+        self.borrow_fees += fee
         self.last_date = date
+
+    def _exact(self) -> tuple[dict[str, int], dict[str, Decimal]]:
+        """The positions held and their marks, as the cash book's rules take them."""
+        held = {s: q for s, q in self.holdings.items() if q}
+        return held, {s: exact(self.marks.get(s, 0.0)) for s in held}
 
     def feed(self, stream: BarStream) -> Iterator[tuple[dt.date, Mapping[str, BarLike]]]:
         """The stream, with each bar reaching this broker's market before the client sees it."""

@@ -273,6 +273,40 @@ def _trades_table(tbl: Tables, limit: int = 200) -> str:
     return scroll(f"<table><tr>{head}</tr>{body}</table>") + more
 
 
+def positions_table(market: Market, tbl: Tables) -> str:
+    """The positions held at the end of the run (a short with its negative quantity), each at the
+    last close, and the exposure they make as fractions of equity: gross (longs plus |shorts|) and
+    net (longs minus |shorts|), at the end and on average over the run (risk.csv has every bar)."""
+    held = tbl.trades.groupby("symbol", sort=True)["quantity"].sum() if len(tbl.trades) else pd.Series(dtype=int)
+    held = held[held != 0]
+    last = pd.Timestamp(tbl.equity["date"].iloc[-1]) if len(tbl.equity) else None
+    equity = float(tbl.equity["equity"].iloc[-1]) if len(tbl.equity) else math.nan
+    rows, values = [], {"long": 0.0, "short": 0.0}
+    for symbol, quantity in held.items():
+        frame = market.frames.get(str(symbol))
+        closes = frame["close"][frame.index <= last].dropna() if frame is not None and last is not None else None
+        close = float(closes.iloc[-1]) if closes is not None and len(closes) else math.nan
+        side, value = ("long" if quantity > 0 else "short"), int(quantity) * close
+        values[side] += abs(value)
+        weight = value / equity if equity > 0 else math.nan
+        rows.append(f"<tr><td class=l>{html.escape(str(symbol))}</td><td class=l>{side}</td>"
+                    f"<td class={'buy' if quantity > 0 else 'sell'} title={side}>{fmt.count(quantity, signed=True)}</td>"
+                    f"<td>{fmt.money(close)}</td><td>{fmt.money(value)}</td><td>{_pct(weight)}</td></tr>")
+    gross = (values["long"] + values["short"]) / equity if equity > 0 else math.nan
+    net = (values["long"] - values["short"]) / equity if equity > 0 else math.nan
+    risk = tbl.risk
+    mean_gross = float(risk["gross_exposure"].mean()) if len(risk) else math.nan
+    mean_net = float(risk["net_exposure"].mean()) if len(risk) else math.nan
+    note = (f"<p class=sub>Exposure at the end: gross {fmt.pct(gross, 1)}, net {_pct(net)} of equity "
+            f"(long {fmt.money(values['long'])}, short {fmt.money(values['short'])}); over the run: mean gross "
+            f"{fmt.pct(mean_gross, 1)}, mean net {_pct(mean_net)}.</p>")
+    if not rows:
+        return "<p class=sub>No position held at the end.</p>" + note
+    head = ("<tr><th class=l>symbol</th><th class=l>side</th><th>quantity</th><th>last close</th>"
+            "<th>market value</th><th>of equity</th></tr>")
+    return scroll(f"<table class=positions>{head}{''.join(rows)}</table>") + note
+
+
 def kpis(items: Sequence[tuple[str, str]]) -> str:
     """A strip of headline numbers: (html value, label) pairs."""
     return ("<div class=strip>" + "".join(f"<div class=kpi><b>{v}</b><span>{html.escape(k)}</span></div>"
@@ -323,6 +357,7 @@ def render(exp: Experiment, market: Market, tbl: Tables, stats: dict[str, Any], 
 <h2>Drawdown</h2>{dd_img}
 {"<h2>Allocations</h2>" + "".join(alloc_imgs) if alloc_imgs else ""}
 <h2>Exposure</h2>{exposure_img}
+<h2>Positions at the end</h2>{positions_table(market, tbl)}
 <h2>Value at risk</h2>{var_img}
 <h2>Risk events ({len(tbl.risk_events)})</h2>{events_table(tbl.risk_events)}
 <h2>Price and trades</h2>{"".join(price_imgs)}

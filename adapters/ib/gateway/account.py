@@ -11,8 +11,8 @@ backtesting engines: an order that is working when session T+1 is replayed fills
 
 with :mod:`algotrade.core.costs` commission and slippage (slippage never takes a limit fill beyond
 its limit). An OCA group (ocaType 1: a protective exit's STP and LMT legs) fills as in oca.py. The cash rule is the README's: a buy that cash cannot pay for at fill time is
-rejected, cash never goes negative. Orders stay working until filled or cancelled (GTC),
-whatever their ``tif``.
+rejected, cash never goes negative; shorts follow the backtest's short margin and borrow fee
+(shorts.py). Orders stay working until filled or cancelled (GTC), whatever their ``tif``.
 
 IB conventions: a position's average cost includes the commission paid to open it, and the
 realized PnL of a closing fill is net of its own commission.
@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from adapters.ib.gateway.oca import Cancellation, cancel_siblings, oca_fill, oca_groups
+from adapters.ib.gateway.shorts import sale_refusal, session_borrow_fee
 from algotrade.core.config import BrokerConfig
 from algotrade.core.costs import commission, slippage_fraction, slipped
 
@@ -251,15 +252,17 @@ class SimAccount:
                 qty = max(1.0, math.floor(order.quantity * order.partial_fraction))
                 qty = min(qty, order.remaining)
             fee = commission(self.broker, qty, price)
-            if order.sign > 0 and qty * price + fee > self.cash + 1e-9:
-                order.status = "Cancelled"
-                order.reason = "insufficient cash at fill time"
+            refusal = ("insufficient cash at fill time" if order.sign > 0 and qty * price + fee > self.cash + 1e-9
+                       else sale_refusal(self.broker, self.cash, self.positions, self.marks, order, qty, price))
+            if refusal:
+                self._reject(order, refusal)
                 events.append(Rejection(order, order.reason))
                 continue
             events.append(Fill(order, self._apply(order, qty, price, fee, when)))
             events += cancel_siblings(group or [], order, lambda o: self.cancel(o.order_id, when))
         for sym, bar in bars.items():
             self.marks[sym] = bar.close
+        self.cash -= session_borrow_fee(self.broker, self.positions, self.marks)
         return events
 
     def end_session(self) -> None:
@@ -317,6 +320,7 @@ class SimAccount:
             pos.avg_cost = (held * pos.avg_cost + opening * basis) / (held + opening)
             pos.quantity += order.sign * opening
         self.cash -= signed * price + fee
+        self.marks[order.symbol] = price  # the margin of a later fill counts this one at its price
         order.avg_fill_price = (order.avg_fill_price * order.filled + price * qty) / (order.filled + qty)
         order.filled += qty
         order.last_fill_price = price
@@ -381,17 +385,13 @@ class SimAccount:
             "RealizedPnL": self.realized_pnl,
         }
         rows = [("AccountType", "INDIVIDUAL", ""), ("AccountCode", self.account_id, "")]
-        rows += [(k, _money(v), "USD") for k, v in money.items()]
+        rows += [(k, f"{v:.2f}", "USD") for k, v in money.items()]  # IB sends money to the cent
         return rows
 
 
 def ib_time(when: dt.datetime) -> str:
     """A time as TWS writes it: ``YYYYMMDD HH:MM:SS Zone/Name``."""
     return f"{when:%Y%m%d %H:%M:%S} {when.tzinfo}" if when.tzinfo else f"{when:%Y%m%d %H:%M:%S}"
-
-
-def _money(x: float) -> str:
-    return f"{x:.2f}"
 
 
 __all__ = ["BarRow", "Cancellation", "Execution", "Fill", "OrderRejected", "Position", "Rejection", "SimAccount",
