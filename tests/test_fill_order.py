@@ -68,3 +68,27 @@ def test_both_engines_fill_a_mixed_bar_alike(tmp_path: Path) -> None:
              [4, "Y", "order", -80], [6, "X", "exit", 0], [6, "Y", "order", 100]]
     got = {e: _fills(tmp_path, e, steps, 2_000, short_margin=0.5) for e in ENGINES}
     assert got["backtrader"] == got["zipline"] and len(got["backtrader"]) >= 5
+
+
+def test_the_gateway_simulator_fills_a_bar_in_the_same_order(tmp_path: Path) -> None:
+    """The same bar against the gateway simulator through the IB client: the short leg pays for the
+    long one placed before it, and a cover frees the margin of a new short, as on the backtests."""
+    from algotrade.core.config import load_experiment
+    from algotrade.core.data import load_market
+    from tests.rehearsal import fills, rehearse
+
+    # $1,000 under a 50% margin: the long leg needs the short's proceeds (bar 1); two reducing
+    # orders (bar 3); a new short of Y fits only once the cover of X has freed its margin (bar 7)
+    steps = [[1, "Y", "order", 150], [1, "X", "order", -100], [3, "X", "order", 100], [3, "Y", "order", -150],
+             [5, "X", "order", -40], [7, "Y", "order", -190], [7, "X", "order", 40]]
+    path = write_experiment(
+        tmp_path, name="order", data=_market(tmp_path), engine="backtrader",
+        strategy={"name": "tests.scripted:Scripted", "params": {"steps": steps}},
+        broker={"cash": 1_000, "commission": {"per_share": 0.0}, "short_margin": 0.5},
+        output={"dir": str(tmp_path), "report": False},
+    )
+    exp = load_experiment(path)
+    paper, shadow = rehearse(exp, load_market(exp.data, path), tmp_path / "journal.sqlite", client_id=37)
+    assert fills(paper) == fills(shadow)
+    assert [(s, q) for _, s, q, _ in fills(shadow)] == [("X", -100), ("Y", 150), ("Y", -150), ("X", 100),
+                                                      ("X", -40), ("X", 40), ("Y", -190)]

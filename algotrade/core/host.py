@@ -310,11 +310,11 @@ class StrategyHost:
             ) from exc
 
 
-def _reduces(position: int, quantity: int) -> bool:
+def _reduces(position: float, quantity: float) -> bool:
     return abs(position + quantity) < abs(position)
 
 
-def fill_priority(position: int, quantity: int) -> tuple[bool, bool]:
+def fill_priority(position: float, quantity: float) -> tuple[bool, bool]:
     """Where an order goes among one bar's orders, the same on every engine and broker (after the
     protective exits): orders that reduce their symbol's ``position`` first, then sales, then buys,
     each group in the order placed. Sales before buys, so the proceeds of a short leg are in the

@@ -22,6 +22,7 @@ from algotrade.core.costs import (
 )
 from algotrade.core.errors import BrokerError, TransientBrokerError
 from algotrade.core.exits import exit_fill
+from algotrade.core.host import fill_priority
 from algotrade.core.strategy import FIELDS, Bar, Bars, Order
 from algotrade.live.broker_protocol import (
     Account,
@@ -243,7 +244,10 @@ class InMemoryBroker:
             return
         fields = {s: _fields(b) for s, b in bars.items()}
         frac = slippage_fraction(self.config)
-        for order in [o for o in self.orders if o.status == "open"]:
+        # the backtest engines' order (core/host.py fill_priority): exits, reducing orders, sales, buys, as placed
+        working = sorted((o for o in self.orders if o.status == "open"), key=lambda o: (
+            o.request.type != "exit", *fill_priority(self.holdings.get(o.request.symbol, 0), o.remaining)))
+        for order in working:
             r = order.request
             if (order.placed_after is not None and order.placed_after >= date) or r.symbol not in fields:
                 continue

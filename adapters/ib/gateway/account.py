@@ -30,6 +30,7 @@ from adapters.ib.gateway.oca import Cancellation, cancel_siblings, oca_fill, oca
 from adapters.ib.gateway.shorts import sale_refusal, session_borrow_fee
 from algotrade.core.config import BrokerConfig
 from algotrade.core.costs import commission, slippage_fraction, slipped
+from algotrade.core.host import fill_priority
 
 SUPPORTED_ORDER_TYPES = ("MKT", "LMT", "STP")
 WORKING = ("PreSubmitted", "Submitted")
@@ -234,8 +235,10 @@ class SimAccount:
         """Fill the working orders at this session's bar; marks positions at its close."""
         events: list[Event] = []
         working = [o for o in self.working_orders() if o.symbol in bars]
-        # orders that reduce a position go first (the README's execution model)
-        working.sort(key=lambda o: (0 if self._reduces(o) else 1, o.order_id))
+        # the backtest engines' order (core/host.py fill_priority): protective brackets (OCA type 1),
+        # then reducing orders, sales, buys, as placed
+        working.sort(key=lambda o: (o.oca_type != 1, *fill_priority(self.positions.get(o.symbol, Position()).quantity,
+                                                   o.sign * o.remaining), o.order_id))
         when = when_open if self.broker.fill == "next_open" else when_close
         groups = oca_groups(working)
         for order in working:
@@ -268,10 +271,6 @@ class SimAccount:
     def end_session(self) -> None:
         """Called after a session is complete: the next day's PnL starts from here."""
         self.day_start_value = self.net_liquidation()
-
-    def _reduces(self, order: SimOrder) -> bool:
-        held = self.positions.get(order.symbol, Position()).quantity
-        return held * order.sign < 0
 
     @property
     def _slip(self) -> float:
