@@ -216,12 +216,14 @@ def test_every_registered_strategy_trades_as_a_child_identically_on_both_engines
     from algotrade.core.registry import STRATEGIES
 
     small = {"xgb_walkforward": {"train_bars": 252, "test_bars": 63, "n_estimators": 20},
-             "momentum_rebalance": {"lookback": 60, "top_n": 2}}
+             "momentum_rebalance": {"lookback": 60, "top_n": 2},
+             "pairs": {"pairs": [["AAA", "BBB"]], "hedge": "rolling_ols"}}  # on the pair planted below
     children = [{"name": n, "params": small.get(n, {})} for n in sorted(STRATEGIES) if n != "composer"]
     exp = experiment_from_dict({
         "name": "all_children",
         "data": {"source": "synthetic", "symbols": ["AAA", "BBB", "CCC", "DDD"], "start": "2012-01-03",
-                 "end": "2014-12-31", "synthetic": {"seed": 3}},
+                 "end": "2014-12-31", "synthetic": {"seed": 3, "pairs": [
+                     {"y": "AAA", "x": "BBB", "beta": 1.5, "alpha": 10, "half_life": 5, "spread_vol": 1}]}},
         "strategy": {"name": "composer", "params": {"children": children, "rebalance": 10}},
     })
     market = load_market(exp.data)
