@@ -3,7 +3,7 @@
 With ``long_only: false`` the mirror rule trades the other side: a close below the lower band
 goes short, a close back above the middle covers (the same cookbook rule on the negated prices
 and bands). A bar that exits a long and breaks the lower band flips to the short (cover, then
-short: algotrade/strategies/_sides.py).
+short: algotrade/core/sides.py).
 
 The decision rule is the cookbook's: ``recipes/ch03_vectorized/r05_oscillator_signals.py``
 (:func:`bollinger_breakout_signal`), called here on each bar's close and bands.
@@ -14,8 +14,8 @@ from __future__ import annotations
 from pydantic import Field
 
 from algotrade.core.indicators import BollingerBand, Indicator
+from algotrade.core.sides import LONG_ONLY, follow
 from algotrade.core.strategy import Context, Strategy, StrategyConfig
-from algotrade.strategies._sides import LONG_ONLY, follow
 from recipes.ch03_vectorized.r05_oscillator_signals import bollinger_breakout_signal
 
 

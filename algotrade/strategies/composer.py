@@ -35,10 +35,10 @@ from pydantic import Field, ValidationError, model_validator
 from algotrade.core.costs import EXACT, exact
 from algotrade.core.errors import ConfigError
 from algotrade.core.indicators import Indicator
+from algotrade.core.regimes import HmmConfig
 from algotrade.core.registry import resolve_strategy
 from algotrade.core.strategy import Context, Strategy, StrategyConfig
-from algotrade.strategies._regimes import HmmConfig
-from algotrade.strategies._subbook import SubBook
+from algotrade.core.subbook import SubBook
 from recipes.ch13_regimes.r02_walk_forward_regimes import WalkForwardHMM
 from recipes.ch14_meta_strategies.r02_bandit_allocation import allocate, trailing_returns
 from recipes.ch14_meta_strategies.r03_regime_allocation import allocate_by_regime, check_table

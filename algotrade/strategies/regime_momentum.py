@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 from pydantic import Field, model_validator
 
+from algotrade.core.regimes import HmmConfig
 from algotrade.core.strategy import Context, Strategy
-from algotrade.strategies._regimes import HmmConfig
 from recipes.ch13_regimes.r02_walk_forward_regimes import WalkForwardHMM
 from recipes.ch13_regimes.r03_regime_filtered_momentum import (
     regime_momentum_position,

@@ -1,5 +1,5 @@
 """Mean reversion on the RSI: buy oversold, sell overbought (long-only), or also short overbought
-(``long_only: false``, algotrade/strategies/_sides.py).
+(``long_only: false``, algotrade/core/sides.py).
 
 The decision rule is the cookbook's: ``recipes/ch03_vectorized/r05_oscillator_signals.py``
 (:func:`rsi_reversion_signal`), called here on each bar's RSI.
@@ -10,8 +10,8 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from algotrade.core.indicators import RSI, Indicator
+from algotrade.core.sides import LONG_ONLY, follow
 from algotrade.core.strategy import Context, Strategy, StrategyConfig
-from algotrade.strategies._sides import LONG_ONLY, follow
 from recipes.ch03_vectorized.r05_oscillator_signals import rsi_reversion_signal
 
 

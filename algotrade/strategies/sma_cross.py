@@ -1,5 +1,5 @@
 """Crossover of a fast and a slow simple moving average of the close: long-only, or long/short
-with ``long_only: false`` (algotrade/strategies/_sides.py).
+with ``long_only: false`` (algotrade/core/sides.py).
 
 The decision rule is the cookbook's: ``recipes/ch03_vectorized/r01_ma_crossover_signals.py``
 (:func:`crossover`), called here on each bar's floats.
@@ -10,8 +10,8 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from algotrade.core.indicators import SMA, Indicator
+from algotrade.core.sides import LONG_ONLY, follow
 from algotrade.core.strategy import Context, Strategy, StrategyConfig
-from algotrade.strategies._sides import LONG_ONLY, follow
 from recipes.ch03_vectorized.r01_ma_crossover_signals import crossover
 
 
