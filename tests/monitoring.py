@@ -192,6 +192,18 @@ class Monitoring:
                 raise AssertionError(f"Prometheus did not scrape {target} within {timeout} s{self.describe()}")
             threading.Event().wait(0.2)
 
+    def wait_value(self, expr: str, ok: Callable[[float], bool], timeout: float = 20.0, what: str = "") -> float:
+        """Until ``expr`` (one series) has a value ``ok`` accepts; that value."""
+        deadline = time.monotonic() + timeout
+        while True:
+            result = self.query(expr)
+            if len(result) == 1 and ok(float(result[0]["value"][1])):
+                return float(result[0]["value"][1])
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{expr} did not become {what or ok} within {timeout} s (last: {result})"
+                                     f"{self.describe()}")
+            threading.Event().wait(0.2)
+
     def wait_alert(self, name: str, status: str, timeout: float, since: int = 0) -> dict[str, Any]:
         return self.webhook.wait_alert(name, status, timeout, since, self.describe)
 
