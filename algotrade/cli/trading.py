@@ -27,8 +27,34 @@ def _ib_run(mode: str, run: Callable[[Any], Any], again: Sequence[str]) -> None:
             click.echo(f"{mode}: stopped by {signals.name} before the first session; nothing to judge (the "
                        f"journal is kept); start it again with {command(*again)}", err=True)
             sys.exit(EXIT_INTERRUPTED)
-    click.echo(summary_text(result, again=command(*again)))
+    text = summary_text(result, again=command(*again))
+    if result.ops is not None and result.ops.json_logs:  # --json-logs: the summary is one JSON line too
+        import os
+
+        from algotrade.live.ops.logs import render_line
+
+        b = result.burnin
+        text = render_line(f"{mode}: summary", result.ops.state.identity, os.environ, verdict=b["verdict"],
+                           exit_code=result.exit_code, summary=text)
+    click.echo(text)
     sys.exit(result.exit_code)
+
+
+#: the operating layer's options of `paper`, `live` and `resume` (docs/metrics.md)
+ops_options = [
+    click.option("--ops-port", type=click.IntRange(0, 65535), default=None,
+                 help="Serve the run's Prometheus metrics (/metrics), health (/healthz, /readyz) and dashboard (/) "
+                      "on ops.host at this port (0: any free port; the run prints `ops: serving http://...`). "
+                      "Default: ops.port of the file (none: no server)."),
+    click.option("--json-logs", is_flag=True, help="Log JSON lines to stderr (and print the summary as one) instead "
+                 "of the human lines; OUT/<name>/<mode>/run.log.jsonl always has them."),
+]
+
+
+def with_ops_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(ops_options):
+        f = option(f)
+    return f
 
 
 def _cli_args(out: str | None, overrides: Sequence[str], sessions: int | None = None) -> list[str]:
@@ -48,9 +74,10 @@ def _cli_args(out: str | None, overrides: Sequence[str], sessions: int | None = 
               help="Stop after this many traded sessions in total (default: run until Ctrl-C or stale data; "
                    "with --simulate: every session of the data).")
 @click.option("--out", type=click.Path(file_okay=False), help="Results folder (default: output.dir of the file).")
+@with_ops_options
 @set_option
 def paper(experiment: str, simulate: bool, port: int | None, sessions: int | None, out: str | None,
-          overrides: Sequence[str]) -> None:
+          ops_port: int | None, json_logs: bool, overrides: Sequence[str]) -> None:
     """A paper burn-in through Interactive Brokers, with a go/no-go verdict.
 
     \b
@@ -72,6 +99,7 @@ def paper(experiment: str, simulate: bool, port: int | None, sessions: int | Non
     Examples:
       algotrade paper experiments/paper_quickstart.yaml --simulate
       algotrade paper experiments/paper_quickstart.yaml --simulate --port 7497   # watch it on 7497
+      algotrade paper experiments/paper_quickstart.yaml --simulate --ops-port 9108   # metrics on :9108/metrics
       ALGOTRADE_IB_PORT=4002 algotrade paper experiments/paper_quickstart.yaml --sessions 250
     """
     from algotrade.live.paper import paper_gateway, paper_simulated
@@ -89,10 +117,12 @@ def paper(experiment: str, simulate: bool, port: int | None, sessions: int | Non
              *_cli_args(out, overrides, sessions)]
     if simulate:
         _ib_run("paper", lambda signals: paper_simulated(experiment, tuple(overrides), out, port=port or 0,
-                                                         sessions=sessions, signals=signals, echo=echo), again)
+                                                         sessions=sessions, signals=signals, echo=echo,
+                                                         ops_port=ops_port, json_logs=json_logs), again)
     else:
         _ib_run("paper", lambda signals: paper_gateway(experiment, tuple(overrides), out, sessions=sessions,
-                                                       echo=echo, signals=signals), again)
+                                                       echo=echo, signals=signals, ops_port=ops_port,
+                                                       json_logs=json_logs), again)
 
 
 @cli.command()
@@ -103,9 +133,10 @@ def paper(experiment: str, simulate: bool, port: int | None, sessions: int | Non
 @click.option("--confirm-live", is_flag=True, help="The explicit confirmation that real money will trade.")
 @click.option("--sessions", type=click.IntRange(min=1), help="Stop after this many traded sessions in total.")
 @click.option("--out", type=click.Path(file_okay=False), help="Results folder (default: output.dir of the file).")
+@with_ops_options
 @set_option
 def live(experiment: str, burnin_path: str | None, confirm_live: bool, sessions: int | None, out: str | None,
-         overrides: Sequence[str]) -> None:
+         ops_port: int | None, json_logs: bool, overrides: Sequence[str]) -> None:
     """Trade real money — refused unless every guard passes.
 
     \b
@@ -138,7 +169,8 @@ def live(experiment: str, burnin_path: str | None, confirm_live: bool, sessions:
     again = ["live", experiment, *(["--burnin", burnin_path] if burnin_path else []), "--confirm-live",
              *_cli_args(out, overrides, sessions)]
     _ib_run("live", lambda signals: paper_gateway(experiment, tuple(overrides), out, sessions=sessions, mode="live",
-                                                  echo=lambda line: click.echo(line, err=True), signals=signals),
+                                                  echo=lambda line: click.echo(line, err=True), signals=signals,
+                                                  ops_port=ops_port, json_logs=json_logs),
             again)
 
 
@@ -204,9 +236,10 @@ def kill(experiment: str, journal_path: str | None, out: str | None, reason: str
               help="With --live: the burn-in verdict (default: OUT/<name>/paper/burnin.json).")
 @click.option("--sessions", type=click.IntRange(min=1), help="Stop after this many traded sessions in total.")
 @click.option("--out", type=click.Path(file_okay=False), help="Results folder (default: output.dir of the file).")
+@with_ops_options
 @set_option
 def resume(experiment: str, live_run: bool, confirm_live: bool, burnin_path: str | None, sessions: int | None,
-           out: str | None, overrides: Sequence[str]) -> None:
+           out: str | None, ops_port: int | None, json_logs: bool, overrides: Sequence[str]) -> None:
     """Lift a halt (the kill switch, a mismatch) and carry the run on from its journal.
 
     
@@ -235,7 +268,7 @@ def resume(experiment: str, live_run: bool, confirm_live: bool, burnin_path: str
                            paper_command=command("paper", experiment, *_cli_args(out, overrides)))
     _ib_run(mode, lambda signals: paper_gateway(experiment, tuple(overrides), out, sessions=sessions, mode=mode,
                                                 echo=lambda line: click.echo(line, err=True), signals=signals,
-                                                resume=True),
+                                                resume=True, ops_port=ops_port, json_logs=json_logs),
             ["resume", experiment, *(["--live", "--confirm-live"] if live_run else []),
              *(["--burnin", burnin_path] if burnin_path else []), *_cli_args(out, overrides, sessions)])
 

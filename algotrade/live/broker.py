@@ -31,7 +31,6 @@ import asyncio
 import contextlib
 import datetime as dt
 from collections.abc import AsyncIterable, Callable, Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -55,8 +54,9 @@ from algotrade.live.broker_protocol import (
     _fields,
 )
 from algotrade.live.broker_side import KILL_SWITCH_HALT, BrokerSide, log
-from algotrade.live.journal import Journal, JournalEvent, order_ref
+from algotrade.live.journal import Journal, JournalEvent
 from algotrade.live.memory_broker import FillRule, InMemoryBroker, SimOrder, backtest_rule, bar_stream
+from algotrade.live.observer import NULL_OBSERVER, Observer
 from algotrade.live.reconcile import ReconcilePlan, UnsentPolicy
 from algotrade.live.runner_schedule import default_bar_due, ib_restart_window, next_weekday
 
@@ -108,6 +108,7 @@ class LiveRunner(BrokerSide):
         checkpoint: Callable[[str], None] | None = None,
         restart_window: Callable[[dt.datetime], bool] | None = None,
         stops: StopsConfig | None = None,
+        observer: Observer = NULL_OBSERVER,
     ) -> None:
         if ":" in run_id:
             raise ValueError(f"run_id {run_id!r} must not contain ':' (it prefixes every orderRef)")
@@ -120,6 +121,8 @@ class LiveRunner(BrokerSide):
         self.bar_due = bar_due
         self.next_session = next_session
         self.checkpoint = checkpoint or (lambda step: None)
+        self.observer = observer  # told of each step, order, fill, link change, risk event and halt
+        self._bar_open: dt.date | None = None  # the bar in its step, until its first order goes out
         #: when it says so for the clock's time, orders are held (journaled) and sent by the
         #: reconcile of the first step outside the window (e.g. ib_restart_window)
         self.restart_window = restart_window
@@ -216,6 +219,7 @@ class LiveRunner(BrokerSide):
         again at once (which halts again if the cause is still there)."""
         self.halted = None
         self.journal.set_halt(self.run_id, None)
+        self.observer.halt_changed(None)
         if self.connected:
             self.reconcile()
 
@@ -228,6 +232,7 @@ class LiveRunner(BrokerSide):
         """One bar has closed: fills first, then the strategy, then its orders."""
         host = self.host
         k = len(host.bars)
+        self.observer.bar_arrived(date, self.clock())
         self._append(date, bars)
         row = self._done.get(k)
         if row is not None and row.date != date.isoformat():
@@ -247,11 +252,13 @@ class LiveRunner(BrokerSide):
                 self.journal.record_bar_start(self.run_id, k, date, 0.0, 0.0)
                 self.journal.record_bar_done(self.run_id, k)
             host.on_bar(k)
+            self._bar_done(date, bars, live=False)
             return
         if not self._replaying:
             outside = self.journal.halt(self.run_id)  # `algotrade kill` from another process
             if outside is not None and outside.startswith(f"{KILL_SWITCH_HALT} at ") and outside != self.halted:
                 self.halted = outside
+                self.observer.halt_changed(outside)
             self._catch_up(k)
             if self._held_for_window and self.connected and not self._in_restart_window():
                 self._held_for_window = False
@@ -265,11 +272,18 @@ class LiveRunner(BrokerSide):
             self.port.snapshot = account
         else:
             self.port.snapshot = (row.cash, row.value)
+        self._bar_open = None if self._replaying else date
         host.on_bar(k)
         self.checkpoint("bar")
         if not self._replaying:
             self.journal.record_bar_done(self.run_id, k)
         self._replaying = False
+        self._bar_done(date, bars, live=True)
+
+    def _bar_done(self, date: dt.date, bars: Mapping[str, BarLike], live: bool) -> None:
+        self._bar_open = None
+        h = self.host
+        self.observer.bar_done(date, bars, h.equity[-1][2], h.equity[-1][1], h.positions, live)
 
     def _append(self, date: dt.date, bars: Mapping[str, BarLike]) -> None:
         host = self.host
@@ -299,7 +313,6 @@ class LiveRunner(BrokerSide):
             return last.cash, last.value
         raise TransientBrokerError("no account values yet: the broker was never reachable")
 
-
     def _apply_journal(self, k: int) -> None:
         """Hand the host the journaled fills and closures it has not seen (up to bar ``k``)."""
         host = self.host
@@ -325,9 +338,6 @@ class LiveRunner(BrokerSide):
         self._pending = keep
 
     # --- the host's orders -----------------------------------------------------------------------
-    def _ref(self, order: Order) -> str:
-        return order_ref(self.run_id, self.name, order.id)
-
     def _submit(self, order: Order) -> None:
         host = self.host
         existing = self.journal.intent(self._ref(order))
@@ -358,33 +368,6 @@ class LiveRunner(BrokerSide):
         else:
             self._holding = True  # sent by the first reconcile once the broker takes orders again
             log.warning("%s: %s held while disconnected", self.run_id, intent.order_ref)
-
-    def _cancel(self, order: Order) -> None:
-        ref = self._ref(order)
-        intent = self.journal.intent(ref)
-        if intent is None:
-            return
-        if not intent.cancel_requested:
-            self.journal.record_cancel_request(ref)
-        if self.connected and intent.broker_id is not None and not self._replaying:
-            try:
-                self.broker.cancel(intent.broker_id)
-            except TransientBrokerError as exc:
-                self._lost(str(exc))
-
-
-    def _modify(self, order: Order) -> None:
-        """A resting exit's new levels (a trailing stop): journaled, then sent as a modify of it."""
-        intent = self.journal.intent(self._ref(order))
-        if intent is None or not intent.is_open or self._replaying:
-            return
-        levels = (order.quantity, order.limit, order.stop)
-        if levels == intent.levels:
-            return
-        self.journal.record_modify(intent.order_ref, *levels)
-        self.checkpoint("modify")
-        if self.connected and intent.broker_id is not None and not self._held_for_window:
-            self._send_modify(replace(intent, modified=levels))
 
     def _seconds_until_due(self) -> float | None:
         dates = self.host.bars.dates

@@ -9,11 +9,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 
 from algotrade.core.errors import TransientBrokerError
 from algotrade.core.host import StrategyHost
+from algotrade.core.strategy import Order
 from algotrade.live.broker_protocol import Broker, ConnectivityEvent, DisconnectEvent, FillEvent, OrderRequest
-from algotrade.live.journal import FillConflict, Intent, Journal
+from algotrade.live.journal import FillConflict, Intent, Journal, order_ref
+from algotrade.live.observer import Observer
 from algotrade.live.reconcile import (
     BrokerView,
     Execution,
@@ -36,6 +39,8 @@ class BrokerSide:
     broker: Broker
     journal: Journal
     run_id: str
+    name: str
+    observer: Observer
     symbols: tuple[str, ...]
     policy: UnsentPolicy
     clock: Callable[[], dt.datetime]
@@ -50,6 +55,8 @@ class BrokerSide:
     _holding: bool
     _reconciled_at: int
     _was_connected: bool
+    _replaying: bool
+    _bar_open: dt.date | None
 
     KILL = "kill"
 
@@ -121,6 +128,7 @@ class BrokerSide:
         self.connected = True
         if self._was_connected:
             self.journal.bump(self.run_id, "reconnects")
+        self.observer.connection_restored(self._was_connected)
         self._was_connected = True
         self.reconcile(k)
 
@@ -154,8 +162,10 @@ class BrokerSide:
             self._record_fill(ex, k)
         for ref, status, reason in plan.close:
             j.record_status(ref, status, reason, k)
+            self.observer.order_closed(ref, status, reason)
         for ref in plan.drop:
             j.record_status(ref, "dropped", "never reached the broker; dropped at reconcile", k)
+            self.observer.order_closed(ref, "dropped", "never reached the broker; dropped at reconcile")
         for bid in plan.cancel:
             b.cancel(bid)
         for ref in plan.modify:
@@ -168,7 +178,7 @@ class BrokerSide:
             if reason != self.halted:
                 log.error("%s", plan.summary())
                 for m in plan.mismatches:
-                    j.record_risk_event(self.run_id, f"mismatch:{m.kind}", m.message, m.subject)
+                    self._risk_event(f"mismatch:{m.kind}", m.message, m.subject)
             self._halt(reason, kind=None)
         elif not self.halted and plan.send and self._in_restart_window():
             self._held_for_window = True  # sent by the first reconcile outside the window
@@ -178,6 +188,35 @@ class BrokerSide:
                 if intent is not None:
                     self._send(intent)
         return plan
+
+    def _ref(self, order: Order) -> str:
+        return order_ref(self.run_id, self.name, order.id)
+
+    def _cancel(self, order: Order) -> None:
+        ref = self._ref(order)
+        intent = self.journal.intent(ref)
+        if intent is None:
+            return
+        if not intent.cancel_requested:
+            self.journal.record_cancel_request(ref)
+        if self.connected and intent.broker_id is not None and not self._replaying:
+            try:
+                self.broker.cancel(intent.broker_id)
+            except TransientBrokerError as exc:
+                self._lost(str(exc))
+
+    def _modify(self, order: Order) -> None:
+        """A resting exit's new levels (a trailing stop): journaled, then sent as a modify of it."""
+        intent = self.journal.intent(self._ref(order))
+        if intent is None or not intent.is_open or self._replaying:
+            return
+        levels = (order.quantity, order.limit, order.stop)
+        if levels == intent.levels:
+            return
+        self.journal.record_modify(intent.order_ref, *levels)
+        self.checkpoint("modify")
+        if self.connected and intent.broker_id is not None and not self._held_for_window:
+            self._send_modify(replace(intent, modified=levels))
 
     def _in_restart_window(self) -> bool:
         return bool(self.restart_window and self.restart_window(self.clock()))
@@ -201,8 +240,12 @@ class BrokerSide:
             self._lost(str(exc))  # the next reconcile finds out whether it arrived
             self._holding = True
             return
+        if self._bar_open is not None:  # the bar's first order is at the broker
+            self.observer.first_order(self._bar_open)
+            self._bar_open = None
         self.checkpoint("placed")
         self.journal.record_submitted(intent.order_ref, broker_id)
+        self.observer.order_submitted(intent.order_ref, intent.symbol, intent.quantity, intent.type)
         self.checkpoint("submitted")
 
     def _lost(self, reason: str) -> None:
@@ -210,6 +253,7 @@ class BrokerSide:
             log.warning("%s: disconnected (%s); no order is sent until reconnected and reconciled",
                         self.run_id, reason)
             self.journal.bump(self.run_id, "disconnects")
+            self.observer.connection_lost(reason)
         self.connected = False
 
     def _drain(self, k: int) -> None:
@@ -225,7 +269,7 @@ class BrokerSide:
             if isinstance(ev, ConnectivityEvent):
                 if ev.code == 1100:  # held: the broker refuses to connect/place until restored
                     self._lost(f"IB {ev.code}: {ev.message}")
-                    j.record_risk_event(self.run_id, "connectivity", f"IB {ev.code}: {ev.message}; orders held")
+                    self._risk_event("connectivity", f"IB {ev.code}: {ev.message}; orders held")
                 elif self.connected:
                     if self._reconciled_at != k:  # 1101 / 1102: restored; reconcile what happened meanwhile
                         self.reconcile(k)
@@ -244,6 +288,7 @@ class BrokerSide:
                     j.record_submitted(ev.order_ref, ev.broker_id)
                 elif ev.status in ("cancelled", "rejected", "expired"):
                     j.record_status(ev.order_ref, ev.status, ev.reason, k)
+                    self.observer.order_closed(ev.order_ref, ev.status, ev.reason)
                     self.checkpoint("closed")
 
     def _record_fill(self, ex: Execution, k: int) -> bool:
@@ -251,12 +296,15 @@ class BrokerSide:
         wrote, or figures that contradict the fill recorded under the same key) is never dropped
         quietly: it is recorded as a risk event and trading halts."""
         try:
-            return self.journal.record_fill(ex.exec_id, ex.order_ref, ex.symbol, ex.quantity, ex.price,
-                                            ex.commission, ex.date, k)
+            new = self.journal.record_fill(ex.exec_id, ex.order_ref, ex.symbol, ex.quantity, ex.price,
+                                           ex.commission, ex.date, k)
         except FillConflict as exc:
             self._halt(f"unmatched fill: {exc}; reconcile with `algotrade reconcile` before trading",
                        kind="unmatched_fill", subject=ex.order_ref)
             return False
+        if new:
+            self.observer.order_filled(ex.order_ref, ex.symbol, ex.quantity, ex.price, ex.date)
+        return new
 
     def _halt(self, reason: str, kind: str | None = "halt", subject: str = "") -> None:
         """Halt new orders; a new reason is recorded as a risk event of ``kind`` (None: the
@@ -264,9 +312,14 @@ class BrokerSide:
         if self.halted != reason:
             log.error("%s: trading halted: %s", self.run_id, reason)
             if kind is not None:
-                self.journal.record_risk_event(self.run_id, kind, reason, subject)
+                self._risk_event(kind, reason, subject)
+            self.observer.halt_changed(reason)
         self.halted = reason
         self.journal.set_halt(self.run_id, reason)
+
+    def _risk_event(self, kind: str, message: str, subject: str = "") -> None:
+        self.journal.record_risk_event(self.run_id, kind, message, subject)
+        self.observer.risk_event(kind, message)
 
 
 def _request(intent: Intent) -> OrderRequest:

@@ -15,6 +15,7 @@ from typing import Any
 
 from algotrade.core.config import Experiment
 from algotrade.core.host import StrategyHost
+from algotrade.live.halts import halt_text
 from algotrade.live.live_guard import slippage_bps, tracking_error, verdict
 
 
@@ -99,4 +100,38 @@ def _keep_history(folder: Path, result: Mapping[str, Any]) -> Path | None:
             shutil.copy2(page, history / f"{stamp}.html")
     return current if int(result["measured"]["sessions"]) < old_sessions else None
 
+
+def _money(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:,.2f}"
+
+
+def summary_text(result: Any, again: str | None = None) -> str:
+    """The run's summary (of a :class:`~algotrade.live.paper.PaperResult`); ``again`` is the command that resumes a stopped run (default: "the same command")."""
+    b = result.burnin
+    lines = [
+        (f"live run of {b['experiment']}: against its shadow backtest, gates say {b['verdict'].upper()}"
+         if b["mode"] == "live" else
+         f"paper burn-in of {b['experiment']} ({b['mode']}): verdict {b['verdict'].upper()}") + f" (config id {b['config_id']})",
+        f"  sessions {len(result.paper.equity) - result.paper.live_from}   paper fills {b['paper_fills']}   backtest fills {b['backtest_fills']}   "
+        f"identical: {'yes' if b['fills_equal_backtest'] else 'no, first difference at fill ' + str(b['first_difference'])}",
+        f"  final equity paper {_money(b['final_equity']['paper'])}   backtest {_money(b['final_equity']['backtest'])}",
+        f"  rejects {b['rejects']}   cancels {b['cancels']}   disconnects {b['disconnects']}   missed bars {b['missed_bars']}",
+    ]
+    lines += [f"  gate failed: {r}" for r in b.get("reasons", [])]
+    if b.get("halted"):
+        lines.append(f"  {halt_text(b['halted'])}")
+    if b.get("restarts") or b.get("reconnects"):
+        lines.append(f"  restarts {b.get('restarts', 0)}   reconnects {b.get('reconnects', 0)}")
+    if result.interrupted:
+        how = (f"a simulated burn-in starts afresh: run it again with {again}" if again else
+               "a simulated burn-in starts afresh: run the same command again") if b["mode"] == "simulate" else (
+               f"the journal keeps every step: resume with {again}" if again else
+               "the journal keeps every step: run the same command to resume")
+        lines.append(f"  stopped by {result.interrupted} before the end; {how}")
+    written = result.written or result.folder / "burnin.json"
+    if result.kept_verdict is not None:
+        lines.append(f"  this run is shorter than the verdict on file, which is kept: {result.kept_verdict}")
+    lines.append(f"  verdict  {written}")
+    lines.append(f"  report   {written.with_suffix('.html')}")
+    return "\n".join(lines)
 

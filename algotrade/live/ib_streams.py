@@ -168,7 +168,7 @@ def gateway_stream(broker: Any, symbols: tuple[str, ...], schedule: SessionSched
                    on_session: Callable[[dt.date], None] = lambda d: None,
                    on_outage: Callable[[str], None] = lambda message: None, max_outage_s: float | None = None,
                    holds_orders: Callable[[], bool] = lambda: False, send_held: Callable[[], None] = lambda: None,
-                   poll_s: float = 1.0, slice_s: float = 0.002,
+                   poll_s: float = 1.0, slice_s: float = 0.002, on_link: Callable[[bool], None] = lambda up: None,
                    waiting: Waiting = contextlib.nullcontext) -> Iterator[tuple[dt.date, Mapping[str, Any]]]:
     """Daily bars from a TWS / IB Gateway session, each once it is final on the exchange's calendar
     (its close plus the settle time, by the gateway's clock): first the history (warm-up, or on a
@@ -180,10 +180,16 @@ def gateway_stream(broker: Any, symbols: tuple[str, ...], schedule: SessionSched
     reconnect) run inside ``waiting()``. ``after``: the last session already processed (a resumed
     run replays its own bars up to it); only later sessions are yielded. Between sessions, once
     ``holds_orders`` says the broker takes orders held while it was unreachable again, the wait
-    ends and ``send_held`` sends them (outside ``waiting()``: a stop signal never cuts a send)."""
+    ends and ``send_held`` sends them (outside ``waiting()``: a stop signal never cuts a send).
+    ``on_link`` is told at every turn of its waits whether IB's link looks up (connected, no 1100),
+    so that watchers see a drop and a recovery between sessions."""
     last: dt.date | None = after
     tails = {s: _bar_date(lst[-1]) if lst else None for s, lst in lists.items()}
+    def link() -> None:
+        on_link(broker.is_connected() and not getattr(broker, "link_lost", False))
+
     while True:
+        link()
         if holds_orders():
             send_held()
         if getattr(broker, "resubscribe", False) and broker.is_connected():  # IB 1101: market data lost
@@ -225,6 +231,7 @@ def gateway_stream(broker: Any, symbols: tuple[str, ...], schedule: SessionSched
             while time.monotonic() < deadline and broker.is_connected():
                 with contextlib.suppress(ConnectionError):  # a drop is handled on the next turn
                     broker.ib.sleep(slice_s)
+                link()
                 if stale():
                     return
                 if holds_orders():

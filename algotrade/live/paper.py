@@ -31,6 +31,7 @@ from algotrade.core.host import StrategyHost
 from algotrade.core.results import risk_events_frame
 from algotrade.core.sessions import Backoff, SessionSchedule
 from algotrade.live.burnin_verdict import _keep_history, _stamp, burnin_report
+from algotrade.live.burnin_verdict import summary_text as summary_text  # re-exported
 from algotrade.live.halts import halt_text, is_kill_halt
 from algotrade.live.ib_streams import (
     GatewayClock,
@@ -76,6 +77,8 @@ class PaperResult:
     kept_verdict: Path | None = None
     #: where this run's verdict was written
     written: Path | None = None
+    #: the run's operating layer (algotrade.live.ops.run.OpsRun: its state and metrics stay readable)
+    ops: Any = None
 
     @property
     def exit_code(self) -> int:
@@ -118,12 +121,16 @@ def _trade(runner: Any, stream: Iterator[tuple[dt.date, Mapping[str, Any]]],
 
 def paper_simulated(path: str | Path, overrides: tuple[str, ...] = (), out: str | Path | None = None,
                     run_id: str | None = None, *, port: int = 0, sessions: int | None = None,
-                    signals: StopSignals | None = None, echo: Callable[[str], None] = lambda line: None) -> PaperResult:
+                    signals: StopSignals | None = None, echo: Callable[[str], None] = lambda line: None,
+                    ops_port: int | None = None, json_logs: bool = False,
+                    environ: Mapping[str, str] | None = None) -> PaperResult:
     """A burn-in against the gateway simulator, replayed at full speed on 127.0.0.1:``port``
     (0: any free port), where any other IB client may connect to watch it; it ends after the
-    last session, or after ``sessions`` sessions."""
+    last session, or after ``sessions`` sessions. ``ops_port`` (else ops.port): serve the
+    run's metrics, health and dashboard there (0: any free port); ``json_logs``: JSON on stderr."""
     from algotrade.core.registry import broker_part, resolve_broker
     from algotrade.live.broker import LiveRunner, ib_restart_window
+    from algotrade.live.ops.run import context, ops_run
 
     IbBroker = resolve_broker("ib")
     GatewaySimulator, run_in_thread = broker_part("ib", "gateway.GatewaySimulator"), broker_part("ib", "gateway.run_in_thread")
@@ -139,7 +146,10 @@ def paper_simulated(path: str | Path, overrides: tuple[str, ...] = (), out: str 
     for suffix in ("", "-wal", "-shm"):
         (folder / f"{SIMULATE_JOURNAL}{suffix}").unlink(missing_ok=True)
     journal = Journal(folder / SIMULATE_JOURNAL)
-    with run_in_thread(sim, port=port) as (host, bound):
+    with run_in_thread(sim, port=port) as (host, bound), ops_run(
+            exp, folder, context(path, overrides, out, "simulate", host, bound, environ), run_id=run_id or exp.config_id,
+            port=ops_port, json_logs=json_logs, echo=echo) as ops:
+        echo = ops.echo
         echo(f"paper: the gateway simulator serves {exp.name} on {host}:{bound} as account {sim.account_id} "
              f"({len(sim.dates)} sessions, replayed as fast as the run trades them)")
         broker = IbBroker(host, bound, client_id=exp.ib.client_id, account=sim.account_id, timeout=exp.ib.timeout,
@@ -147,19 +157,21 @@ def paper_simulated(path: str | Path, overrides: tuple[str, ...] = (), out: str 
         # the simulated clock (each session's close) drives the restart-window and stale-data checks
         runner = LiveRunner.from_experiment(exp, broker, journal, run_id=run_id, clock=sim.now,
                                             restart_window=ib_restart_window)
+        ops.attach(runner)
         try:
             stream = simulated_stream(broker, sim, exp.data.symbols, _waiting(signals))
             paper, stopped = _trade(runner, itertools.islice(stream, sessions), signals)
         finally:
             broker.disconnect()
-    # judged against a backtest on the bars it traded (all of them, unless stopped or --sessions)
-    return _judge(exp, folder, runner, paper, _market_of(paper, exp.data.calendar), broker, mode="simulate",
-                  missed_bars=0, stopped=stopped, signals=signals, path=path, overrides=overrides)
+        # judged against a backtest on the bars it traded (all of them, unless stopped or --sessions)
+        return _judge(exp, folder, runner, paper, _market_of(paper, exp.data.calendar), broker, mode="simulate",
+                      missed_bars=0, stopped=stopped, signals=signals, path=path, overrides=overrides,
+                      ops=ops)
 
 
 def _judge(exp: Experiment, folder: Path, runner: Any, paper: StrategyHost, market: Market, broker: Any, *,
            mode: str, missed_bars: int, stopped: str | None, signals: StopSignals | None,
-           path: str | Path, overrides: tuple[str, ...], live_from: int = 0) -> PaperResult:
+           path: str | Path, overrides: tuple[str, ...], live_from: int = 0, ops: Any = None) -> PaperResult:
     """The shadow backtest on ``market``, the verdict (burnin.json) and its page (burnin.html); a
     stop signal meanwhile waits for them to be written (a second one abandons them)."""
     if not len(paper.bars):
@@ -190,7 +202,7 @@ def _judge(exp: Experiment, folder: Path, runner: Any, paper: StrategyHost, mark
         risk_events_frame(paper).to_csv(target.with_name("risk_events.csv"), index=False)
         write_burnin_html(target.with_suffix(".html"), exp, result, paper, shadow, experiment_file=path,
                           overrides=overrides)
-    return PaperResult(folder, result, paper, shadow, stopped, kept_verdict=kept, written=target)
+    return PaperResult(folder, result, paper, shadow, stopped, kept_verdict=kept, written=target, ops=ops)
 
 
 def _market_of(host: StrategyHost, calendar: str) -> Market:
@@ -204,7 +216,7 @@ def _market_of(host: StrategyHost, calendar: str) -> Market:
 def paper_gateway(path: str | Path, overrides: tuple[str, ...] = (), out: str | Path | None = None, *,
                   sessions: int | None = None, mode: str = "paper", environ: Mapping[str, str] | None = None,
                   echo: Callable[[str], None] = lambda line: None, signals: StopSignals | None = None,
-                  resume: bool = False) -> PaperResult:
+                  resume: bool = False, ops_port: int | None = None, json_logs: bool = False) -> PaperResult:
     """A burn-in (``mode="paper"``) or a live run (``"live"``, only after the guards) through the
     TWS / IB Gateway at the experiment's ``ib:`` endpoint (or ALGOTRADE_IB_HOST / _PORT, account in
     ALGOTRADE_IB_ACCOUNT).
@@ -214,10 +226,12 @@ def paper_gateway(path: str | Path, overrides: tuple[str, ...] = (), out: str | 
     ``OUT/<name>/<mode>/journal.sqlite``: run the same command again after a crash or a kill and it
     resumes, reconciling with IB, without duplicating or losing an order. Ends after ``sessions``
     live sessions (in total, across restarts), on Ctrl-C, or when the data goes stale; then writes
-    the verdict against a shadow backtest on exactly the bars received."""
+    the verdict against a shadow backtest on exactly the bars received. ``ops_port`` and
+    ``json_logs`` as for :func:`paper_simulated`."""
     from algotrade.core.registry import resolve_broker
     from algotrade.live.broker import LiveRunner, ib_restart_window
     from algotrade.live.live_guard import LIVE_PORTS
+    from algotrade.live.ops.run import context, ops_run
 
     IbBroker = resolve_broker("ib")
 
@@ -235,85 +249,90 @@ def paper_gateway(path: str | Path, overrides: tuple[str, ...] = (), out: str | 
     schedule = SessionSchedule(exp.data.calendar, dt.timedelta(minutes=exp.ib.bar_settle_minutes),
                                dt.timedelta(minutes=exp.ib.stale_after_minutes))
     backoff = Backoff(exp.ib.reconnect_initial_s, exp.ib.reconnect_max_s)
-    broker = IbBroker(host_name, port, client_id=exp.ib.client_id, account=env.get("ALGOTRADE_IB_ACCOUNT", ""),
-                      timeout=exp.ib.timeout, symbols=exp.data.symbols)
-    clock = GatewayClock(broker)
-    journal = Journal(folder / "journal.sqlite")
-    runner = LiveRunner.from_experiment(exp, broker, journal, clock=clock, bar_due=schedule.bar_due,
-                                        next_session=schedule.next_session, restart_window=ib_restart_window)
-    if is_kill_halt(runner.halted) and not resume:
-        journal.close()
-        again = f"bin/algotrade resume {path}" + (" --live" if mode == "live" else "") + "".join(
-            f" --set {o}" for o in overrides)
-        raise KilledRun(f"{mode}: {exp.name} is {halt_text(str(runner.halted))}; run `{again}` to trade again "
-                        "(it reconciles with IB first)")
-    if resume and runner.halted is not None:
-        journal.record_risk_event(runner.run_id, "resumed", f"the operator resumed the run ({halt_text(runner.halted)})")
-        echo(f"{mode}: resuming {exp.name}, which was {halt_text(runner.halted)}; reconciling with IB before any order")
-        runner.halted = None
-        journal.set_halt(runner.run_id, None)
-    journal.bump(runner.run_id, "process_starts")
-    done = journal.bars(runner.run_id)
-    # a resumed run replays its own bars from the journal (any age: IB's history need not reach
-    # back to its first bar) and takes from IB only the sessions after them; a journal without
-    # stored bars (schema 0) is replayed from IB's history from its first bar, as before
-    stored = journal.bar_data(runner.run_id)
-    own = stored if done and len(stored) == len(done) else []
-    first = dt.date.fromisoformat(done[0].date) if done and not own else None
-    after = dt.date.fromisoformat(own[-1][0]) if own else None
-    try:
-        lists = subscribe(broker, exp.data.symbols, exp.ib.history, backoff, exp.ib.max_outage_minutes * 60) or {}
-        if mode == "paper" and not broker.account_id.startswith("D"):
-            raise BrokerError(f"the IB session at {host_name}:{port} manages account {mask_account(broker.account_id)}, "
-                              "not a paper account (DU...): a burn-in trades paper only; connect to a paper login")
-        clock.sync()
-        history = final_sessions(lists, None, schedule.last_final(clock()), first)
-        live_from = runner.warm_up(len(history))
-        warm_end = (own[live_from - 1][0] if own and live_from <= len(own) else
-                    history[live_from - 1][0] if live_from and live_from <= len(history) else None)
-        echo(f"{mode}: {exp.name} via {host_name}:{port}, account {mask_account(broker.account_id)}; "
-             f"{live_from} sessions of history warm up the strategy"
-             + (f" (resuming: {len(done)} sessions in the journal"
-                + (f", replayed from its own bars from {own[0][0]})" if own else ")") if done else "")
-             + (f"; trading from the session after {warm_end}" if warm_end else ""))
+    with ops_run(exp, folder, context(path, overrides, out, mode, host_name, port, env), run_id=exp.config_id,
+                 port=ops_port, json_logs=json_logs, echo=echo) as ops:
+        echo = ops.echo
+        broker = IbBroker(host_name, port, client_id=exp.ib.client_id, account=env.get("ALGOTRADE_IB_ACCOUNT", ""),
+                          timeout=exp.ib.timeout, symbols=exp.data.symbols)
+        clock = GatewayClock(broker)
+        journal = Journal(folder / "journal.sqlite")
+        runner = LiveRunner.from_experiment(exp, broker, journal, clock=clock, bar_due=schedule.bar_due,
+                                            next_session=schedule.next_session, restart_window=ib_restart_window)
+        monitor = ops.attach(runner)  # before this process's start is counted in the journal
+        if is_kill_halt(runner.halted) and not resume:
+            journal.close()
+            again = f"bin/algotrade resume {path}" + (" --live" if mode == "live" else "") + "".join(
+                f" --set {o}" for o in overrides)
+            raise KilledRun(f"{mode}: {exp.name} is {halt_text(str(runner.halted))}; run `{again}` to trade again "
+                            "(it reconciles with IB first)")
+        if resume and runner.halted is not None:
+            runner._risk_event("resumed", f"the operator resumed the run ({halt_text(runner.halted)})")
+            echo(f"{mode}: resuming {exp.name}, which was {halt_text(runner.halted)}; reconciling with IB before any order")
+            runner.halted = None
+            journal.set_halt(runner.run_id, None)
+            runner.observer.halt_changed(None)
+        journal.bump(runner.run_id, "process_starts")
+        done = journal.bars(runner.run_id)
+        # a resumed run replays its own bars from the journal (any age: IB's history need not reach
+        # back to its first bar) and takes from IB only the sessions after them; a journal without
+        # stored bars (schema 0) is replayed from IB's history from its first bar, as before
+        stored = journal.bar_data(runner.run_id)
+        own = stored if done and len(stored) == len(done) else []
+        first = dt.date.fromisoformat(done[0].date) if done and not own else None
+        after = dt.date.fromisoformat(own[-1][0]) if own else None
+        try:
+            lists = subscribe(broker, exp.data.symbols, exp.ib.history, backoff, exp.ib.max_outage_minutes * 60) or {}
+            if mode == "paper" and not broker.account_id.startswith("D"):
+                raise BrokerError(f"the IB session at {host_name}:{port} manages account {mask_account(broker.account_id)}, "
+                                  "not a paper account (DU...): a burn-in trades paper only; connect to a paper login")
+            clock.sync()
+            history = final_sessions(lists, None, schedule.last_final(clock()), first)
+            live_from = runner.warm_up(len(history))
+            warm_end = (own[live_from - 1][0] if own and live_from <= len(own) else
+                        history[live_from - 1][0] if live_from and live_from <= len(history) else None)
+            echo(f"{mode}: {exp.name} via {host_name}:{port}, account {mask_account(broker.account_id)}; "
+                 f"{live_from} sessions of history warm up the strategy"
+                 + (f" (resuming: {len(done)} sessions in the journal"
+                    + (f", replayed from its own bars from {own[0][0]})" if own else ")") if done else "")
+                 + (f"; trading from the session after {warm_end}" if warm_end else ""))
 
-        def live_sessions() -> int:
-            return max(0, len(runner.host.bars) - runner.live_from)
+            def live_sessions() -> int:
+                return max(0, len(runner.host.bars) - runner.live_from)
 
-        def report(date: dt.date) -> None:
-            if len(runner.host.bars) > runner.live_from:
-                eq = runner.host.equity[-1][2] if runner.host.equity else 0.0
-                echo(f"{mode}: {date} done: session {live_sessions()}, orders {len(runner.host.orders)}, "
-                     f"fills {len(runner.host.fills)}, equity {eq:,.2f}")
+            def report(date: dt.date) -> None:
+                if len(runner.host.bars) > runner.live_from:
+                    eq = runner.host.equity[-1][2] if runner.host.equity else 0.0
+                    echo(f"{mode}: {date} done: session {live_sessions()}, orders {len(runner.host.orders)}, "
+                         f"fills {len(runner.host.fills)}, equity {eq:,.2f}")
 
-        def send_held() -> None:
-            sent = runner.send_held()
-            if sent:
-                echo(f"{mode}: IB takes orders again: reconciled, and sent {sent} held order{'s' * (sent > 1)} "
-                     f"before the session after {runner.host.bars.dates[-1]}")
+            def send_held() -> None:
+                sent = runner.send_held()
+                if sent:
+                    echo(f"{mode}: IB takes orders again: reconciled, and sent {sent} held order{'s' * (sent > 1)} "
+                         f"before the session after {runner.host.bars.dates[-1]}")
 
-        def replay() -> Iterator[tuple[dt.date, Mapping[str, Any]]]:
-            for d, bars in own:
-                yield dt.date.fromisoformat(d), bars
-                report(dt.date.fromisoformat(d))
+            def replay() -> Iterator[tuple[dt.date, Mapping[str, Any]]]:
+                for d, bars in own:
+                    yield dt.date.fromisoformat(d), bars
+                    report(dt.date.fromisoformat(d))
 
-        stream = itertools.chain(replay(), gateway_stream(
-            broker, exp.data.symbols, schedule, clock, lists, history=exp.ib.history, backoff=backoff, first=first,
-            after=after,
-            stop=lambda: ((sessions is not None and live_sessions() >= sessions) or runner.halted is not None
-                          or (signals is not None and signals.received is not None)),
-            stale=runner.check_stale, on_session=report, waiting=_waiting(signals),
-            on_outage=runner.give_up, max_outage_s=exp.ib.max_outage_minutes * 60,
-            holds_orders=runner.holds_orders, send_held=send_held,
-        ))
-        paper, stopped = _trade(runner, stream, signals)
-    except KeyboardInterrupt:  # while connecting, before any session
-        raise NothingRun(signals.name if signals is not None else "SIGINT") from None
-    finally:
-        broker.disconnect()
-    return _judge(exp, folder, runner, paper, _market_of(paper, exp.data.calendar), broker, mode=mode,
-                  missed_bars=missed_sessions(paper, schedule), stopped=stopped, signals=signals,
-                  path=path, overrides=overrides, live_from=runner.live_from)
+            stream = itertools.chain(replay(), gateway_stream(
+                broker, exp.data.symbols, schedule, clock, lists, history=exp.ib.history, backoff=backoff, first=first,
+                after=after,
+                stop=lambda: ((sessions is not None and live_sessions() >= sessions) or runner.halted is not None
+                              or (signals is not None and signals.received is not None)),
+                stale=runner.check_stale, on_session=report, waiting=_waiting(signals),
+                on_outage=runner.give_up, max_outage_s=exp.ib.max_outage_minutes * 60,
+                holds_orders=runner.holds_orders, send_held=send_held, on_link=monitor.link_seen,
+            ))
+            paper, stopped = _trade(runner, stream, signals)
+        except KeyboardInterrupt:  # while connecting, before any session
+            raise NothingRun(signals.name if signals is not None else "SIGINT") from None
+        finally:
+            broker.disconnect()
+        return _judge(exp, folder, runner, paper, _market_of(paper, exp.data.calendar), broker, mode=mode,
+                      missed_bars=missed_sessions(paper, schedule), stopped=stopped, signals=signals,
+                      path=path, overrides=overrides, live_from=runner.live_from, ops=ops)
 
 
 def missed_sessions(host: StrategyHost, schedule: SessionSchedule) -> int:
@@ -355,39 +374,3 @@ def ib_endpoint(exp: Experiment, environ: Mapping[str, str] | None = None) -> tu
         raise ConfigError(f"ALGOTRADE_IB_PORT {text!r}: not a TCP port; set it to 1..65535 (7497 TWS paper, 4002 "
                           "IB Gateway paper, 7496 / 4001 live), or unset it to use ib.port")
     return host, int(text)
-
-
-def _money(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:,.2f}"
-
-
-def summary_text(result: PaperResult, again: str | None = None) -> str:
-    """The run's summary; ``again`` is the command that resumes a stopped run (default: "the same command")."""
-    b = result.burnin
-    lines = [
-        (f"live run of {b['experiment']}: against its shadow backtest, gates say {b['verdict'].upper()}"
-         if b["mode"] == "live" else
-         f"paper burn-in of {b['experiment']} ({b['mode']}): verdict {b['verdict'].upper()}") + f" (config id {b['config_id']})",
-        f"  sessions {len(result.paper.equity) - result.paper.live_from}   paper fills {b['paper_fills']}   backtest fills {b['backtest_fills']}   "
-        f"identical: {'yes' if b['fills_equal_backtest'] else 'no, first difference at fill ' + str(b['first_difference'])}",
-        f"  final equity paper {_money(b['final_equity']['paper'])}   backtest {_money(b['final_equity']['backtest'])}",
-        f"  rejects {b['rejects']}   cancels {b['cancels']}   disconnects {b['disconnects']}   missed bars {b['missed_bars']}",
-    ]
-    lines += [f"  gate failed: {r}" for r in b.get("reasons", [])]
-    if b.get("halted"):
-        lines.append(f"  {halt_text(b['halted'])}")
-    if b.get("restarts") or b.get("reconnects"):
-        lines.append(f"  restarts {b.get('restarts', 0)}   reconnects {b.get('reconnects', 0)}")
-    if result.interrupted:
-        how = (f"a simulated burn-in starts afresh: run it again with {again}" if again else
-               "a simulated burn-in starts afresh: run the same command again") if b["mode"] == "simulate" else (
-               f"the journal keeps every step: resume with {again}" if again else
-               "the journal keeps every step: run the same command to resume")
-        lines.append(f"  stopped by {result.interrupted} before the end; {how}")
-    written = result.written or result.folder / "burnin.json"
-    if result.kept_verdict is not None:
-        lines.append(f"  this run is shorter than the verdict on file, which is kept: {result.kept_verdict}")
-    lines.append(f"  verdict  {written}")
-    lines.append(f"  report   {written.with_suffix('.html')}")
-    return "\n".join(lines)
-

@@ -15,6 +15,7 @@ from algotrade.core.config.sections import (
     BrokerConfig,
     BurnInGates,
     IbConfig,
+    OpsConfig,
     OutputConfig,
     RiskConfig,
     Sizing,
@@ -33,7 +34,7 @@ RANK_METRICS = (
 )
 
 #: top-level keys a sweep does not vary: they do not change results, or they describe the sweep
-NOT_SWEPT = ("name", "output", "ib", "burnin", "sweep", "walkforward", "window", "engines")
+NOT_SWEPT = ("name", "output", "ib", "ops", "burnin", "sweep", "walkforward", "window", "engines")
 
 
 class RandomRange(Model):
@@ -229,6 +230,10 @@ class Experiment(Model):
     )
     output: OutputConfig = Field(default_factory=OutputConfig, description="Where results go.")  # type: ignore[arg-type]
     ib: IbConfig = Field(default_factory=IbConfig, description="The IB connection for paper and live runs.")  # type: ignore[arg-type]
+    ops: OpsConfig = Field(
+        default_factory=OpsConfig,  # type: ignore[arg-type]
+        description="The operating layer of paper and live runs: metrics, health and dashboard server, JSON logs.",
+    )
     burnin: BurnInGates = Field(
         default_factory=BurnInGates,  # type: ignore[arg-type]
         description="Gates a paper burn-in must pass before `algotrade live` accepts this configuration.",
@@ -286,7 +291,7 @@ class Experiment(Model):
         """Stable hash of everything that changes results (not the name, output, engine, IB
         connection or burn-in gates: a paper burn-in and the live run of one file share it; not
         the sweep or walkforward sections: the base run of a sweep file is an ordinary run)."""
-        exclude = {"name", "output", "engine", "engines", "ib", "burnin", "sweep", "walkforward"}
+        exclude = {"name", "output", "engine", "engines", "ib", "ops", "burnin", "sweep", "walkforward"}
         if self.window is None:
             exclude.add("window")  # ids of experiments without a window stay what they always were
         if self.stops is None:

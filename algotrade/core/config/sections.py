@@ -291,6 +291,25 @@ class IbConfig(Model):
     )
 
 
+class OpsConfig(Model):
+    """The operating layer of a paper or live run: its HTTP server (Prometheus metrics, health,
+    the dashboard), its JSON logs and the thresholds its alerts read. Not part of the config id."""
+
+    host: str = Field("127.0.0.1", description="Address the ops server listens on (metrics, health, dashboard).")
+    port: int | None = Field(
+        None, ge=0, le=65535,
+        description="Port of the ops server (0: any free port, printed at start; null: no server). --ops-port overrides.",
+    )
+    json_logs: bool = Field(False, description="Log JSON lines to stderr too (run.log.jsonl always is). --json-logs sets it.")
+    disconnect_alert_after_s: float = Field(
+        300.0, ge=0, description="Seconds disconnected from IB before the disconnect alert fires "
+        "(exported as algotrade_disconnected_alert_after_seconds).",
+    )
+    max_divergence: float = Field(
+        0.02, ge=0, description="Largest |paper - shadow| / shadow equity before the divergence alert fires.",
+    )
+
+
 class StrategyRef(Model):
     name: str = Field(description="A short alias (`algotrade strategies`) or package.module:Class.")
     params: dict[str, Any] = Field(
