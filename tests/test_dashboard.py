@@ -1,20 +1,18 @@
 """The dashboard's routes: the page, the state as JSON and as server-sent events, the kill switch's refusals.
 
-The routes run over a hand-written run state with RunState's API in a real uvicorn server (the
+The routes run over a real RunState (counting its waits) in a real uvicorn server (the
 event stream never ends, so it is read over a socket); the kill switch with the right token runs
 the real ``algotrade kill``, here for a run that has no journal, so it fails the way the command does.
 """
 
 from __future__ import annotations
 
-import copy
 import json
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,62 +22,29 @@ import uvicorn
 from starlette.applications import Starlette
 
 from algotrade.live.ops.dashboard import TOKEN_ENV, WAIT_S, _kill_environ, kill_command, routes
+from algotrade.live.ops.state import OpsContext, RunState
 
 
-def _snapshot() -> dict[str, Any]:
-    return {"run_id": "r1", "config_id": "c1", "experiment": "t", "mode": "paper", "started_at": "2026-12-07T19:00:00+00:00",
-            "version": 1, "session": None, "sessions": 0, "equity": [], "cash": 100000.0, "positions": [],
-            "exposure": {"gross": 0.0, "net": 0.0}, "open_orders": [], "fills": [],
-            "orders": {"submitted": 0, "filled": 0, "rejected": 0, "cancelled": 0}, "risk_events": [],
-            "connection": {"connected": True, "since": None, "reconnects": 0, "disconnects": 0, "last_bar_at": None,
-                           "next_bar_due": None, "fresh": True},
-            "halted": None, "divergence": None,
-            "burnin": {"gates": [], "progress": {"sessions": [0, 20], "trades": [0, 5]}}}
-
-
-class StubState:
-    """RunState's API over a dict: ``update`` changes it and wakes the waiters."""
+class StubState(RunState):
+    """The real RunState, counting how often a reader waits on it."""
 
     def __init__(self) -> None:
-        self._snap = _snapshot()
-        self._cond = threading.Condition()
+        super().__init__("r1", "c1", "t", "paper", stale_after_s=3600.0)
         self.waits = 0
 
-    @property
-    def version(self) -> int:
-        with self._cond:
-            return int(self._snap["version"])
-
-    def snapshot(self) -> dict[str, Any]:
-        with self._cond:
-            return copy.deepcopy(self._snap)
-
     def wait_changed(self, version: int, timeout: float) -> int:
-        with self._cond:
-            self.waits += 1
-            self._cond.wait_for(lambda: self._snap["version"] > version, timeout)
-            return int(self._snap["version"])
-
-    def update(self, **changes: Any) -> None:
-        with self._cond:
-            self._snap.update(changes)
-            self._snap["version"] += 1
-            self._cond.notify_all()
+        self.waits += 1
+        return super().wait_changed(version, timeout)
 
 
-@dataclass(frozen=True)
-class Ctx:
-    experiment_path: str = "experiments/none.yaml"
-    overrides: tuple[str, ...] = ()
-    out: str | None = None
-    mode: str = "paper"
-    ib_host: str = "127.0.0.1"
-    ib_port: int = 7497
-    environ: Mapping[str, str] = field(default_factory=dict)
+def Ctx(**fields: Any) -> OpsContext:
+    defaults: dict[str, Any] = {"experiment_path": "experiments/none.yaml", "overrides": (), "out": None,
+                                "mode": "paper", "ib_host": "127.0.0.1", "ib_port": 7497, "environ": {}}
+    return OpsContext(**{**defaults, **fields})
 
 
 @contextmanager
-def _serving(ctx: Ctx | None = None, state: StubState | None = None) -> Iterator[tuple[str, uvicorn.Server]]:
+def _serving(ctx: OpsContext | None = None, state: StubState | None = None) -> Iterator[tuple[str, uvicorn.Server]]:
     """The routes in a real uvicorn server on a free loopback port."""
     app = Starlette(routes=routes(state or StubState(), ctx or Ctx()))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
@@ -98,7 +63,7 @@ def _serving(ctx: Ctx | None = None, state: StubState | None = None) -> Iterator
 
 
 @contextmanager
-def _client(ctx: Ctx | None = None, state: StubState | None = None) -> Iterator[httpx.Client]:
+def _client(ctx: OpsContext | None = None, state: StubState | None = None) -> Iterator[httpx.Client]:
     with _serving(ctx, state) as (url, _), httpx.Client(base_url=url, timeout=30) as client:
         yield client
 
@@ -181,10 +146,10 @@ def test_the_event_stream_pushes_every_change_and_ends_with_the_client(
     with httpx.stream("GET", url + "/api/events", timeout=10) as r:
         assert r.headers["content-type"].startswith("text/event-stream")
         events = _events(r.iter_lines())
-        assert next(events)["version"] == 1
+        assert next(events)["version"] == 0
         state.update(sessions=1, equity=[{"date": "2011-01-03", "paper": 100100.0, "shadow": 100000.0}])
         pushed = next(events)
-        assert pushed["version"] == 2 and pushed["equity"][0]["paper"] == 100100.0
+        assert pushed["version"] == 1 and pushed["equity"][0]["paper"] == 100100.0
         state.update(halted="operator kill switch")
         assert next(events)["halted"] == "operator kill switch"
     # the client went away: the server's stream stops waiting on the state within a wait or two
@@ -202,7 +167,7 @@ def test_the_server_shuts_down_with_a_stream_open(served: tuple[str, StubState, 
     url, _, server = served
     with httpx.stream("GET", url + "/api/events", timeout=10) as r:
         lines = r.iter_lines()
-        assert next(_events(lines))["version"] == 1
+        assert next(_events(lines))["version"] == 0
         started = time.monotonic()
         server.should_exit = True
         try:  # the server ends the stream (cleanly, or by closing the connection) instead of waiting on it

@@ -24,13 +24,15 @@ import sys
 import threading
 from collections.abc import AsyncIterator, Mapping
 from importlib import resources
-from typing import Any, Protocol
+from typing import Any
 
 import anyio
 import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
+
+from algotrade.live.ops.state import OpsContext, RunState
 
 __all__ = ["TOKEN_ENV", "kill_command", "routes"]
 
@@ -44,43 +46,7 @@ HEARTBEAT_S = 15.0
 KILL_TIMEOUT_S = 120.0
 
 
-class RunStateLike(Protocol):
-    """What the dashboard reads of ``algotrade.live.ops.state.RunState``."""
-
-    @property
-    def version(self) -> int: ...
-
-    def snapshot(self) -> dict[str, Any]: ...
-
-    def wait_changed(self, version: int, timeout: float) -> int: ...
-
-
-class OpsContextLike(Protocol):
-    """What the dashboard reads of ``algotrade.live.ops.state.OpsContext``."""
-
-    @property
-    def experiment_path(self) -> str: ...
-
-    @property
-    def overrides(self) -> tuple[str, ...]: ...
-
-    @property
-    def out(self) -> str | None: ...
-
-    @property
-    def mode(self) -> str: ...
-
-    @property
-    def ib_host(self) -> str: ...
-
-    @property
-    def ib_port(self) -> int: ...
-
-    @property
-    def environ(self) -> Mapping[str, str]: ...
-
-
-def kill_command(ctx: OpsContextLike) -> list[str]:
+def kill_command(ctx: OpsContext) -> list[str]:
     """``python -m algotrade kill`` for the run ``ctx`` describes (its overrides, results folder, live or paper)."""
     cmd = [sys.executable, "-m", "algotrade", "kill", ctx.experiment_path]
     for override in ctx.overrides:
@@ -92,7 +58,7 @@ def kill_command(ctx: OpsContextLike) -> list[str]:
     return cmd
 
 
-def _kill_environ(ctx: OpsContextLike) -> dict[str, str]:
+def _kill_environ(ctx: OpsContext) -> dict[str, str]:
     env = {k: v for k, v in ctx.environ.items() if k != TOKEN_ENV}  # the child has no use for the token
     env.update(ALGOTRADE_IB_HOST=ctx.ib_host, ALGOTRADE_IB_PORT=str(ctx.ib_port))
     return env
@@ -118,7 +84,7 @@ def _event(snapshot: Mapping[str, Any]) -> bytes:
     return f"event: state\nid: {snapshot.get('version', 0)}\ndata: {json.dumps(snapshot, default=str)}\n\n".encode()
 
 
-def routes(state: RunStateLike, ctx: OpsContextLike) -> list[BaseRoute]:
+def routes(state: RunState, ctx: OpsContext) -> list[BaseRoute]:
     """The dashboard's routes over ``state`` (read) and ``ctx`` (the run's command line and environment)."""
     page = _page()
     killing = threading.Lock()
