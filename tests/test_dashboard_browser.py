@@ -8,10 +8,12 @@ replays sessions through the gateway, and reads the simulator's side with an IB 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -113,18 +115,31 @@ def run(tmp_path: Path) -> Iterator[tuple[gf.GatewayProcess, Run]]:
 
 
 def _at_ib(port: int) -> tuple[dict[str, int], list[tuple[str, int, str]]]:
-    """The simulator's positions and open orders, as a second IB client (its own client id) sees them."""
+    """The simulator's positions and open orders, as a second IB client (its own client id) sees them.
+
+    In a thread with an event loop of its own: playwright's sync API keeps one running in this one."""
     from algotrade.core.registry import resolve_broker
 
-    broker = resolve_broker("ib")("127.0.0.1", port, client_id=91, account="", timeout=20, symbols=("SPX",))
-    broker.connect()
-    try:
-        trades = broker.ib.reqAllOpenOrders()
-        orders = sorted((t.order.orderType, int(t.order.totalQuantity), t.order.orderRef) for t in trades
-                        if t.orderStatus.status not in ("Cancelled", "Filled", "Inactive"))
-        return broker.positions(), orders
-    finally:
-        broker.disconnect()
+    seen: list[tuple[dict[str, int], list[tuple[str, int, str]]]] = []
+
+    def probe() -> None:
+        asyncio.set_event_loop(asyncio.new_event_loop())
+        broker = resolve_broker("ib")("127.0.0.1", port, client_id=91, account="", timeout=20, symbols=("SPX",))
+        broker.connect()
+        try:
+            trades = broker.ib.reqAllOpenOrders()
+            orders = sorted((t.order.orderType, int(t.order.totalQuantity), t.order.orderRef) for t in trades
+                            if t.orderStatus.status not in ("Cancelled", "Filled", "Inactive"))
+            seen.append((broker.positions(), orders))
+        finally:
+            broker.disconnect()
+            asyncio.get_event_loop().close()
+
+    thread = threading.Thread(target=probe, name="ib-probe", daemon=True)
+    thread.start()
+    thread.join(60)
+    assert seen, "the second IB client got no answer from the simulator within 60 s"
+    return seen[0]
 
 
 def test_a_paper_run_on_the_dashboard_and_its_kill_switch(run: tuple[gf.GatewayProcess, Run], tmp_path: Path) -> None:
