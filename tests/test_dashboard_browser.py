@@ -185,17 +185,13 @@ def test_a_paper_run_on_the_dashboard_and_its_kill_switch(run: tuple[gf.GatewayP
         page.click("#kill-confirm")
         page.wait_for_function("document.getElementById('kill-result').dataset.status === '200'", timeout=120_000)
         assert "halted by the kill switch" in page.locator("#kill-result").inner_text()
-        _, orders = _at_ib(gw.port)
-        resting = [o for o in orders if o[0] != "MKT"]  # only the flattening sale should be left
         gw.advance()  # the sale fills at the next open (the gateway replies once it replayed); the run sees the halt
+        assert paper.proc.wait(timeout=120) == 6
+        # IB (and the simulator, which models it) lets a client see and cancel only its own orders:
+        # `algotrade kill` (ib.client_id + 100) flattens; the run, finding the kill, cancels its own stop
         positions, orders = _at_ib(gw.port)
         assert positions == {}, positions
+        assert orders == [], orders
         page.wait_for_selector("#halted-banner.on", timeout=db.WAIT_MS)
         assert re.search("kill switch", page.locator("#halted-banner").inner_text())
         db.save(page, "dashboard-killed", tmp_path)
-    assert paper.proc.wait(timeout=120) == 6
-    if resting:
-        # IB (and the simulator, which models it) lets a client see and cancel only its own orders:
-        # `algotrade kill` connects with ib.client_id + 100, so the run's protective stop survives it
-        pytest.xfail(f"algotrade kill leaves the run's own resting orders at IB: {resting} (still {orders})")
-    assert orders == [], orders

@@ -260,6 +260,8 @@ class LiveRunner(BrokerSide):
                 self.halted = outside
                 self.observer.halt_changed(outside)
             self._catch_up(k)
+            if outside is not None and outside == self.halted and self.connected and outside.startswith(KILL_SWITCH_HALT):
+                self.cancel_open_orders()  # `algotrade kill` could not: IB hid this client's orders from it
             if self._held_for_window and self.connected and not self._in_restart_window():
                 self._held_for_window = False
                 self.reconcile(k)  # sends the orders held during the window, once

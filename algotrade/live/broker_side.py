@@ -68,11 +68,7 @@ class BrokerSide:
         if not self.connected:
             self.broker.connect()
             self.connected = True
-        for bo in self.broker.open_orders():
-            if bo.order_ref.startswith(f"{self.run_id}:") or bo.symbol in self.symbols:
-                if self.journal.intent(bo.order_ref) is not None:
-                    self.journal.record_cancel_request(bo.order_ref)
-                self.broker.cancel(bo.broker_id)
+        self.cancel_open_orders()
         refs = []
         held = self.broker.positions()
         created = self.host.bars.dates[-1] if self.host.bars.dates else dt.date.today()
@@ -85,6 +81,16 @@ class BrokerSide:
                 self._send(intent)
                 refs.append(intent.order_ref)
         return refs
+
+    def cancel_open_orders(self) -> None:
+        """Cancel every open order of this run (and any open order on its symbols) that this
+        client sees. IB shows a client only its own orders, so `algotrade kill` (its own client id)
+        cannot cancel the running run's: the run cancels them itself when it finds the kill."""
+        for bo in self.broker.open_orders():
+            if bo.order_ref.startswith(f"{self.run_id}:") or bo.symbol in self.symbols:
+                if self.journal.intent(bo.order_ref) is not None:
+                    self.journal.record_cancel_request(bo.order_ref)
+                self.broker.cancel(bo.broker_id)
 
     # --- one bar -----------------------------------------------------------------------------
     def holds_orders(self) -> bool:
