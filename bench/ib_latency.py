@@ -37,6 +37,16 @@ not as an update) are not counted. Prints one JSON line::
      "mean_ms": ..., "sessions": N, "strategy": "...", "client_throttle": false}
 
 Usage: python bench/ib_latency.py [--sessions N] [--strategy sma_cross|flip] [--throttle] [--stream simulated|gateway]
+       python bench/ib_latency.py --ops [--rounds R] [--sessions N]
+
+``--ops`` measures what the operating layer adds (issue 18's budget: at most 1 ms on the median):
+R rounds, each one run without it and one with it (the order alternating between rounds, so
+neither side always runs first), in one process. "With" is what ``paper --ops-port`` runs: the
+run's state, metrics, JSON log file and shadow backtest on every hook, the HTTP server (metrics,
+health, dashboard) on a free port, and a scraper thread fetching /metrics, /readyz and
+/api/state ten times a second throughout. Prints one JSON line per run and a summary line
+``{"name": "ib_bar_to_order_ops", "median_ms_without": ..., "median_ms_with": ...,
+"added_median_ms": ..., "paired_added_ms": [...], ...}``.
 
 ``--stream gateway`` measures the stream ``algotrade paper`` uses against a real TWS instead: each
 new session's bar makes it ask the gateway's clock (``reqCurrentTime``) whether the bar is final,
@@ -46,11 +56,15 @@ so one more round trip is inside the figure.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
 import tempfile
+import threading
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +87,7 @@ from algotrade.core.strategy import (  # noqa: E402
 )
 from algotrade.live.broker import LiveRunner  # noqa: E402
 from algotrade.live.journal import Journal, order_ref  # noqa: E402
+from algotrade.live.ops.run import context, ops_run  # noqa: E402
 from algotrade.live.paper import GatewayClock, final_sessions, gateway_stream, simulated_stream, subscribe  # noqa: E402
 
 FIRST_DAY = "1999-01-04"
@@ -100,10 +115,10 @@ class TimedSimulator(GatewaySimulator):
         self.published: dict[int, int] = {}  # session index -> ns
         self.placed: list[tuple[str, int]] = []  # (orderRef, ns)
 
-    def _publish_bar(self) -> None:
+    def _publish_bar(self, index: int) -> None:
         if any(s.history for s in self._clients()):
-            self.published[self.position] = time.perf_counter_ns()
-        super()._publish_bar()
+            self.published[index] = time.perf_counter_ns()
+        super()._publish_bar(index)
 
     def _on_place_order(self, s: Any, fields: list[str]) -> None:
         t = time.perf_counter_ns()
@@ -146,10 +161,39 @@ def gateway_bars(broker: IbBroker, sim: GatewaySimulator, runner: LiveRunner, sy
                           on_session=lambda d: sim.advance() if sim.sessions_left else None)
 
 
-def measure(sessions: int, strategy: str, throttle: bool = False, stream: str = "simulated") -> dict[str, Any]:
+class Scraper:
+    """A thread that fetches the ops server's pages ten times a second, as Prometheus and a
+    dashboard tab would (faster than either does)."""
+
+    def __init__(self, url: str) -> None:
+        self.url, self.stop, self.fetched = url, threading.Event(), 0
+        self.thread = threading.Thread(target=self._run, name="bench-scraper", daemon=True)
+
+    def _run(self) -> None:
+        while not self.stop.wait(0.1):
+            for page in ("/metrics", "/readyz", "/api/state"):
+                try:
+                    with urllib.request.urlopen(self.url + page, timeout=5) as answer:
+                        answer.read()
+                except urllib.error.HTTPError:  # /readyz answers 503 while not ready
+                    pass
+                self.fetched += 1
+
+    def __enter__(self) -> Scraper:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=10)
+
+
+def measure(sessions: int, strategy: str, throttle: bool = False, stream: str = "simulated",
+            ops: bool = False) -> dict[str, Any]:
     exp, market = market_for(sessions)
     sim = TimedSimulator(market, exp.broker, start=0)
-    with tempfile.TemporaryDirectory() as tmp, run_in_thread(sim, port=0) as (host, port):
+    with tempfile.TemporaryDirectory() as tmp, run_in_thread(sim, port=0) as (host, port), \
+            contextlib.ExitStack() as layer:
         broker = IbBroker(host, port, client_id=41, account=sim.account_id)
         if not throttle:
             broker.ib.client.MaxRequests = 0
@@ -159,6 +203,13 @@ def measure(sessions: int, strategy: str, throttle: bool = False, stream: str = 
                                 checks_from_config(exp.risk), name="flip")
         else:
             runner = LiveRunner.from_experiment(exp, broker, journal, run_id="bench")
+        scraped: Scraper | None = None
+        if ops:
+            run = layer.enter_context(ops_run(exp, Path(tmp), context("bench", (), tmp, "simulate", host, port),
+                                              run_id="bench", port=0))
+            run.attach(runner)
+            assert run.server is not None
+            scraped = layer.enter_context(Scraper(run.server.url))
         try:
             bars = (simulated_stream(broker, sim, exp.data.symbols) if stream == "simulated"
                     else gateway_bars(broker, sim, runner, exp.data.symbols))
@@ -178,7 +229,25 @@ def measure(sessions: int, strategy: str, throttle: bool = False, stream: str = 
     return {"name": "ib_bar_to_order", "orders": len(ms), "median_ms": round(float(np.median(ms)), 3),
             "p99_ms": round(float(np.percentile(ms, 99)), 3), "max_ms": round(float(ms.max()), 3),
             "mean_ms": round(float(ms.mean()), 3), "sessions": sessions, "strategy": strategy,
-            "client_throttle": throttle, "stream": stream}
+            "client_throttle": throttle, "stream": stream, "ops": ops,
+            **({"pages_fetched": scraped.fetched} if scraped is not None else {})}
+
+
+def compare_ops(rounds: int, sessions: int, strategy: str) -> dict[str, Any]:
+    """Interleaved runs without and with the operating layer; the figures of each run are printed."""
+    pairs: list[tuple[float, float]] = []
+    for r in range(rounds):
+        figures = {}
+        for ops in ((False, True) if r % 2 == 0 else (True, False)):
+            figures[ops] = measure(sessions, strategy, ops=ops)
+            print(json.dumps(figures[ops]), flush=True)
+        pairs.append((figures[False]["median_ms"], figures[True]["median_ms"]))
+    without, with_ = np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
+    added = with_ - without
+    return {"name": "ib_bar_to_order_ops", "rounds": rounds, "sessions": sessions, "strategy": strategy,
+            "median_ms_without": round(float(np.median(without)), 3), "median_ms_with": round(float(np.median(with_)), 3),
+            "added_median_ms": round(float(np.median(added)), 3), "paired_added_ms": [round(float(a), 3) for a in added],
+            "budget_ms": 1.0, "within_budget": bool(np.median(added) <= 1.0)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -195,10 +264,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stream", choices=("simulated", "gateway"), default="simulated",
                         help="simulated: paper --simulate's stream; gateway: the one paper uses against TWS "
                              "(bars final by the gateway's clock, reqCurrentTime on each new session)")
+    parser.add_argument("--ops", action="store_true",
+                        help="without and with the operating layer (metrics, server, logs, shadow), interleaved")
+    parser.add_argument("--rounds", type=int, default=5, metavar="R", help="with --ops: pairs of runs (default 5)")
     args = parser.parse_args(argv)
     if args.sessions < 1:
         parser.error("--sessions must be at least 1")
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     logging.basicConfig(level=logging.ERROR)
+    if args.ops:
+        print(json.dumps(compare_ops(args.rounds, args.sessions, args.strategy)))
+        return 0
     print(json.dumps(measure(args.sessions, args.strategy, args.throttle, args.stream)))
     return 0
 
