@@ -256,11 +256,12 @@ class LiveRunner(BrokerSide):
             return
         if not self._replaying:
             outside = self.journal.halt(self.run_id)  # `algotrade kill` from another process
-            if outside is not None and outside.startswith(f"{KILL_SWITCH_HALT} at ") and outside != self.halted:
+            killed = outside is not None and outside.startswith(f"{KILL_SWITCH_HALT} at ")
+            if killed and outside != self.halted:
                 self.halted = outside
                 self.observer.halt_changed(outside)
             self._catch_up(k)
-            if outside is not None and outside == self.halted and self.connected and outside.startswith(KILL_SWITCH_HALT):
+            if killed and self.connected:
                 self.cancel_open_orders()  # `algotrade kill` could not: IB hid this client's orders from it
             if self._held_for_window and self.connected and not self._in_restart_window():
                 self._held_for_window = False
