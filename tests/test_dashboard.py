@@ -87,6 +87,52 @@ def test_api_state_is_the_snapshot() -> None:
     assert r.status_code == 200 and r.json() == state.snapshot()
 
 
+def test_the_state_as_json_is_the_snapshot_as_the_curve_grows_or_is_replaced() -> None:
+    state = StubState()
+
+    def same() -> None:
+        version, body = state.snapshot_json()
+        assert version == state.version and json.loads(body) == json.loads(json.dumps(state.snapshot()))
+
+    same()
+    for k in range(4):  # appended to (each point encoded once), then a new curve
+        state.equity.append({"date": f"2011-01-0{k + 3}", "paper": 100000.0 + k, "shadow": None})
+        state.update(cash=float(k))
+        same()
+    state.update(equity=[{"date": "2012-01-03", "paper": 5.0, "shadow": 6.0}])
+    same()
+    assert json.loads(state.snapshot_json()[1])["equity"] == [{"date": "2012-01-03", "paper": 5.0, "shadow": 6.0}]
+
+
+class CountingCondition(threading.Condition):
+    def __init__(self) -> None:
+        super().__init__()
+        self.wakes = 0
+
+    def notify_all(self) -> None:
+        self.wakes += 1
+        super().notify_all()
+
+
+def test_readers_are_woken_once_a_step_is_over_not_between_a_bar_and_its_orders() -> None:
+    state = StubState()
+    state._cond = cond = CountingCondition()
+    state.update(cash=1.0)
+    assert cond.wakes == 1
+    state.bar_arrived(time.time(), "2011-01-03")
+    state.order_submitted("r1", "SPX", 10, "market")
+    state.order_filled("r1", "SPX", 10, 100.0, "2011-01-03")
+    state.risk_event("fill_slippage", "2 bps")
+    assert cond.wakes == 1 and state.version == 5  # changed, nobody woken yet
+    state.step_done()
+    assert cond.wakes == 2
+    state.bar_arrived(time.time(), "2011-01-04")
+    state.link(False)  # a lost link is shown at once, inside a step too
+    assert cond.wakes == 3
+    state.order_closed("r2", "cancelled")
+    assert cond.wakes == 4
+
+
 @pytest.mark.parametrize("environ, headers, reason", [
     ({}, {"authorization": "Bearer anything"}, "disabled"),
     ({TOKEN_ENV: "s3cret"}, {}, "no token"),

@@ -1,8 +1,8 @@
 """The run's logs as JSON lines (structlog over the standard library's logging).
 
 Every line carries ``timestamp`` (UTC, ISO), ``level``, ``event``, ``logger`` and the run's
-``run_id``, ``config_id``, ``experiment`` and ``mode``. Algotrade's loggers, ib_async's (INFO;
-DEBUG with ``--debug``) and the run's own progress lines (``echo``) all go to
+``run_id``, ``config_id``, ``experiment`` and ``mode``. Algotrade's loggers, ib_async's (INFO, its
+wrapper WARNING; all DEBUG with ``--debug``) and the run's own progress lines (``echo``) all go to
 ``<run folder>/run.log.jsonl`` (appended across restarts); with ``--json-logs`` stderr carries the
 same JSON lines instead of the human ones. Every line, JSON or human, is masked: any value of a
 secret in the environment (:func:`secret_values`) is replaced by ``***`` wherever it appears.
@@ -27,8 +27,12 @@ SECRET_NAMES = ("ALGOTRADE_IB_ACCOUNT", "ALGOTRADE_DASHBOARD_TOKEN")
 #: a variable whose name contains one of these holds a secret (masked from 6 characters: shorter
 #: values such as "1" or "true" would mask the JSON itself)
 SECRET_WORDS = ("TOKEN", "SECRET", "PASSWORD", "PASSWD", "KEY", "CREDENTIAL")
-#: the loggers whose records reach the run's log (besides algotrade's and the run's own)
-THIRD_PARTY = ("ib_async",)
+#: the loggers whose records reach the run's log (besides algotrade's and the run's own), by
+#: their level without ``--debug``: ib_async's wrapper logs every execution and commission report
+#: at INFO each time the broker re-reports them (every session's reconcile asks for all of the
+#: day's executions), dozens of lines a session on the trading thread before its orders; it keeps
+#: its warnings and errors (TWS's error codes)
+THIRD_PARTY = {"ib_async": logging.INFO, "ib_async.wrapper": logging.WARNING}
 
 
 def secret_values(environ: Mapping[str, str]) -> list[str]:
@@ -144,10 +148,10 @@ class RunLogs:
             self._saved.append((h, h.formatter, keep))
             if self.json_stderr:
                 h.setFormatter(self.formatter)
-        for name in THIRD_PARTY:
+        for name, level in THIRD_PARTY.items():
             lg = logging.getLogger(name)
             self._levels[name] = lg.level
-            lg.setLevel(logging.DEBUG if self.debug else logging.INFO)
+            lg.setLevel(logging.DEBUG if self.debug else level)
         self.run.propagate = False
         self.run.setLevel(logging.INFO)
         self.run.addHandler(self.file)

@@ -38,76 +38,81 @@ class _StateCollector(Collector):
         return g
 
     def collect(self) -> Iterator[Metric]:
+        """The families are built under the state's lock (the trading thread's hooks wait for it)
+        and formatted by the registry after it is released."""
+        with self.state.locked():
+            families = list(self._families(time.time()))
+        yield from families
+
+    def _families(self, now: float) -> Iterator[Metric]:
         st, base = self.state, [self.experiment, self.mode]
-        now = time.time()
-        with st.locked():
-            yield self._gauge("algotrade_run_info", "The run's identity (always 1).", 1.0,
-                              run_id=st.identity["run_id"], config_id=st.identity["config_id"])
-            yield self._gauge("algotrade_equity_dollars", "Paper account equity at the last session.",
-                              st.equity[-1]["paper"] if st.equity else None)
-            yield self._gauge("algotrade_cash_dollars", "Paper account cash at the last session.", st.cash)
-            shares = GaugeMetricFamily("algotrade_position_shares", "Position by symbol (signed shares).",
-                                       labels=["experiment", "mode", "symbol"])
-            value = GaugeMetricFamily("algotrade_position_value_dollars", "Position value by symbol (signed).",
-                                      labels=["experiment", "mode", "symbol"])
-            for p in st.positions:
-                shares.add_metric([*base, p["symbol"]], p["quantity"])
-                value.add_metric([*base, p["symbol"]], p["value"])
-            yield shares
-            yield value
-            yield self._gauge("algotrade_exposure_gross_ratio", "Sum of |position values| / equity.",
-                              st.exposure["gross"])
-            yield self._gauge("algotrade_exposure_net_ratio", "Sum of signed position values / equity.",
-                              st.exposure["net"])
-            orders = CounterMetricFamily("algotrade_orders", "Orders by what happened to them.",
-                                         labels=["experiment", "mode", "status"])
-            for status, n in st.orders.items():
-                orders.add_metric([*base, status], n)
-            yield orders
-            yield self._gauge("algotrade_ib_connected", "1 while connected to IB.", float(st.connected))
-            yield self._gauge("algotrade_ib_disconnected_seconds", "Seconds since the link to IB was lost "
-                              "(0 while connected).", st.disconnected_seconds(now))
-            yield _counter("algotrade_ib_reconnects", "Reconnections to IB.", base, st.reconnects)
-            yield _counter("algotrade_ib_disconnects", "Connections to IB lost.", base, st.disconnects)
-            yield self._gauge("algotrade_last_bar_timestamp_seconds", "Unix time the last bar arrived.",
-                              st.last_bar_at)
-            yield self._gauge("algotrade_next_bar_due_timestamp_seconds", "Wall-clock unix time by which the next "
-                              "bar is due.", st.next_bar_due)
-            yield self._gauge("algotrade_stale_after_seconds", "ib.stale_after_minutes in seconds.", st.stale_after_s)
-            risk = CounterMetricFamily("algotrade_risk_events", "Journaled risk events by kind.",
-                                       labels=["experiment", "mode", "kind"])
-            for kind, n in sorted(st.risk_counts.items()):
-                risk.add_metric([*base, kind], n)
-            yield risk
-            yield self._gauge("algotrade_halted", "1 while trading is halted.", float(st.halted is not None))
-            yield self._gauge("algotrade_drawdown_ratio", "Drawdown of paper equity from its peak.", st.drawdown)
-            yield self._gauge("algotrade_drawdown_limit_ratio", "risk.max_drawdown_pct.", self.limits["drawdown"])
-            yield self._gauge("algotrade_daily_loss_ratio", "The last session's loss (0 on a gain).", st.daily_loss)
-            yield self._gauge("algotrade_daily_loss_limit_ratio", "risk.daily_loss_limit_pct.",
-                              self.limits["daily_loss"])
-            yield self._gauge("algotrade_shadow_equity_dollars", "The shadow backtest's equity at the same session.",
-                              st.shadow)
-            yield self._gauge("algotrade_divergence_ratio", "|paper - shadow| / shadow equity.", st.divergence)
-            yield self._gauge("algotrade_divergence_limit_ratio", "ops.max_divergence.", self.max_divergence)
-            labels = ["experiment", "mode", "gate"]
-            passing = GaugeMetricFamily("algotrade_burnin_gate_passing", "1 while the burn-in gate passes.",
-                                        labels=labels)
-            gvalue = GaugeMetricFamily("algotrade_burnin_gate_value", "The gate's measure so far.", labels=labels)
-            glimit = GaugeMetricFamily("algotrade_burnin_gate_limit", "The gate's limit.", labels=labels)
-            for g in st.gates:
-                passing.add_metric([*base, g["gate"]], float(g["passing"]))
-                gvalue.add_metric([*base, g["gate"]], g["value"])
-                glimit.add_metric([*base, g["gate"]], g["limit"])
-            yield passing
-            yield gvalue
-            yield glimit
-            progress = GaugeMetricFamily("algotrade_burnin_progress_ratio", "Measured / required sessions and "
-                                         "trades, capped at 1.", labels=labels)
-            for gate, (measured, required) in st.progress.items():
-                progress.add_metric([*base, gate], min(1.0, measured / required) if required else 1.0)
-            yield progress
-            yield self._gauge("algotrade_disconnected_alert_after_seconds", "ops.disconnect_alert_after_s.",
-                              self.alert_after)
+        yield self._gauge("algotrade_run_info", "The run's identity (always 1).", 1.0,
+                          run_id=st.identity["run_id"], config_id=st.identity["config_id"])
+        yield self._gauge("algotrade_equity_dollars", "Paper account equity at the last session.",
+                          st.equity[-1]["paper"] if st.equity else None)
+        yield self._gauge("algotrade_cash_dollars", "Paper account cash at the last session.", st.cash)
+        shares = GaugeMetricFamily("algotrade_position_shares", "Position by symbol (signed shares).",
+                                   labels=["experiment", "mode", "symbol"])
+        value = GaugeMetricFamily("algotrade_position_value_dollars", "Position value by symbol (signed).",
+                                  labels=["experiment", "mode", "symbol"])
+        for p in st.positions:
+            shares.add_metric([*base, p["symbol"]], p["quantity"])
+            value.add_metric([*base, p["symbol"]], p["value"])
+        yield shares
+        yield value
+        yield self._gauge("algotrade_exposure_gross_ratio", "Sum of |position values| / equity.",
+                          st.exposure["gross"])
+        yield self._gauge("algotrade_exposure_net_ratio", "Sum of signed position values / equity.",
+                          st.exposure["net"])
+        orders = CounterMetricFamily("algotrade_orders", "Orders by what happened to them.",
+                                     labels=["experiment", "mode", "status"])
+        for status, n in st.orders.items():
+            orders.add_metric([*base, status], n)
+        yield orders
+        yield self._gauge("algotrade_ib_connected", "1 while connected to IB.", float(st.connected))
+        yield self._gauge("algotrade_ib_disconnected_seconds", "Seconds since the link to IB was lost "
+                          "(0 while connected).", st.disconnected_seconds(now))
+        yield _counter("algotrade_ib_reconnects", "Reconnections to IB.", base, st.reconnects)
+        yield _counter("algotrade_ib_disconnects", "Connections to IB lost.", base, st.disconnects)
+        yield self._gauge("algotrade_last_bar_timestamp_seconds", "Unix time the last bar arrived.",
+                          st.last_bar_at)
+        yield self._gauge("algotrade_next_bar_due_timestamp_seconds", "Wall-clock unix time by which the next "
+                          "bar is due.", st.next_bar_due)
+        yield self._gauge("algotrade_stale_after_seconds", "ib.stale_after_minutes in seconds.", st.stale_after_s)
+        risk = CounterMetricFamily("algotrade_risk_events", "Journaled risk events by kind.",
+                                   labels=["experiment", "mode", "kind"])
+        for kind, n in sorted(st.risk_counts.items()):
+            risk.add_metric([*base, kind], n)
+        yield risk
+        yield self._gauge("algotrade_halted", "1 while trading is halted.", float(st.halted is not None))
+        yield self._gauge("algotrade_drawdown_ratio", "Drawdown of paper equity from its peak.", st.drawdown)
+        yield self._gauge("algotrade_drawdown_limit_ratio", "risk.max_drawdown_pct.", self.limits["drawdown"])
+        yield self._gauge("algotrade_daily_loss_ratio", "The last session's loss (0 on a gain).", st.daily_loss)
+        yield self._gauge("algotrade_daily_loss_limit_ratio", "risk.daily_loss_limit_pct.",
+                          self.limits["daily_loss"])
+        yield self._gauge("algotrade_shadow_equity_dollars", "The shadow backtest's equity at the same session.",
+                          st.shadow)
+        yield self._gauge("algotrade_divergence_ratio", "|paper - shadow| / shadow equity.", st.divergence)
+        yield self._gauge("algotrade_divergence_limit_ratio", "ops.max_divergence.", self.max_divergence)
+        labels = ["experiment", "mode", "gate"]
+        passing = GaugeMetricFamily("algotrade_burnin_gate_passing", "1 while the burn-in gate passes.",
+                                    labels=labels)
+        gvalue = GaugeMetricFamily("algotrade_burnin_gate_value", "The gate's measure so far.", labels=labels)
+        glimit = GaugeMetricFamily("algotrade_burnin_gate_limit", "The gate's limit.", labels=labels)
+        for g in st.gates:
+            passing.add_metric([*base, g["gate"]], float(g["passing"]))
+            gvalue.add_metric([*base, g["gate"]], g["value"])
+            glimit.add_metric([*base, g["gate"]], g["limit"])
+        yield passing
+        yield gvalue
+        yield glimit
+        progress = GaugeMetricFamily("algotrade_burnin_progress_ratio", "Measured / required sessions and "
+                                     "trades, capped at 1.", labels=labels)
+        for gate, (measured, required) in st.progress.items():
+            progress.add_metric([*base, gate], min(1.0, measured / required) if required else 1.0)
+        yield progress
+        yield self._gauge("algotrade_disconnected_alert_after_seconds", "ops.disconnect_alert_after_s.",
+                          self.alert_after)
 
 
 def _counter(name: str, doc: str, base: list[str], value: float) -> CounterMetricFamily:

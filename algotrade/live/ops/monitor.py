@@ -74,6 +74,7 @@ class Monitor:
 
     def halt_changed(self, reason: str | None) -> None:
         self.state.update(halted=reason)
+        self.state.step_done()  # shown at once, inside a step too
 
     def bar_done(self, date: dt.date, bars: Mapping[str, Any], equity: float, cash: float,
                  positions: Mapping[str, int], live: bool) -> None:
@@ -88,6 +89,7 @@ class Monitor:
             next_due = None
         if not live:
             self.state.update(next_bar_due=next_due)
+            self.state.step_done()
             return
         closes = {s: float(_close(b)) for s, b in bars.items()}
         values = {s: q * closes.get(s, math.nan) for s, q in sorted(positions.items()) if q}
@@ -112,6 +114,7 @@ class Monitor:
             if gates is not None:
                 st.gates, st.progress = gates, progress
             st._changed()
+        st.step_done()
 
     # --- the burn-in so far ----------------------------------------------------------------------
     def _judge(self) -> tuple[list[dict[str, Any]] | None, dict[str, list[int]]]:

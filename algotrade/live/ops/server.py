@@ -25,6 +25,8 @@ from algotrade.core.errors import ConfigError
 from algotrade.live.ops.state import OpsContext, RunState
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+#: how often the server looks whether to stop (what a stop can wait for)
+TICK_S = 0.5
 
 
 def build_app(state: RunState, ctx: OpsContext, render: Callable[[], bytes]) -> Starlette:
@@ -65,6 +67,22 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _server_class() -> type:
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn's server, looking at its exit flag (and its Date header) every TICK_S seconds
+        instead of ten times a second: each look takes the GIL from the trading thread."""
+
+        async def main_loop(self) -> None:
+            counter = 0
+            while not await self.on_tick(counter):
+                counter = (counter + 10) % 864000  # uvicorn refreshes its Date header every 10th tick
+                await asyncio.sleep(TICK_S)
+
+    return Server
+
+
 class OpsServer:
     """uvicorn serving the app on a bound socket, in a daemon thread, until :meth:`stop`."""
 
@@ -75,7 +93,7 @@ class OpsServer:
         host, port = sock.getsockname()[:2]
         self.host, self.port = str(host), int(port)
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", log_config=None)
-        self.server = uvicorn.Server(config)
+        self.server = _server_class()(config)
         self.thread = threading.Thread(target=self._run, name="algotrade-ops-server", daemon=True)
 
     @property

@@ -10,8 +10,8 @@ Times: ``*_at`` are wall-clock UTC. The run's own clock may be a simulator's (20
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
+import json
 import threading
 import time
 from collections import deque
@@ -78,6 +78,11 @@ class RunState:
         self.daily_loss = 0.0
         self.gates: list[dict[str, Any]] = []
         self.progress: dict[str, list[int]] = {"sessions": [0, 0], "trades": [0, 0]}
+        self._encoded: tuple[int, bytes] | None = None
+        self._points: list[bytes] = []  # the equity points encoded so far, of the list _points_of
+        self._points_of: list[dict[str, Any]] | None = None
+        self._encoding = threading.Lock()
+        self._in_step = False
 
     # --- writers (the trading thread) ------------------------------------------------------------
     def update(self, **fields: Any) -> None:
@@ -88,13 +93,24 @@ class RunState:
             self._changed()
 
     def _changed(self) -> None:
+        """One change: the version moves on; the waiting readers (the dashboard's event streams)
+        are woken, except inside a bar's step, where they are woken once, by :meth:`step_done`
+        (so their work does not land between the bar and its orders)."""
         self.version += 1
-        self._cond.notify_all()
+        if not self._in_step:
+            self._cond.notify_all()
 
     def bar_arrived(self, at: float, session: str) -> None:
         with self._cond:
             self.last_bar_at, self.session = at, session
+            self._in_step = True
             self._changed()
+
+    def step_done(self) -> None:
+        """The bar's step is over (its orders are with the broker): wake the readers."""
+        with self._cond:
+            self._in_step = False
+            self._cond.notify_all()
 
     def order_submitted(self, ref: str, symbol: str, quantity: int, type_: str) -> None:
         with self._cond:
@@ -127,8 +143,10 @@ class RunState:
             self._changed()
 
     def link(self, connected: bool, reconnect: bool = False) -> None:
-        """The runner connected (``reconnect``: again) or lost the link: counted here."""
+        """The runner connected (``reconnect``: again) or lost the link: counted here (and the
+        readers are woken at once, inside a step too)."""
         with self._cond:
+            self._in_step = False
             if connected != self.connected:
                 self.since = time.time()
             self.connected = connected
@@ -170,6 +188,13 @@ class RunState:
         return self._cond
 
     def snapshot(self) -> dict[str, Any]:
+        """A consistent copy, taken quickly under the lock (the trading thread's hooks wait for it):
+        the lists of equity points, fills and risk events are copied, not their entries, which are
+        never changed once appended; the open orders (whose status changes) are copied whole."""
+        return self._snapshot()[0]
+
+    def _snapshot(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The snapshot, and the equity list it copied (to tell an appended list from a new one)."""
         with self._cond:
             snap: dict[str, Any] = {
                 **self.identity,
@@ -177,23 +202,42 @@ class RunState:
                 "version": self.version,
                 "session": self.session,
                 "sessions": self.sessions,
-                "equity": copy.deepcopy(self.equity),
+                "equity": list(self.equity),
                 "cash": self.cash,
-                "positions": copy.deepcopy(self.positions),
+                "positions": list(self.positions),
                 "exposure": dict(self.exposure),
                 "open_orders": [dict(o) for o in self.open_orders.values()],
-                "fills": [dict(f) for f in self.fills],
+                "fills": list(self.fills),
                 "orders": dict(self.orders),
-                "risk_events": [dict(e) for e in self.risk_events],
+                "risk_events": list(self.risk_events),
                 "connection": {"connected": self.connected, "since": _iso(self.since), "reconnects": self.reconnects,
                                "disconnects": self.disconnects, "last_bar_at": _iso(self.last_bar_at),
                                "next_bar_due": _iso(self.next_bar_due), "fresh": self.fresh()},
                 "halted": self.halted,
                 "divergence": self.divergence,
-                "burnin": {"gates": [dict(g) for g in self.gates],
+                "burnin": {"gates": list(self.gates),
                            "progress": {k: list(v) for k, v in self.progress.items()}},
             }
-        return snap
+            return snap, self.equity
+
+    def snapshot_json(self) -> tuple[int, bytes]:
+        """:meth:`snapshot` as JSON, with its version: encoded outside the lock, once per version
+        (every page and event stream asking at the same version shares it), each equity point
+        encoded once (points never change once appended, and the curve grows every session)."""
+        with self._encoding:
+            cached = self._encoded
+            if cached is not None and cached[0] == self.version:
+                return cached
+            snap, source = self._snapshot()
+            points = snap.pop("equity")
+            if source is not self._points_of:  # a new curve (not one appended to): encoded anew
+                self._points, self._points_of = [], source
+            parts = self._points
+            parts.extend(json.dumps(p, default=str).encode() for p in points[len(parts):])
+            head = json.dumps(snap, default=str).encode()
+            body = b"%s, \"equity\": [%s]}" % (head[:-1], b", ".join(parts[:len(points)]))
+            self._encoded = encoded = (int(snap["version"]), body)
+            return encoded
 
     def wait_changed(self, version: int, timeout: float) -> int:
         """Block until :attr:`version` is above ``version`` or ``timeout`` seconds passed; the current version."""
