@@ -91,10 +91,8 @@ def test_every_mounted_file_exists() -> None:
 
 def test_the_run_serves_its_ops_endpoint_where_prometheus_scrapes() -> None:
     app = services()["algotrade"]
-    command = app["command"]
-    assert command[0] == "paper" and "--simulate" not in command and "live" not in command
-    assert command[command.index("--ops-port") + 1] == "9108"
-    assert command[command.index("--set") + 1] == "ops.host=0.0.0.0"  # reachable from the prometheus container
+    assert "command" not in app  # the base file's command is kept (the rehearsal's --sessions 250)
+    assert app["environment"] == {"ALGOTRADE_OPS_PORT": "9108", "ALGOTRADE_OPS_HOST": "0.0.0.0"}
     prometheus = yaml.safe_load((DOCKER / "prometheus" / "prometheus.yml").read_text())
     job = next(j for j in prometheus["scrape_configs"] if j["job_name"] == "algotrade")
     assert job["static_configs"][0]["targets"] == ["algotrade:9108"]
@@ -106,12 +104,15 @@ def test_the_run_serves_its_ops_endpoint_where_prometheus_scrapes() -> None:
 
 @pytest.mark.parametrize("base", ["compose.yaml", "compose.sim.yaml"])
 def test_the_overlay_fits_either_compose_file(base: str) -> None:
-    """Compose merges services by name: the base's algotrade service gets the ops flags and port."""
+    """Compose merges services by name (and their environment maps by key): the base's algotrade
+    service keeps its command and IB endpoint and gets the ops port and host."""
     app = load(base)["services"]["algotrade"]
-    merged = {**app, **services()["algotrade"]}
+    overlay = services()["algotrade"]
+    merged = {**app, **overlay, "environment": {**app["environment"], **overlay["environment"]}}
     assert merged["build"]["dockerfile"] == "docker/Dockerfile"
     assert merged["environment"]["ALGOTRADE_IB_HOST"] in load(base)["services"]
-    assert "--ops-port" in merged["command"]
+    assert merged["command"] == app["command"] and merged["command"][0] == "paper"
+    assert merged["environment"]["ALGOTRADE_OPS_PORT"] == "9108"
 
 
 def test_alertmanager_starts_from_the_rendered_config() -> None:

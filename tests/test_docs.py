@@ -48,7 +48,7 @@ SMALLER: dict[str, list[str]] = {
     ".venv/bin/python bench/sweep_throughput.py": ["--rounds", "1", "--no-ray"],
     ".venv/bin/python bench/adapter_overhead.py": ["--runs", "1", "--only", "backtrader"],
     ".venv/bin/python bench/risk_overhead.py": ["--runs", "1", "--sessions", "80", "--engines", "backtrader"],
-    ".venv/bin/python bench/ib_latency.py": ["--sessions", "60"],
+    ".venv/bin/python bench/ib_latency.py": ["--sessions", "60", "--rounds", "1"],
 }
 # commands that serve until stopped: the line they print once ready
 SERVERS: dict[str, str] = {

@@ -142,3 +142,18 @@ def test_an_ops_port_in_use_is_refused_with_one_line(tmp_path: Path) -> None:
                                              r".*; pass another --ops-port, or --ops-port 0 for any free port",
                                              errors[0]), done.stderr
     assert not (tmp_path / "out" / "paper_quickstart" / "paper" / "burnin.json").exists()
+
+
+def test_the_ops_port_and_host_can_come_from_the_environment(tmp_path: Path) -> None:
+    """ALGOTRADE_OPS_PORT is --ops-port's default and ALGOTRADE_OPS_HOST stands for ops.host (the
+    monitoring overlay sets both, keeping the base file's command): a port in use there is refused."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.2", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        env = {**os.environ, "ALGOTRADE_OPS_PORT": str(port), "ALGOTRADE_OPS_HOST": "127.0.0.2"}
+        done = subprocess.run([sys.executable, "-m", "algotrade", "paper", str(EXPERIMENT), "--simulate", "--out",
+                               str(tmp_path / "out")], capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                              env=env)
+    assert done.returncode == 2, done.stderr
+    assert f"config error: ops.port: {port} is already in use on 127.0.0.2 " in done.stderr, done.stderr

@@ -42,10 +42,11 @@ def _ib_run(mode: str, run: Callable[[Any], Any], again: Sequence[str]) -> None:
 
 #: the operating layer's options of `paper`, `live` and `resume` (docs/metrics.md)
 ops_options = [
-    click.option("--ops-port", type=click.IntRange(0, 65535), default=None,
+    click.option("--ops-port", type=click.IntRange(0, 65535), default=None, envvar="ALGOTRADE_OPS_PORT",
                  help="Serve the run's Prometheus metrics (/metrics), health (/healthz, /readyz) and dashboard (/) "
-                      "on ops.host at this port (0: any free port; the run prints `ops: serving http://...`). "
-                      "Default: ops.port of the file (none: no server)."),
+                      "on ops.host (or ALGOTRADE_OPS_HOST) at this port (0: any free port; the run prints "
+                      "`ops: serving http://...`). Default: ALGOTRADE_OPS_PORT, else ops.port of the file "
+                      "(none: no server)."),
     click.option("--json-logs", is_flag=True, help="Log JSON lines to stderr (and print the summary as one) instead "
                  "of the human lines; OUT/<name>/<mode>/run.log.jsonl always has them."),
 ]

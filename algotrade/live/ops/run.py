@@ -18,6 +18,8 @@ from algotrade.live.ops.server import OpsServer, bind, build_app
 from algotrade.live.ops.state import OpsContext, RunState
 
 SERVING = "ops: serving {url} (metrics /metrics, health /healthz /readyz, dashboard /)"
+#: the address the server listens on, instead of ops.host (a container's 0.0.0.0)
+HOST_ENV = "ALGOTRADE_OPS_HOST"
 
 
 class OpsRun:
@@ -41,7 +43,8 @@ class OpsRun:
         self.logs.echo(line)
 
     def start(self) -> OpsRun:
-        sock = bind(self.exp.ops.host, self.port) if self.port is not None else None
+        host = self.ctx.environ.get(HOST_ENV, "").strip() or self.exp.ops.host
+        sock = bind(host, self.port) if self.port is not None else None
         self.logs.open()
         if sock is not None:
             self.server = OpsServer(build_app(self.state, self.ctx, self.metrics.render), sock).start()
