@@ -119,4 +119,5 @@ INDEX: tuple[str, ...] = (
     "recipes.ch14_meta_strategies.r01_thompson_sampling",
     "recipes.ch14_meta_strategies.r02_bandit_allocation",
     "recipes.ch14_meta_strategies.r03_regime_allocation",
+    "recipes.ch15_ml_research.r01_purged_kfold_cpcv",
 )
